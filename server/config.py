@@ -1,0 +1,164 @@
+"""One typed, immutable configuration, built once at start-up.
+
+Sources, later wins: defaults here, an optional TOML file (`--config`), then `CAUSERIE_*`
+environment variables (nested settings with a double underscore:
+`CAUSERIE_LIMITS__QUESTION_MAX_LENGTH=500`). A bad value stops start-up with a message that
+names the setting (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class ConfigError(Exception):
+    """The configuration is not usable; the message names the setting."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IceConfig(_Section):
+    # Addresses the media server offers in its ICE candidates (aioice leaves out loopback:
+    # tests need 127.0.0.1; production the public address). Empty: every interface.
+    host_addresses: tuple[str, ...] = ()
+    # No public STUN server by default: an operator opts in.
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_username: str = ""
+    turn_credential: str = ""
+
+
+class LimitsConfig(_Section):
+    question_max_length: int = Field(500, ge=20, le=5000)
+    questions_per_minute: int = Field(3, ge=1, le=100)
+    votes_per_second: int = Field(5, ge=1, le=100)
+    chat_max_length: int = Field(500, ge=20, le=5000)
+    chat_per_minute: int = Field(10, ge=1, le=600)
+    reject_reason_max_length: int = Field(300, ge=10, le=2000)
+    pseudonym_max_length: int = Field(40, ge=3, le=40)
+    events_per_second: int = Field(20, ge=1, le=1000)
+    stage_max: int = Field(2, ge=1, le=8)
+    sdp_max_bytes: int = Field(20_000, ge=1000, le=200_000)
+    max_tracks_per_publisher: int = Field(2, ge=1, le=4)
+
+
+class WhisperConfig(_Section):
+    # A directory of a CTranslate2 Whisper model, or a model name an operator's machine can
+    # download ("small", "large-v3"). Empty: the packaged base model, reassembled in the cache.
+    model: str = ""
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = Field(2, ge=1, le=64)
+    beam_size: int = Field(5, ge=1, le=10)
+    live_captions: bool = True
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CAUSERIE_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    # Public base URL, used in invitation links printed by the CLI.
+    public_url: str = ""
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: sqlite file in data_dir
+    redis_url: str = ""  # empty: in-process socket.io manager and job queue
+    secret_key: str = ""  # empty: generated once and kept in data_dir/secret_key
+    default_locale: Literal["fr", "en"] = "fr"
+    secure_cookies: bool = False  # set true behind HTTPS
+    invitation_ttl_hours: int = Field(24 * 14, ge=1, le=24 * 365)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "text"
+    demo_cafe: bool = False
+    ice: IceConfig = IceConfig()
+    limits: LimitsConfig = LimitsConfig()
+    whisper: WhisperConfig = WhisperConfig()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://...")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("use redis://HOST:PORT/DB")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve()}/causerie.db"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def _with_toml(toml_file: Path | None) -> type[Config]:
+    class _FileConfig(Config):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if toml_file is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+            return tuple(sources)
+
+    return _FileConfig
+
+
+def load_config(toml_file: Path | None = None, **overrides: Any) -> Config:
+    """Build the config once: defaults < TOML file < environment < explicit overrides."""
+    if toml_file is not None and not toml_file.is_file():
+        raise ConfigError(f"config file not found: {toml_file}")
+    try:
+        built = _with_toml(toml_file)(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid setting: {problems}") from None
+    except ValueError as exc:  # a TOML syntax error
+        raise ConfigError(f"cannot read {toml_file}: {exc}") from None
+    return Config.model_construct(**dict(built))
+
+
+def ensure_secret_key(config: Config) -> Config:
+    """Return a config with a secret key: the given one, else one stored in data_dir."""
+    if config.secret_key:
+        if len(config.secret_key) < 32:
+            raise ConfigError("invalid setting: secret_key: at least 32 characters")
+        return config
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    path = config.data_dir / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return config.model_copy(update={"secret_key": path.read_text().strip()})

@@ -1,0 +1,153 @@
+"""A café and its lifecycle: scheduled -> live -> ended. Pure: no I/O, no clock reads.
+
+Transitions take the current state and the time the shell read, and return the new state
+and the events to emit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sessions.errors import InvalidInput, InvalidTransition
+
+THEMES: tuple[str, ...] = (
+    "cyber-harassment",
+    "screens",
+    "video-games",
+    "social-networks",
+    "fake-news",
+    "parenting",
+)
+LANGUAGES: tuple[str, ...] = ("fr", "en")
+
+TITLE_MAX = 160
+DESCRIPTION_MAX = 4000
+THEME_MAX = 40
+GLOSSARY_MAX = 1000
+DURATION_MIN_MINUTES = 15
+DURATION_MAX_MINUTES = 240
+SLUG_MAX = 80
+
+
+class CafeStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Cafe:
+    id: int
+    slug: str
+    title: str
+    description: str
+    theme: str
+    language: str
+    starts_at: datetime
+    duration_minutes: int
+    status: CafeStatus
+    transcript_published: bool = False
+    glossary: str = ""
+    opened_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CafeOpened:
+    cafe_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CafeEnded:
+    cafe_id: int
+    at: datetime
+
+
+def open_cafe(cafe: Cafe, now: datetime) -> tuple[Cafe, CafeOpened]:
+    if cafe.status is not CafeStatus.SCHEDULED:
+        raise InvalidTransition("This café cannot be opened: it is %(status)s.", status=cafe.status)
+    return dataclasses.replace(cafe, status=CafeStatus.LIVE, opened_at=now), CafeOpened(cafe.id, now)
+
+
+def end_cafe(cafe: Cafe, now: datetime) -> tuple[Cafe, CafeEnded]:
+    if cafe.status is not CafeStatus.LIVE:
+        raise InvalidTransition("This café cannot be ended: it is %(status)s.", status=cafe.status)
+    return dataclasses.replace(cafe, status=CafeStatus.ENDED, ended_at=now), CafeEnded(cafe.id, now)
+
+
+def set_transcript_published(cafe: Cafe, published: bool) -> Cafe:
+    if published and cafe.status is not CafeStatus.ENDED:
+        raise InvalidTransition("A transcript can be published only after the café has ended.")
+    return dataclasses.replace(cafe, transcript_published=published)
+
+
+@dataclass(frozen=True, slots=True)
+class CafeDraft:
+    """A validated café form (create or edit)."""
+
+    title: str
+    description: str
+    theme: str
+    language: str
+    starts_at: datetime
+    duration_minutes: int
+    glossary: str = ""
+
+
+def clean_text(value: str, *, field: str, max_length: int, required: bool = True,
+               multiline: bool = False) -> str:
+    """Strip, drop control characters (keeping newlines where multiline), bound the length."""
+    allowed = {"\n", "\t"} if multiline else set()
+    text = "".join(
+        ch for ch in unicodedata.normalize("NFC", value)
+        if ch in allowed or unicodedata.category(ch)[0] != "C"
+    ).strip()
+    if required and not text:
+        raise InvalidInput("The field %(field)s is required.", field=field)
+    if len(text) > max_length:
+        raise InvalidInput(
+            "The field %(field)s is too long (at most %(max)s characters).",
+            field=field, max=max_length,
+        )
+    return text
+
+
+def validate_draft(
+    *, title: str, description: str, theme: str, language: str, starts_at: datetime,
+    duration_minutes: int, glossary: str = "", now: datetime, is_new: bool,
+) -> CafeDraft:
+    title = clean_text(title, field="title", max_length=TITLE_MAX)
+    description = clean_text(description, field="description", max_length=DESCRIPTION_MAX,
+                             required=False, multiline=True)
+    theme = clean_text(theme, field="theme", max_length=THEME_MAX).lower()
+    if not re.fullmatch(r"[\w][\w -]*", theme):
+        raise InvalidInput("The theme may contain only letters, digits, spaces and dashes.")
+    if language not in LANGUAGES:
+        raise InvalidInput("Unknown language: %(language)s.", language=language)
+    if starts_at.tzinfo is None:
+        raise InvalidInput("The start time must carry a time zone.")
+    if is_new and starts_at <= now:
+        raise InvalidInput("A new café must start in the future.")
+    if not DURATION_MIN_MINUTES <= duration_minutes <= DURATION_MAX_MINUTES:
+        raise InvalidInput(
+            "The duration must be between %(min)s and %(max)s minutes.",
+            min=DURATION_MIN_MINUTES, max=DURATION_MAX_MINUTES,
+        )
+    glossary = clean_text(glossary, field="glossary", max_length=GLOSSARY_MAX, required=False,
+                          multiline=True)
+    return CafeDraft(title, description, theme, language, starts_at, duration_minutes, glossary)
+
+
+def slugify(title: str, starts_at: datetime) -> str:
+    """A readable, URL-safe slug: ascii words of the title and the date."""
+    ascii_title = (
+        unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
+    )
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_title).strip("-")[: SLUG_MAX - 11].strip("-")
+    return f"{words or 'cafe'}-{starts_at:%Y-%m-%d}"

@@ -1,0 +1,100 @@
+"""Roles and the permission table, as data.
+
+The browser hides what a role cannot do; the server decides, always from this table.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+from sessions.errors import PermissionDenied
+
+
+class Role(enum.StrEnum):
+    ORGANISER = "organiser"
+    EXPERT = "expert"
+    MODERATOR = "moderator"
+    PARTICIPANT = "participant"
+    VIEWER = "viewer"
+    RECORDER = "recorder"
+
+
+class Permission(enum.StrEnum):
+    # café lifecycle and administration
+    MANAGE_CAFES = "manage_cafes"
+    INVITE = "invite"
+    PUBLISH_TRANSCRIPT = "publish_transcript"
+    VIEW_AUDIT_LOG = "view_audit_log"
+    OPEN_CAFE = "open_cafe"
+    END_CAFE = "end_cafe"
+    JOIN_BEFORE_LIVE = "join_before_live"
+    # presence and media
+    JOIN_LIVE = "join_live"
+    PUBLISH_CAMERA = "publish_camera"
+    PUBLISH_MICROPHONE = "publish_microphone"
+    SUBSCRIBE_MEDIA = "subscribe_media"
+    RECORD = "record"
+    # questions
+    ASK_QUESTION = "ask_question"
+    VOTE = "vote"
+    MODERATE_QUESTIONS = "moderate_questions"
+    SEE_PENDING_QUESTIONS = "see_pending_questions"
+    SEE_ANONYMOUS_AUTHORS = "see_anonymous_authors"
+    ANSWER_QUESTIONS = "answer_questions"
+    # stage
+    RAISE_HAND = "raise_hand"
+    MANAGE_STAGE = "manage_stage"
+    # moderation and chat
+    CHAT = "chat"
+    HIDE_CHAT = "hide_chat"
+    MUTE = "mute"
+    REMOVE = "remove"
+    BAN = "ban"
+    # public pages
+    VIEW_PUBLISHED_TRANSCRIPTS = "view_published_transcripts"
+
+
+P = Permission
+
+PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
+    Role.ORGANISER: frozenset(Permission),
+    Role.EXPERT: frozenset(
+        {
+            P.OPEN_CAFE, P.END_CAFE, P.JOIN_BEFORE_LIVE, P.JOIN_LIVE,
+            P.PUBLISH_CAMERA, P.PUBLISH_MICROPHONE, P.SUBSCRIBE_MEDIA,
+            P.ANSWER_QUESTIONS, P.MANAGE_STAGE, P.CHAT, P.VOTE,
+            P.VIEW_PUBLISHED_TRANSCRIPTS,
+        }
+    ),
+    Role.MODERATOR: frozenset(
+        {
+            P.OPEN_CAFE, P.END_CAFE, P.JOIN_BEFORE_LIVE, P.JOIN_LIVE, P.SUBSCRIBE_MEDIA,
+            P.MODERATE_QUESTIONS, P.SEE_PENDING_QUESTIONS, P.SEE_ANONYMOUS_AUTHORS,
+            P.MANAGE_STAGE, P.CHAT, P.HIDE_CHAT, P.MUTE, P.REMOVE, P.BAN,
+            P.VIEW_PUBLISHED_TRANSCRIPTS,
+        }
+    ),
+    Role.PARTICIPANT: frozenset(
+        {
+            P.JOIN_LIVE, P.SUBSCRIBE_MEDIA, P.ASK_QUESTION, P.VOTE, P.RAISE_HAND, P.CHAT,
+            P.VIEW_PUBLISHED_TRANSCRIPTS,
+        }
+    ),
+    Role.VIEWER: frozenset({P.VIEW_PUBLISHED_TRANSCRIPTS}),
+    Role.RECORDER: frozenset({P.JOIN_BEFORE_LIVE, P.JOIN_LIVE, P.RECORD}),
+}
+
+# A participant brought on stage gains these, and loses them when sent back.
+STAGE_PERMISSIONS: frozenset[Permission] = frozenset({P.PUBLISH_MICROPHONE})
+
+
+def allows(role: Role, permission: Permission, *, on_stage: bool = False) -> bool:
+    if permission in PERMISSIONS[role]:
+        return True
+    return on_stage and role is Role.PARTICIPANT and permission in STAGE_PERMISSIONS
+
+
+def require(role: Role, permission: Permission, *, on_stage: bool = False) -> None:
+    if not allows(role, permission, on_stage=on_stage):
+        raise PermissionDenied()

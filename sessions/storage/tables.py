@@ -1,0 +1,196 @@
+"""Every table of Causerie, on one MetaData, so Alembic sees one schema.
+
+Timestamps are timezone-aware UTC. Migrations live in server/migrations; a change here
+needs a new revision there (`alembic revision --autogenerate` then review).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = sa.DateTime(timezone=True)
+
+organisers = sa.Table(
+    "organisers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(80), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+cafes = sa.Table(
+    "cafes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("slug", sa.String(80), nullable=False, unique=True),
+    sa.Column("title", sa.String(160), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("theme", sa.String(40), nullable=False, index=True),
+    sa.Column("language", sa.String(8), nullable=False, server_default="fr"),
+    sa.Column("starts_at", TS, nullable=False, index=True),
+    sa.Column("duration_minutes", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="scheduled"),
+    sa.Column("transcript_published", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("glossary", sa.Text, nullable=False, server_default=""),
+    sa.Column("opened_at", TS),
+    sa.Column("ended_at", TS),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("organisers.id", ondelete="SET NULL")),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+invitations = sa.Table(
+    "invitations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("nonce", sa.String(64), nullable=False, unique=True),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("revoked_at", TS),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+participants = sa.Table(
+    "participants", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("pseudonym", sa.String(40), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    # A random key the browser keeps in localStorage: the same browser rejoins as the same
+    # participant, and a ban holds against it.
+    sa.Column("browser_key", sa.String(64), nullable=False),
+    sa.Column("invitation_id", sa.Integer, sa.ForeignKey("invitations.id", ondelete="SET NULL")),
+    sa.Column("joined_at", TS, nullable=False),
+    sa.UniqueConstraint("cafe_id", "browser_key", name="uq_participants_cafe_browser"),
+)
+
+bans = sa.Table(
+    "bans", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("browser_key", sa.String(64)),
+    sa.Column("invitation_id", sa.Integer, sa.ForeignKey("invitations.id", ondelete="CASCADE")),
+    sa.Column("participant_id", sa.Integer, sa.ForeignKey("participants.id", ondelete="CASCADE")),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+questions = sa.Table(
+    "questions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("author_id", sa.Integer, sa.ForeignKey("participants.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("original_text", sa.Text, nullable=False),
+    sa.Column("anonymous", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reject_reason", sa.Text),
+    sa.Column("merged_into", sa.Integer, sa.ForeignKey("questions.id", ondelete="SET NULL")),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("answering_at", TS),
+    sa.Column("answered_at", TS),
+)
+
+votes = sa.Table(
+    "votes", metadata,
+    sa.Column("question_id", sa.Integer, sa.ForeignKey("questions.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("participant_id", sa.Integer, sa.ForeignKey("participants.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+chat_messages = sa.Table(
+    "chat_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("author_id", sa.Integer, sa.ForeignKey("participants.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"), index=True),
+    sa.Column("actor", sa.String(120), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target", sa.String(120), nullable=False, server_default=""),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+stage_state = sa.Table(
+    # Raised hands and who is on stage, so a restart mid-café keeps the stage.
+    "stage_entries", metadata,
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("participant_id", sa.Integer, sa.ForeignKey("participants.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),  # raised | on_stage
+    sa.Column("muted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("since", TS, nullable=False),
+)
+
+recordings = sa.Table(
+    "recordings", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("participant_id", sa.Integer, sa.ForeignKey("participants.id", ondelete="SET NULL")),
+    sa.Column("speaker", sa.String(80), nullable=False),
+    sa.Column("path", sa.String(500), nullable=False),
+    # Seconds from the café's opening to the first sample of this file.
+    sa.Column("offset_seconds", sa.Float, nullable=False),
+    sa.Column("duration_seconds", sa.Float),
+    sa.Column("status", sa.String(16), nullable=False),  # recording | closed | transcribed
+    sa.Column("created_at", TS, nullable=False),
+)
+
+transcript_jobs = sa.Table(
+    "transcript_jobs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("recording_id", sa.Integer, sa.ForeignKey("recordings.id", ondelete="CASCADE"),
+              nullable=False, unique=True),
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | done | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("progress", sa.Float, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+segments = sa.Table(
+    "segments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("recording_id", sa.Integer, sa.ForeignKey("recordings.id", ondelete="CASCADE")),
+    sa.Column("start_seconds", sa.Float, nullable=False),
+    sa.Column("end_seconds", sa.Float, nullable=False),
+    sa.Column("speaker", sa.String(80), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("words", sa.JSON, nullable=False),
+    # One recording's segments are replaced as a whole; this key makes a retried job
+    # idempotent (a second insert of the same segment index fails instead of duplicating).
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.UniqueConstraint("recording_id", "seq", name="uq_segments_recording_seq"),
+)
