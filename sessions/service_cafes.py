@@ -1,0 +1,271 @@
+"""The café service: create and edit cafés, invitations, joining, opening and ending.
+
+Takes parsed inputs, checks the permission table, applies the pure lifecycle in
+`sessions.cafe`, persists in one transaction and returns the events to emit.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from sessions import cafe as cafe_rules
+from sessions.actors import Actor
+from sessions.cafe import Cafe, CafeDraft, CafeStatus
+from sessions.clock import Clock
+from sessions.errors import Banned, InvalidInput, InvitationInvalid, NotFound, PermissionDenied
+from sessions.events import Audience, Outbound
+from sessions.roles import Permission, Role, allows
+from sessions.storage.database import Database
+from sessions.storage.repo_cafes import CafeRepository
+from sessions.storage.tables import bans
+
+log = logging.getLogger("causerie.cafes")
+
+INVITABLE_ROLES = (Role.EXPERT, Role.MODERATOR)
+BROWSER_KEY_LENGTH = (16, 64)
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    id: int
+    cafe_id: int
+    role: Role
+    expires_at: datetime
+    revoked: bool
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortalListing:
+    live: list[Cafe]
+    upcoming: list[Cafe]
+    past: list[Cafe]
+    themes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    actor: Actor
+    cafe: Cafe
+    invitation_id: int | None
+    rejoined: bool
+
+
+class CafeService:
+    def __init__(self, db: Database, clock: Clock, secret_key: str, *,
+                 invitation_ttl: timedelta = timedelta(days=14),
+                 pseudonym_max_length: int = 40) -> None:
+        self.db = db
+        self.clock = clock
+        self.repo = CafeRepository()
+        self._signer = URLSafeTimedSerializer(secret_key, salt="causerie.invitation")
+        self.invitation_ttl = invitation_ttl
+        self.pseudonym_max_length = pseudonym_max_length
+
+    # cafés
+
+    async def create_cafe(self, draft: CafeDraft, organiser_id: int | None) -> Cafe:
+        async with self.db.transaction() as conn:
+            base = cafe_rules.slugify(draft.title, draft.starts_at)
+            slug, n = base, 1
+            while await self.repo.slug_exists(conn, slug):
+                n += 1
+                slug = f"{base}-{n}"
+            cafe = await self.repo.insert(conn, slug, draft, organiser_id, self.clock.now())
+        log.info("café created cafe=%s slug=%s", cafe.id, cafe.slug)
+        return cafe
+
+    async def update_cafe(self, slug: str, draft: CafeDraft) -> Cafe:
+        async with self.db.transaction() as conn:
+            cafe = await self._get(conn, slug, for_update=True)
+            if cafe.status is CafeStatus.ENDED:
+                raise InvalidInput("An ended café can no longer be edited.")
+            await self.repo.update_draft(conn, cafe.id, draft)
+            updated = await self._get(conn, slug)
+        log.info("café edited cafe=%s", cafe.id)
+        return updated
+
+    async def get(self, slug: str) -> Cafe:
+        async with self.db.connect() as conn:
+            return await self._get(conn, slug)
+
+    async def get_by_id(self, cafe_id: int) -> Cafe:
+        async with self.db.connect() as conn:
+            cafe = await self.repo.by_id(conn, cafe_id)
+        if cafe is None:
+            raise NotFound("No such café.")
+        return cafe
+
+    async def portal(self, theme: str | None = None) -> PortalListing:
+        async with self.db.connect() as conn:
+            every = await self.repo.list(conn, theme=theme, limit=500)
+            themes = await self.repo.themes(conn)
+        live = [c for c in every if c.status is CafeStatus.LIVE]
+        upcoming = [c for c in every if c.status is CafeStatus.SCHEDULED]
+        past = sorted((c for c in every if c.status is CafeStatus.ENDED),
+                      key=lambda c: c.starts_at, reverse=True)
+        return PortalListing(live, upcoming, past, themes)
+
+    async def open_cafe(self, actor: Actor) -> tuple[Cafe, list[Outbound]]:
+        actor.require(Permission.OPEN_CAFE)
+        async with self.db.transaction() as conn:
+            cafe = await self._get_id(conn, actor.cafe_id)
+            cafe, opened = cafe_rules.open_cafe(cafe, self.clock.now())
+            await self.repo.save_state(conn, cafe)
+        log.info("café opened cafe=%s participant=%s", cafe.id, actor.participant_id)
+        return cafe, [Outbound("cafe.status", {"status": cafe.status.value,
+                                               "opened_at": opened.at.isoformat()},
+                               Audience.CAFE, cafe.id)]
+
+    async def end_cafe(self, actor: Actor) -> tuple[Cafe, list[Outbound]]:
+        actor.require(Permission.END_CAFE)
+        async with self.db.transaction() as conn:
+            cafe = await self._get_id(conn, actor.cafe_id)
+            cafe, ended = cafe_rules.end_cafe(cafe, self.clock.now())
+            await self.repo.save_state(conn, cafe)
+        log.info("café ended cafe=%s participant=%s", cafe.id, actor.participant_id)
+        return cafe, [Outbound("cafe.status", {"status": cafe.status.value,
+                                               "ended_at": ended.at.isoformat()},
+                               Audience.CAFE, cafe.id)]
+
+    async def set_transcript_published(self, slug: str, published: bool) -> Cafe:
+        async with self.db.transaction() as conn:
+            cafe = await self._get(conn, slug, for_update=True)
+            cafe = cafe_rules.set_transcript_published(cafe, published)
+            await self.repo.save_state(conn, cafe)
+        log.info("transcript %s cafe=%s", "published" if published else "withdrawn", cafe.id)
+        return cafe
+
+    # invitations
+
+    async def invite(self, cafe_id: int, role: Role) -> Invitation:
+        if role not in INVITABLE_ROLES:
+            raise InvalidInput("Only experts and moderators are invited.")
+        now = self.clock.now()
+        nonce = secrets.token_urlsafe(24)
+        expires_at = now + self.invitation_ttl
+        async with self.db.transaction() as conn:
+            await self._get_id(conn, cafe_id)
+            invitation_id = await self.repo.insert_invitation(
+                conn, cafe_id, role.value, nonce, expires_at, now)
+        log.info("invitation created cafe=%s role=%s invitation=%s", cafe_id, role, invitation_id)
+        return Invitation(invitation_id, cafe_id, role, expires_at, False,
+                          self._token(invitation_id, nonce))
+
+    async def invitations(self, cafe_id: int) -> list[Invitation]:
+        async with self.db.connect() as conn:
+            rows = await self.repo.invitations_for(conn, cafe_id)
+        return [
+            Invitation(r["id"], r["cafe_id"], Role(r["role"]), _aware(r["expires_at"]),
+                       r["revoked_at"] is not None, self._token(r["id"], r["nonce"]))
+            for r in rows
+        ]
+
+    async def revoke_invitation(self, cafe_id: int, invitation_id: int) -> None:
+        async with self.db.transaction() as conn:
+            row = await self.repo.invitation(conn, invitation_id)
+            if row is None or row["cafe_id"] != cafe_id:
+                raise NotFound("No such invitation.")
+            await self.repo.revoke_invitation(conn, invitation_id, self.clock.now())
+        log.info("invitation revoked cafe=%s invitation=%s", cafe_id, invitation_id)
+
+    def _token(self, invitation_id: int, nonce: str) -> str:
+        return str(self._signer.dumps({"i": invitation_id, "n": nonce}))
+
+    async def check_invitation(self, cafe_id: int, token: str) -> tuple[int, Role]:
+        """The invitation's id and role, or InvitationInvalid."""
+        if len(token) > 300:
+            raise InvitationInvalid()
+        try:
+            data = self._signer.loads(token)
+        except BadSignature:
+            raise InvitationInvalid() from None
+        if not isinstance(data, dict) or not isinstance(data.get("i"), int):
+            raise InvitationInvalid()
+        async with self.db.connect() as conn:
+            row = await self.repo.invitation(conn, data["i"])
+        if (row is None or row["nonce"] != data.get("n") or row["cafe_id"] != cafe_id
+                or row["revoked_at"] is not None
+                or _aware(row["expires_at"]) <= self.clock.now()):
+            raise InvitationInvalid()
+        return int(row["id"]), Role(row["role"])
+
+    # joining
+
+    async def join(self, slug: str, *, browser_key: str, pseudonym: str,
+                   invitation_token: str | None = None,
+                   organiser_name: str | None = None) -> Joined:
+        """Admit a browser to a café, as a guest parent, an invited expert or moderator, or an
+        organiser logged in on the admin pages. The same browser rejoins as the same
+        participant."""
+        if not (BROWSER_KEY_LENGTH[0] <= len(browser_key) <= BROWSER_KEY_LENGTH[1]
+                and browser_key.isascii() and browser_key.replace("-", "").isalnum()):
+            raise InvalidInput("Invalid browser key.")
+        cafe = await self.get(slug)
+        invitation_id: int | None = None
+        if organiser_name is not None:
+            role = Role.ORGANISER
+            pseudonym = organiser_name
+        elif invitation_token:
+            invitation_id, role = await self.check_invitation(cafe.id, invitation_token)
+        else:
+            role = Role.PARTICIPANT
+        pseudonym = cafe_rules.clean_text(pseudonym, field="pseudonym",
+                                          max_length=self.pseudonym_max_length)
+        if cafe.status is CafeStatus.ENDED:
+            raise PermissionDenied("This café has ended.")
+        if cafe.status is CafeStatus.SCHEDULED and not allows(role, Permission.JOIN_BEFORE_LIVE):
+            raise PermissionDenied("This café has not started yet.")
+        async with self.db.transaction() as conn:
+            if await self._banned(conn, cafe.id, browser_key, invitation_id):
+                raise Banned()
+            existing = await self.repo.participant_by_browser(conn, cafe.id, browser_key)
+            if existing is None:
+                pid = await self.repo.insert_participant(
+                    conn, cafe_id=cafe.id, pseudonym=pseudonym, role=role.value,
+                    browser_key=browser_key, invitation_id=invitation_id, now=self.clock.now())
+                rejoined = False
+            else:
+                pid = int(existing["id"])
+                # An invited browser keeps its staff role when it comes back without the link.
+                if role is Role.PARTICIPANT and existing["role"] != Role.PARTICIPANT.value:
+                    role = Role(existing["role"])
+                    invitation_id = existing["invitation_id"]
+                await self.repo.update_participant(conn, pid, pseudonym=pseudonym,
+                                                   role=role.value, invitation_id=invitation_id)
+                rejoined = True
+        log.info("joined cafe=%s participant=%s role=%s", cafe.id, pid, role)
+        return Joined(Actor(pid, cafe.id, role, pseudonym), cafe, invitation_id, rejoined)
+
+    async def _banned(self, conn: sa.ext.asyncio.AsyncConnection, cafe_id: int,
+                      browser_key: str, invitation_id: int | None) -> bool:
+        match = bans.c.browser_key == browser_key
+        if invitation_id is not None:
+            match = sa.or_(match, bans.c.invitation_id == invitation_id)
+        found = await conn.scalar(sa.select(bans.c.id).where(bans.c.cafe_id == cafe_id, match))
+        return found is not None
+
+    async def _get(self, conn: sa.ext.asyncio.AsyncConnection, slug: str, *,
+                   for_update: bool = False) -> Cafe:
+        cafe = await self.repo.by_slug(conn, slug, for_update=for_update)
+        if cafe is None:
+            raise NotFound("No such café.")
+        return cafe
+
+    async def _get_id(self, conn: sa.ext.asyncio.AsyncConnection, cafe_id: int) -> Cafe:
+        cafe = await self.repo.by_id(conn, cafe_id, for_update=True)
+        if cafe is None:
+            raise NotFound("No such café.")
+        return cafe
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
