@@ -82,6 +82,8 @@ class Config(BaseSettings):
     redis_url: str = ""  # empty: in-process socket.io manager and job queue
     secret_key: str = ""  # empty: generated once and kept in data_dir/secret_key
     default_locale: Literal["fr", "en"] = "fr"
+    # The time zone forms and pages use for café times (stored in UTC).
+    timezone: str = "Europe/Paris"
     secure_cookies: bool = False  # set true behind HTTPS
     invitation_ttl_hours: int = Field(24 * 14, ge=1, le=24 * 365)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -96,6 +98,17 @@ class Config(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://...")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
     @field_validator("redis_url")

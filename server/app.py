@@ -1,0 +1,120 @@
+"""The application factory: one typed config in, one aiohttp app out, every resource with an
+explicit lifetime (`cleanup_ctx`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_session import setup as setup_sessions
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from babel.dates import format_datetime
+
+from server import auth, views_admin, views_public
+from server.config import Config, ensure_secret_key
+from server.i18n import Catalogs, negotiate
+from server.keys import CAFES, CATALOGS, CLOCK, CONFIG, DATABASE, METRICS
+from server.metrics import Metrics
+from server.metrics import middleware as metrics_middleware
+from server.web_errors import LANG, errors_middleware, security_headers
+from sessions.clock import Clock, SystemClock
+from sessions.service_cafes import CafeService
+from sessions.storage.database import Database
+
+log = logging.getLogger("causerie.http")
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = ROOT / "static"
+NODE_MODULES = ROOT / "node_modules"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
+    config = ensure_secret_key(config)
+    metrics = Metrics()
+    app = web.Application(
+        client_max_size=1024 * 1024,
+        middlewares=[metrics_middleware(metrics), security_headers, _locale, errors_middleware],
+    )
+    app[CONFIG] = config
+    app[CLOCK] = clock or SystemClock()
+    app[METRICS] = metrics
+    app[CATALOGS] = Catalogs()
+    app[views_admin.ADMIN_SECTIONS] = []
+    app[views_admin.auth_throttle_key] = auth.LoginThrottle()
+    app.cleanup_ctx.append(_database)
+
+    setup_sessions(app, EncryptedCookieStorage(
+        auth.session_key(config.secret_key), cookie_name="causerie_session", httponly=True,
+        samesite="Lax", secure=config.secure_cookies, max_age=12 * 3600))
+    env = aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        context_processors=[_template_context], undefined=jinja2.StrictUndefined,
+    )
+    tz = ZoneInfo(config.timezone)
+    env.filters["localtime"] = lambda value, lang="fr", fmt="medium": _localtime(
+        value, tz, lang, fmt)
+    env.globals["static"] = lambda name: str(
+        app.router["static"].url_for(filename=name))
+    env.filters["duration"] = lambda minutes: str(timedelta(minutes=int(minutes)))[:-3]
+
+    app.add_routes(views_public.routes)
+    app.add_routes(views_admin.routes)
+    app.router.add_static("/static/", STATIC, name="static", append_version=True)
+    if NODE_MODULES.is_dir():
+        app.router.add_static("/vendor/", NODE_MODULES, name="vendor")
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(config.effective_database_url)
+    app[DATABASE] = db
+    app[CAFES] = CafeService(
+        db, app[CLOCK], config.secret_key,
+        invitation_ttl=timedelta(hours=config.invitation_ttl_hours),
+        pseudonym_max_length=config.limits.pseudonym_max_length,
+    )
+    log.info("database ready url=%s", db.engine.url.render_as_string(hide_password=True))
+    yield
+    await db.close()
+    log.info("database closed")
+
+
+@web.middleware
+async def _locale(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request[LANG] = negotiate(request, request.app[CONFIG].default_locale)
+    return await handler(request)
+
+
+async def _template_context(request: web.Request) -> dict[str, Any]:
+    lang = request.get(LANG, "fr")
+    catalogs = request.app[CATALOGS]
+    translations = catalogs.get(lang)
+    organiser = await auth.current_organiser(request, request.app[CAFES])
+    return {
+        "_": lambda message, **params: (
+            translations.gettext(message) % params if params else translations.gettext(message)
+        ),
+        "lang": lang,
+        "other_lang": "en" if lang == "fr" else "fr",
+        "organiser": organiser,
+        "csrf_token": await auth.csrf_token(request),
+        "request_path": request.path_qs,
+    }
+
+
+def _localtime(value: datetime | None, tz: ZoneInfo, lang: str, fmt: str) -> str:
+    if value is None:
+        return ""
+    return str(format_datetime(value.astimezone(tz), format=fmt, locale=lang))

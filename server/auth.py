@@ -1,0 +1,161 @@
+"""Organiser accounts and browser sessions: argon2 password hashes, encrypted session
+cookies, CSRF tokens on every form, a login throttle."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp_session import get_session
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from sessions import cafe as cafe_rules
+from sessions.errors import InvalidInput, PermissionDenied, RateLimited
+from sessions.service_cafes import CafeService
+
+log = logging.getLogger("causerie.auth")
+
+PASSWORD_MIN, PASSWORD_MAX = 10, 200
+CSRF_FIELD = "csrf_token"
+_hasher = PasswordHasher()  # stateless parameters, safe to share
+
+
+@dataclass(frozen=True, slots=True)
+class Organiser:
+    id: int
+    email: str
+    display_name: str
+
+
+def session_key(secret: str) -> bytes:
+    """The 32 raw bytes of the session cookie's Fernet key, derived from the app's secret."""
+    return hashlib.sha256(b"session:" + secret.encode()).digest()
+
+
+def validate_password(password: str) -> str:
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise InvalidInput("The password must have %(min)s to %(max)s characters.",
+                           min=PASSWORD_MIN, max=PASSWORD_MAX)
+    return password
+
+
+def validate_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > 254 or "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise InvalidInput("This e-mail address is not valid.")
+    return email
+
+
+async def hash_password(password: str) -> str:
+    # argon2 is deliberately slow: keep it off the event loop.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def create_organiser(cafes: CafeService, email: str, display_name: str,
+                           password: str) -> int:
+    email = validate_email(email)
+    display_name = cafe_rules.clean_text(display_name, field="name", max_length=80)
+    password_hash = await hash_password(validate_password(password))
+    async with cafes.db.transaction() as conn:
+        if await cafes.repo.organiser_by_email(conn, email) is not None:
+            raise InvalidInput("An organiser with this e-mail address already exists.")
+        organiser_id = await cafes.repo.insert_organiser(conn, email, display_name,
+                                                         password_hash, cafes.clock.now())
+    log.info("organiser created organiser=%s", organiser_id)
+    return organiser_id
+
+
+class LoginThrottle:
+    """At most a few login attempts a minute per address and per e-mail."""
+
+    def __init__(self, per_minute: int = 10) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._item = RateLimitItemPerMinute(per_minute)
+
+    async def hit(self, *keys: str) -> None:
+        for key in keys:
+            if not await self._limiter.hit(self._item, "login", key):
+                raise RateLimited()
+
+
+async def authenticate(cafes: CafeService, email: str, password: str) -> Organiser | None:
+    async with cafes.db.connect() as conn:
+        row = await cafes.repo.organiser_by_email(conn, email.strip().lower()[:254])
+    if row is None:
+        # Spend the same time as a real check, so timing does not reveal the address.
+        await asyncio.to_thread(_verify, _DUMMY_HASH, password)
+        return None
+    if not await asyncio.to_thread(_verify, row["password_hash"], password[:PASSWORD_MAX]):
+        return None
+    if _hasher.check_needs_rehash(row["password_hash"]):
+        new_hash = await hash_password(password)
+        async with cafes.db.transaction() as conn:
+            await cafes.repo.set_password_hash(conn, row["id"], new_hash)
+    return Organiser(row["id"], row["email"], row["display_name"])
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_DUMMY_HASH = _hasher.hash("causerie-timing-equaliser")
+
+
+async def current_organiser(request: web.Request, cafes: CafeService) -> Organiser | None:
+    session = await get_session(request)
+    organiser_id = session.get("organiser_id")
+    if not isinstance(organiser_id, int):
+        return None
+    async with cafes.db.connect() as conn:
+        row = await cafes.repo.organiser_by_id(conn, organiser_id)
+    return None if row is None else Organiser(row["id"], row["email"], row["display_name"])
+
+
+async def require_organiser(request: web.Request, cafes: CafeService) -> Organiser:
+    organiser = await current_organiser(request, cafes)
+    if organiser is None:
+        raise web.HTTPSeeOther(f"/login?next={request.path_qs}")
+    return organiser
+
+
+async def login(request: web.Request, organiser: Organiser) -> None:
+    session = await get_session(request)
+    session.invalidate()
+    session = await get_session(request)
+    session["organiser_id"] = organiser.id
+    session[CSRF_FIELD] = secrets.token_urlsafe(32)
+
+
+async def logout(request: web.Request) -> None:
+    session = await get_session(request)
+    session.invalidate()
+
+
+async def csrf_token(request: web.Request) -> str:
+    session = await get_session(request)
+    token = session.get(CSRF_FIELD)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session[CSRF_FIELD] = token
+    return token
+
+
+async def check_csrf(request: web.Request, submitted: str | None) -> None:
+    session = await get_session(request)
+    expected = session.get(CSRF_FIELD)
+    if not (isinstance(expected, str) and submitted
+            and hmac.compare_digest(expected.encode(), submitted.encode())):
+        log.warning("CSRF check failed path=%s", request.path)
+        raise PermissionDenied("This form has expired; please reload the page and try again.")

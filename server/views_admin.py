@@ -1,0 +1,222 @@
+"""Organiser pages: login, the list of cafés, the create/edit form, invitation links,
+publishing a transcript. Every form carries a CSRF token; every page needs a login."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from server import auth
+from server.keys import CAFES, CATALOGS, CONFIG
+from server.web_errors import LANG
+from sessions.cafe import THEMES, CafeDraft, validate_draft
+from sessions.errors import CauserieError, InvalidInput
+from sessions.roles import Role
+
+log = logging.getLogger("causerie.http")
+routes = web.RouteTableDef()
+FORM_MAX_BYTES = 64 * 1024
+
+
+async def _form(request: web.Request) -> Any:
+    if request.content_length is not None and request.content_length > FORM_MAX_BYTES:
+        raise InvalidInput("This form is too large.")
+    form = await request.post()
+    value = form.get(auth.CSRF_FIELD)
+    await auth.check_csrf(request, value if isinstance(value, str) else None)
+    return form
+
+
+def _field(form: Any, name: str, max_length: int = 5000) -> str:
+    value = form.get(name, "")
+    if not isinstance(value, str):
+        raise InvalidInput("The field %(field)s is not valid.", field=name)
+    return value[: max_length + 1]
+
+
+@routes.get("/login", name="login")
+@aiohttp_jinja2.template("login.html")
+async def login_form(request: web.Request) -> dict[str, object]:
+    return {"next": _safe_next(request.query.get("next", "/admin")), "error": None}
+
+
+@routes.post("/login")
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await _form(request)
+    next_url = _safe_next(_field(form, "next", 300))
+    email = _field(form, "email", 254)
+    peer = request.remote or "?"
+    try:
+        await request.app[auth_throttle_key].hit(peer, email.strip().lower())
+        organiser = await auth.authenticate(request.app[CAFES], email, _field(form, "password"))
+    except CauserieError as exc:
+        error = request.app[CATALOGS].error_message(request[LANG], exc)
+        return aiohttp_jinja2.render_template(
+            "login.html", request, {"next": next_url, "error": error}, status=429)
+    if organiser is None:
+        log.info("login refused from=%s", peer)
+        error = request.app[CATALOGS].gettext(request[LANG], "Wrong e-mail or password.")
+        return aiohttp_jinja2.render_template(
+            "login.html", request, {"next": next_url, "error": error}, status=401)
+    await auth.login(request, organiser)
+    log.info("login organiser=%s", organiser.id)
+    raise web.HTTPSeeOther(next_url)
+
+
+@routes.post("/logout", name="logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    await _form(request)
+    await auth.logout(request)
+    raise web.HTTPSeeOther("/")
+
+
+@routes.get("/admin", name="admin")
+@aiohttp_jinja2.template("admin/index.html")
+async def admin_index(request: web.Request) -> dict[str, object]:
+    await auth.require_organiser(request, request.app[CAFES])
+    return {"listing": await request.app[CAFES].portal()}
+
+
+@routes.get("/admin/cafes/new", name="cafe_new")
+@aiohttp_jinja2.template("admin/cafe_form.html")
+async def cafe_new(request: web.Request) -> dict[str, object]:
+    await auth.require_organiser(request, request.app[CAFES])
+    return {"cafe": None, "values": {"language": "fr", "duration_minutes": "60"},
+            "errors": None, "themes": THEMES}
+
+
+@routes.post("/admin/cafes/new")
+async def cafe_create(request: web.Request) -> web.StreamResponse:
+    organiser = await auth.require_organiser(request, request.app[CAFES])
+    form = await _form(request)
+    try:
+        draft = _draft(request, form, is_new=True)
+        cafe = await request.app[CAFES].create_cafe(draft, organiser.id)
+        for role in (Role.EXPERT, Role.MODERATOR):
+            await request.app[CAFES].invite(cafe.id, role)
+    except InvalidInput as exc:
+        return _form_error(request, None, form, exc)
+    raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}")
+
+
+@routes.get("/admin/cafes/{slug}", name="cafe_admin")
+@aiohttp_jinja2.template("admin/cafe_form.html")
+async def cafe_admin(request: web.Request) -> dict[str, object]:
+    await auth.require_organiser(request, request.app[CAFES])
+    return await _edit_context(request)
+
+
+@routes.post("/admin/cafes/{slug}")
+async def cafe_update(request: web.Request) -> web.StreamResponse:
+    await auth.require_organiser(request, request.app[CAFES])
+    form = await _form(request)
+    slug = request.match_info["slug"]
+    cafe = await request.app[CAFES].get(slug)
+    try:
+        draft = _draft(request, form, is_new=False)
+        await request.app[CAFES].update_cafe(slug, draft)
+    except InvalidInput as exc:
+        return _form_error(request, cafe.slug, form, exc)
+    raise web.HTTPSeeOther(f"/admin/cafes/{slug}?saved=1")
+
+
+@routes.post("/admin/cafes/{slug}/invitations")
+async def invitation_create(request: web.Request) -> web.StreamResponse:
+    await auth.require_organiser(request, request.app[CAFES])
+    form = await _form(request)
+    cafe = await request.app[CAFES].get(request.match_info["slug"])
+    try:
+        role = Role(_field(form, "role", 20))
+    except ValueError:
+        raise InvalidInput("Unknown role.") from None
+    await request.app[CAFES].invite(cafe.id, role)
+    raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}#invitations")
+
+
+@routes.post("/admin/cafes/{slug}/invitations/{invitation_id:\\d+}/revoke")
+async def invitation_revoke(request: web.Request) -> web.StreamResponse:
+    await auth.require_organiser(request, request.app[CAFES])
+    await _form(request)
+    cafe = await request.app[CAFES].get(request.match_info["slug"])
+    await request.app[CAFES].revoke_invitation(cafe.id, int(request.match_info["invitation_id"]))
+    raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}#invitations")
+
+
+@routes.post("/admin/cafes/{slug}/transcript")
+async def transcript_publish(request: web.Request) -> web.StreamResponse:
+    await auth.require_organiser(request, request.app[CAFES])
+    form = await _form(request)
+    slug = request.match_info["slug"]
+    await request.app[CAFES].set_transcript_published(slug, _field(form, "publish", 5) == "1")
+    raise web.HTTPSeeOther(f"/admin/cafes/{slug}#transcript")
+
+
+async def _edit_context(request: web.Request) -> dict[str, object]:
+    cafes = request.app[CAFES]
+    cafe = await cafes.get(request.match_info["slug"])
+    tz = ZoneInfo(request.app[CONFIG].timezone)
+    values = {
+        "title": cafe.title, "description": cafe.description, "theme": cafe.theme,
+        "language": cafe.language, "glossary": cafe.glossary,
+        "starts_at": cafe.starts_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+        "duration_minutes": str(cafe.duration_minutes),
+    }
+    base = request.app[CONFIG].base_url
+    invitations = [
+        {"id": inv.id, "role": inv.role.value, "revoked": inv.revoked,
+         "expires_at": inv.expires_at, "url": f"{base}/cafes/{cafe.slug}?invite={inv.token}"}
+        for inv in await cafes.invitations(cafe.id)
+    ]
+    return {"cafe": cafe, "values": values, "errors": None, "themes": THEMES,
+            "invitations": invitations, "saved": request.query.get("saved") == "1",
+            "extra_sections": [await section(request, cafe) for section in
+                               request.app[ADMIN_SECTIONS]]}
+
+
+def _form_error(request: web.Request, slug: str | None, form: Any,
+                exc: InvalidInput) -> web.Response:
+    message = request.app[CATALOGS].error_message(request[LANG], exc)
+    values = {k: _field(form, k) for k in ("title", "description", "theme", "language",
+                                            "starts_at", "duration_minutes", "glossary")}
+    return aiohttp_jinja2.render_template(
+        "admin/cafe_form.html", request,
+        {"cafe": {"slug": slug} if slug else None, "values": values, "errors": message,
+         "themes": THEMES, "invitations": [], "extra_sections": []},
+        status=400)
+
+
+def _draft(request: web.Request, form: Any, *, is_new: bool) -> CafeDraft:
+    tz = ZoneInfo(request.app[CONFIG].timezone)
+    raw_start = _field(form, "starts_at", 40)
+    try:
+        starts_at = datetime.fromisoformat(raw_start)
+    except ValueError:
+        raise InvalidInput("The start time is not a valid date and time.") from None
+    if starts_at.tzinfo is None:
+        starts_at = starts_at.replace(tzinfo=tz)
+    try:
+        duration = int(_field(form, "duration_minutes", 5))
+    except ValueError:
+        raise InvalidInput("The duration must be a whole number of minutes.") from None
+    return validate_draft(
+        title=_field(form, "title"), description=_field(form, "description"),
+        theme=_field(form, "theme"), language=_field(form, "language", 5),
+        starts_at=starts_at, duration_minutes=duration, glossary=_field(form, "glossary"),
+        now=request.app[CAFES].clock.now(), is_new=is_new,
+    )
+
+
+def _safe_next(value: str) -> str:
+    return value if value.startswith("/") and not value.startswith("//") else "/admin"
+
+
+# Other packages add sections to the café's admin page (transcript progress, audit log):
+# each is an async callable returning {"title": ..., "template": ..., "context": {...}}.
+AdminSection = Any
+ADMIN_SECTIONS = web.AppKey("admin_sections", list[AdminSection])
+auth_throttle_key = web.AppKey("login_throttle", auth.LoginThrottle)

@@ -1,0 +1,77 @@
+"""Public pages: the portal, the café page (and its room), language switch, health, metrics."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from server.i18n import LANG_COOKIE, LOCALES
+from server.keys import CAFES, CONFIG, DATABASE, METRICS
+from server.metrics import CONTENT_TYPE
+from sessions.cafe import THEMES, CafeStatus
+from sessions.errors import Unavailable
+
+log = logging.getLogger("causerie.http")
+routes = web.RouteTableDef()
+
+
+@routes.get("/", name="portal")
+@aiohttp_jinja2.template("portal.html")
+async def portal(request: web.Request) -> dict[str, object]:
+    theme = request.query.get("theme", "").strip().lower()[:40] or None
+    listing = await request.app[CAFES].portal(theme)
+    return {
+        "listing": listing,
+        "theme": theme,
+        "themes": sorted(set(THEMES) | set(listing.themes)),
+    }
+
+
+@routes.get("/cafes/{slug}", name="cafe")
+@aiohttp_jinja2.template("cafe.html")
+async def cafe_page(request: web.Request) -> dict[str, object]:
+    slug = request.match_info["slug"][:100]
+    cafe = await request.app[CAFES].get(slug)
+    invite = request.query.get("invite", "")[:300]
+    config = request.app[CONFIG]
+    return {
+        "cafe": cafe,
+        "invite": invite,
+        "is_live": cafe.status is CafeStatus.LIVE,
+        "is_ended": cafe.status is CafeStatus.ENDED,
+        "stage_max": config.limits.stage_max,
+        "question_max": config.limits.question_max_length,
+        "chat_max": config.limits.chat_max_length,
+        "pseudonym_max": config.limits.pseudonym_max_length,
+    }
+
+
+@routes.get("/lang/{lang}", name="lang")
+async def switch_language(request: web.Request) -> web.StreamResponse:
+    lang = request.match_info["lang"]
+    if lang not in LOCALES:
+        raise web.HTTPNotFound()
+    back = request.query.get("next", "/")
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/"
+    response = web.HTTPSeeOther(back)
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax",
+                        httponly=True, secure=request.app[CONFIG].secure_cookies)
+    raise response
+
+
+@routes.get("/healthz", name="healthz")
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        await request.app[DATABASE].ping()
+    except Exception as exc:  # any driver error means "not healthy"
+        log.error("health check failed: %s", exc)
+        raise Unavailable("The database does not answer.") from exc
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+@routes.get("/metrics", name="metrics")
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[METRICS].render(), content_type=CONTENT_TYPE)
