@@ -1,0 +1,78 @@
+"""Rate limits: a thin wrapper over the `limits` library, injected into the services.
+
+In memory by default (one process); on Redis when given a `redis://` URL, so that several
+processes share the counters. Moving windows: "3 questions per minute" means any 60 s.
+
+Also the limits the services apply, as a protocol: `server.config.LimitsConfig` satisfies
+it, and `Limits` is a plain default for tests and embedded use (`sessions` never imports
+`server`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from limits import RateLimitItemPerMinute, RateLimitItemPerSecond
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from sessions.errors import RateLimited
+
+log = logging.getLogger("causerie.ratelimit")
+
+
+class LimitsLike(Protocol):
+    @property
+    def question_max_length(self) -> int: ...
+    @property
+    def questions_per_minute(self) -> int: ...
+    @property
+    def votes_per_second(self) -> int: ...
+    @property
+    def chat_max_length(self) -> int: ...
+    @property
+    def chat_per_minute(self) -> int: ...
+    @property
+    def reject_reason_max_length(self) -> int: ...
+    @property
+    def stage_max(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The defaults of `server.config.LimitsConfig`, for tests and embedded use."""
+
+    question_max_length: int = 500
+    questions_per_minute: int = 3
+    votes_per_second: int = 5
+    chat_max_length: int = 500
+    chat_per_minute: int = 10
+    reject_reason_max_length: int = 300
+    stage_max: int = 2
+
+
+class RateLimiter:
+    """Counts actions per key; `hit` raises `RateLimited` when the window is full."""
+
+    def __init__(self, redis_url: str = "") -> None:
+        if redis_url:
+            # "redis://host/0" -> "async+redis://host/0"; redis-py is what the project ships.
+            uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+            self._storage: Any = storage_from_string(uri, implementation="redispy",
+                                                     key_prefix="causerie")
+        else:
+            self._storage = storage_from_string("async+memory://")
+        self._limiter = MovingWindowRateLimiter(self._storage)
+
+    async def hit(self, key: str, amount: int, *, per: Literal["second", "minute"],
+                  message: str) -> None:
+        """Count one action under `key` against `amount` per `per` ("second" or "minute")."""
+        item = RateLimitItemPerSecond(amount) if per == "second" else RateLimitItemPerMinute(amount)
+        if not await self._limiter.hit(item, key):
+            log.info("rate limited key=%s", key)
+            raise RateLimited(message)
+
+    async def reset(self) -> None:
+        await self._storage.reset()

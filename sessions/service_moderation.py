@@ -1,0 +1,135 @@
+"""The moderation service: text chat, removing and banning participants, the audit log.
+
+Every moderation action writes one audit row in the same transaction as its effect, so the
+log can never miss an action that happened nor show one that was rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sessions import moderation as rules
+from sessions import stage as stage_rules
+from sessions.actors import Actor
+from sessions.clock import Clock
+from sessions.errors import InvalidTransition, NotFound
+from sessions.events import Outbound
+from sessions.moderation import AuditAction, AuditEntry, ChatMessage
+from sessions.ratelimit import LimitsLike, RateLimiter
+from sessions.roles import Permission, allows
+from sessions.service_qa import audit_entry, guard
+from sessions.storage.database import Database
+from sessions.storage.repo_moderation import ModerationRepository, StageRepository
+
+log = logging.getLogger("causerie.moderation")
+
+P = Permission
+AUDIT_PAGE_MAX = 500
+
+
+class ModerationService:
+    def __init__(self, db: Database, clock: Clock, limiter: RateLimiter,
+                 limits: LimitsLike) -> None:
+        self.db = db
+        self.clock = clock
+        self.limiter = limiter
+        self.limits = limits
+        self.repo = ModerationRepository()
+        self.stage = StageRepository()
+
+    # chat
+
+    async def send_chat(self, actor: Actor, text: str) -> list[Outbound]:
+        actor.require(P.CHAT)
+        text = rules.clean_chat(text, self.limits.chat_max_length)
+        await self.limiter.hit(f"chat:{actor.cafe_id}:{actor.participant_id}",
+                               self.limits.chat_per_minute, per="minute",
+                               message="You are sending messages too fast, please wait a minute.")
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await guard(conn, actor)
+            message_id = await self.repo.insert_message(
+                conn, cafe_id=actor.cafe_id, author_id=actor.participant_id, text=text, now=now)
+        message = ChatMessage(message_id, actor.participant_id, actor.pseudonym, text, now)
+        return rules.post(actor.cafe_id, message)
+
+    async def hide_chat(self, actor: Actor, message_id: int) -> list[Outbound]:
+        actor.require(P.HIDE_CHAT)
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await guard(conn, actor)
+            message = await self.repo.message(conn, actor.cafe_id, message_id)
+            if message is None:
+                raise NotFound("No such message.")
+            _, events = rules.hide(actor.cafe_id, message)
+            await self.repo.set_hidden(conn, message_id)
+            await self.repo.audit(conn, audit_entry(
+                actor, AuditAction.CHAT_HIDE, f"chat:{message_id}",
+                {"author_id": message.author_id, "author": message.author_pseudonym,
+                 "text": message.text}, now))
+        log.info("chat message hidden cafe=%s participant=%s message=%s",
+                 actor.cafe_id, actor.participant_id, message_id)
+        return events
+
+    async def chat_snapshot(self, actor: Actor) -> dict[str, Any]:
+        async with self.db.connect() as conn:
+            messages = await self.repo.recent_messages(
+                conn, actor.cafe_id, limit=rules.CHAT_SNAPSHOT_SIZE,
+                include_hidden=allows(actor.role, P.HIDE_CHAT))
+        return rules.chat_snapshot_for(messages, actor.role)
+
+    # removing and banning
+
+    async def remove(self, actor: Actor, participant_id: int) -> list[Outbound]:
+        """Remove (kick) a participant: off the stage, told why; the edge disconnects them.
+        They may join again; `ban` prevents that."""
+        actor.require(P.REMOVE)
+        return await self._remove(actor, participant_id, banned=False)
+
+    async def ban(self, actor: Actor, participant_id: int) -> list[Outbound]:
+        """Remove a participant and bar their browser (and invitation) from this café."""
+        actor.require(P.BAN)
+        return await self._remove(actor, participant_id, banned=True)
+
+    async def _remove(self, actor: Actor, participant_id: int, *,
+                      banned: bool) -> list[Outbound]:
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await guard(conn, actor)
+            target = await self.repo.target(conn, actor.cafe_id, participant_id)
+            if target is None:
+                raise NotFound("No such participant.")
+            rules.check_target(actor.role, actor.participant_id, target)
+            if banned:
+                if await self.repo.participant_banned(conn, actor.cafe_id, participant_id):
+                    raise InvalidTransition("This participant is already banned.")
+                await self.repo.insert_ban(conn, rules.ban(target, now))
+            before = await self.stage.load(conn, actor.cafe_id)
+            after, stage_events = stage_rules.leave(before, participant_id)
+            await self.stage.save(conn, before, after)
+            action = AuditAction.PARTICIPANT_BAN if banned else AuditAction.PARTICIPANT_REMOVE
+            await self.repo.audit(conn, audit_entry(
+                actor, action, f"participant:{participant_id}",
+                {"pseudonym": target.pseudonym, "role": target.role.value}, now))
+        log.info("participant %s cafe=%s participant=%s target=%s",
+                 "banned" if banned else "removed", actor.cafe_id, actor.participant_id,
+                 participant_id)
+        return rules.removal(target, banned=banned) + stage_events
+
+    async def is_banned(self, cafe_id: int, browser_key: str | None,
+                        invitation_id: int | None) -> bool:
+        """May this browser (or invitation) not join this café?"""
+        async with self.db.connect() as conn:
+            return await self.repo.is_banned(conn, cafe_id, browser_key, invitation_id)
+
+    # the organiser's view
+
+    async def audit_log(self, actor: Actor, cafe_id: int, *, limit: int = 100,
+                        offset: int = 0) -> list[AuditEntry]:
+        """Moderation actions of a café, newest first (organisers only)."""
+        actor.require(P.VIEW_AUDIT_LOG)
+        limit = max(1, min(limit, AUDIT_PAGE_MAX))
+        async with self.db.connect() as conn:
+            return await self.repo.audit_entries(conn, cafe_id, limit=limit,
+                                                 offset=max(0, offset))

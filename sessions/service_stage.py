@@ -1,0 +1,112 @@
+"""The stage service: raised hands, bringing a participant on stage and back, muting.
+
+Same shape as the Q&A service: one transaction per action, the café locked, the pure
+`sessions.stage` machine applied to the state rebuilt from `stage_entries`, the difference
+written back. The edge acts on the events: `stage.invited` makes the browser publish its
+microphone, `stage.dismissed` stop; the media plane must also stop forwarding a speaker who
+was sent back or muted (check `is_on_stage` before accepting a published track).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sessions import stage as rules
+from sessions.actors import Actor
+from sessions.clock import Clock
+from sessions.events import Outbound
+from sessions.moderation import AuditAction
+from sessions.ratelimit import LimitsLike
+from sessions.roles import Permission
+from sessions.service_qa import audit_entry, guard
+from sessions.stage import Stage
+from sessions.storage.database import Database
+from sessions.storage.repo_moderation import ModerationRepository, StageRepository
+
+log = logging.getLogger("causerie.stage")
+
+P = Permission
+
+
+class StageService:
+    def __init__(self, db: Database, clock: Clock, limits: LimitsLike) -> None:
+        self.db = db
+        self.clock = clock
+        self.limits = limits
+        self.repo = StageRepository()
+        self.moderation = ModerationRepository()
+
+    async def raise_hand(self, actor: Actor) -> list[Outbound]:
+        actor.require(P.RAISE_HAND)
+        return await self._apply(actor, actor.participant_id, lambda s, now: rules.raise_hand(
+            s, actor.participant_id, pseudonym=actor.pseudonym, now=now))
+
+    async def lower_hand(self, actor: Actor, participant_id: int | None = None) -> list[Outbound]:
+        """Lower one's own hand, or (staff) dismiss someone else's."""
+        target = actor.participant_id if participant_id is None else participant_id
+        audit = None
+        if target == actor.participant_id:
+            actor.require(P.RAISE_HAND)
+        else:
+            actor.require(P.MANAGE_STAGE)
+            audit = AuditAction.STAGE_DISMISS_HAND
+        return await self._apply(actor, target, lambda s, _now: rules.lower_hand(s, target),
+                                 audit)
+
+    async def bring_on_stage(self, actor: Actor, participant_id: int) -> list[Outbound]:
+        actor.require(P.MANAGE_STAGE)
+        return await self._apply(
+            actor, participant_id,
+            lambda s, now: rules.bring_on_stage(s, participant_id, now=now,
+                                                stage_max=self.limits.stage_max),
+            AuditAction.STAGE_INVITE)
+
+    async def send_back(self, actor: Actor, participant_id: int | None = None) -> list[Outbound]:
+        """Leave the stage oneself, or (staff) send a speaker back to the audience."""
+        target = actor.participant_id if participant_id is None else participant_id
+        audit = None
+        if target != actor.participant_id:
+            actor.require(P.MANAGE_STAGE)
+            audit = AuditAction.STAGE_SEND_BACK
+        return await self._apply(actor, target, lambda s, _now: rules.send_back(s, target),
+                                 audit)
+
+    async def mute(self, actor: Actor, participant_id: int, muted: bool = True) -> list[Outbound]:
+        """A moderator mutes (or unmutes) a speaker."""
+        actor.require(P.MUTE)
+        return await self._apply(
+            actor, participant_id,
+            lambda s, _now: rules.set_muted(s, participant_id, muted=muted),
+            AuditAction.STAGE_MUTE if muted else AuditAction.STAGE_UNMUTE)
+
+    async def snapshot(self, actor: Actor) -> dict[str, Any]:
+        async with self.db.connect() as conn:
+            stage = await self.repo.load(conn, actor.cafe_id)
+        return rules.snapshot_for(stage, actor.role, actor.participant_id)
+
+    async def is_on_stage(self, cafe_id: int, participant_id: int) -> bool:
+        """For the media plane: may this participant publish a microphone now?"""
+        async with self.db.connect() as conn:
+            stage = await self.repo.load(conn, cafe_id)
+        return stage.is_on_stage(participant_id)
+
+    async def _apply(self, actor: Actor, target: int,
+                     transition: Callable[[Stage, datetime], rules.Step],
+                     audit: AuditAction | None = None) -> list[Outbound]:
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await guard(conn, actor)
+            before = await self.repo.load(conn, actor.cafe_id)
+            after, events = transition(before, now)
+            await self.repo.save(conn, before, after)
+            if audit is not None:
+                entry = before.entries.get(target)
+                detail = {"pseudonym": entry.pseudonym if entry else None}
+                await self.moderation.audit(conn, audit_entry(
+                    actor, audit, f"participant:{target}", detail, now))
+        log.info("stage change cafe=%s participant=%s target=%s",
+                 actor.cafe_id, actor.participant_id, target)
+        return events
