@@ -1,0 +1,249 @@
+"""The final transcript: one job per closed recording, in-process or on arq/Redis.
+
+`TranscriptJobs.run(recording_id)` is the job (shared by both queues): claim it in
+`transcript_jobs`, check the audio, transcribe it off the loop, place the segments in café
+time and replace the recording's segments in one transaction. A worker killed mid-job leaves
+the job `running`: it is claimed again once stale (or at start-up of the in-process queue),
+and since segments are only written by that final transaction nothing is duplicated.
+
+Parts are closed every couple of minutes while the café goes on (see recorder), so most of
+the work is done when the café ends; `enqueue_cafe` then queues what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from transcripts.engine import (
+    Segment,
+    TranscribeOptions,
+    TranscriberPool,
+    cafe_vocabulary,
+    decode_audio,
+    placed_all,
+    probe_audio,
+    speech_ratio,
+)
+from transcripts.errors import InvalidAudio, RecordingNotFound
+from transcripts.repository import RecordingRow, TranscriptRepository
+
+log = logging.getLogger("causerie.transcripts")
+
+MAX_ATTEMPTS = 3
+STALE_AFTER = dt.timedelta(minutes=10)
+
+
+class JobQueue(Protocol):
+    async def enqueue(self, cafe_id: int, recording_id: int) -> None: ...
+
+
+class TranscriptJobs:
+    """Runs one recording's job; safe to run twice, concurrently or after a crash."""
+
+    def __init__(self, repo: TranscriptRepository, pool: TranscriberPool, *,
+                 stale_after: dt.timedelta = STALE_AFTER,
+                 on_done: Callable[[int, int], Awaitable[None]] | None = None) -> None:
+        self.repo = repo
+        self.pool = pool
+        self.stale_after = stale_after
+        self.on_done = on_done  # (cafe_id, recording_id): e.g. refresh the search index
+
+    async def options_for(self, cafe_id: int, language: str | None = None) -> TranscribeOptions:
+        cafe = await self.repo.cafe(cafe_id)
+        words = cafe_vocabulary(cafe.title, cafe.description, cafe.glossary) if cafe else ""
+        return TranscribeOptions(
+            language=language or (cafe.language if cafe else "fr"),
+            hotwords=words or None, long_form=True, word_timestamps=True)
+
+    async def run(self, recording_id: int) -> int | None:
+        """Transcribe one recording; the number of segments, or None if not ours to run."""
+        recording = await self.repo.recording(recording_id)
+        await self.repo.ensure_job(recording.cafe_id, recording_id)
+        job = await self.repo.start_job(recording_id, self.stale_after)
+        if job is None:
+            return None
+        cafe = recording.cafe_id
+        log.info("transcript job started cafe=%s recording=%s attempt=%d", cafe, recording_id,
+                 job.attempts)
+        try:
+            found = await self._transcribe(recording, await self.options_for(cafe))
+        except InvalidAudio as exc:  # permanent: no retry
+            await self.repo.fail_job(recording_id, str(exc))
+            log.warning("transcript job refused cafe=%s recording=%s: %s", cafe,
+                        recording_id, exc)
+            return 0
+        except Exception as exc:
+            await self.repo.fail_job(recording_id, f"{type(exc).__name__}: {exc}")
+            log.exception("transcript job failed cafe=%s recording=%s", cafe, recording_id)
+            raise
+        count = await self.repo.complete_job(recording, found)
+        log.info("transcript job done cafe=%s recording=%s segments=%d", cafe, recording_id,
+                 count)
+        if self.on_done is not None:
+            await self.on_done(cafe, recording_id)
+        return count
+
+    async def _transcribe(self, recording: RecordingRow,
+                          options: TranscribeOptions) -> list[Segment]:
+        path = Path(recording.path)
+        duration = await asyncio.to_thread(probe_audio, path)
+        if duration <= 0.05:
+            return []
+        last = [0.0]
+        writes: set[asyncio.Task[None]] = set()
+
+        def progress(value: float) -> None:
+            if value - last[0] >= 0.05:
+                last[0] = value
+                task = asyncio.get_running_loop().create_task(
+                    self.repo.set_progress(recording.id, value * 0.99))
+                writes.add(task)
+                task.add_done_callback(writes.discard)
+
+        found = await self.pool.transcribe(str(path), options, progress)
+        for task in list(writes):
+            with contextlib.suppress(Exception):
+                await task
+        return placed_all(found, recording.offset_seconds, recording.speaker)
+
+
+async def enqueue_cafe(repo: TranscriptRepository, queue: JobQueue, cafe_id: int) -> list[int]:
+    """When a café ends (after its taps are closed): queue every recording not transcribed.
+
+    Idempotent. Recordings still `recording` (a crash cut them) are closed first."""
+    queued: list[int] = []
+    for rec in await repo.recordings(cafe_id, status=("recording", "closed")):
+        if rec.status == "recording":
+            try:
+                duration = await asyncio.to_thread(probe_audio, Path(rec.path))
+            except InvalidAudio:
+                duration = 0.0
+            await repo.close_recording(rec.id, duration)
+        job = await repo.ensure_job(cafe_id, rec.id)
+        if job.status != "done":
+            await queue.enqueue(cafe_id, rec.id)
+            queued.append(rec.id)
+    log.info("cafe transcripts queued cafe=%s recordings=%d", cafe_id, len(queued))
+    return queued
+
+
+class LocalJobQueue:
+    """The embedded default: an asyncio queue, one job at a time, retries with back-off."""
+
+    def __init__(self, jobs: TranscriptJobs, *, max_attempts: int = MAX_ATTEMPTS,
+                 retry_delay: float = 5.0) -> None:
+        self.jobs = jobs
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self._queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+        self._pending: set[int] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Requeue what a previous process left running or queued."""
+        await self.jobs.repo.requeue_running()
+        for rec in await self.jobs.repo.recordings(status=("closed",)):
+            job = await self.jobs.repo.job(rec.id)
+            if job is None or job.status in ("queued", "running") or (
+                    job.status == "failed" and job.attempts < self.max_attempts):
+                await self.enqueue(rec.cafe_id, rec.id)
+
+    async def enqueue(self, cafe_id: int, recording_id: int) -> None:
+        await self.jobs.repo.ensure_job(cafe_id, recording_id)
+        if recording_id in self._pending:
+            return
+        self._pending.add(recording_id)
+        self._queue.put_nowait((cafe_id, recording_id))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def join(self) -> None:
+        """Wait until the queue is empty (tests, the CLI, benchmarks)."""
+        await self._queue.join()
+
+    async def _run(self) -> None:
+        while True:
+            cafe_id, recording_id = await self._queue.get()
+            try:
+                await self.jobs.run(recording_id)
+            except RecordingNotFound:
+                pass
+            except Exception:
+                job = await self.jobs.repo.job(recording_id)
+                if job is not None and job.attempts < self.max_attempts:
+                    self._pending.discard(recording_id)
+                    self._queue.task_done()
+                    await asyncio.sleep(self.retry_delay * job.attempts)
+                    await self.enqueue(cafe_id, recording_id)
+                    continue
+            self._pending.discard(recording_id)
+            self._queue.task_done()
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+class ArqJobQueue:
+    """Jobs through Redis for `causerie worker` processes (arq); same job function."""
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis  # an arq.connections.ArqRedis
+
+    @classmethod
+    async def connect(cls, redis_url: str) -> ArqJobQueue:
+        from arq import create_pool
+        from arq.connections import RedisSettings
+
+        return cls(await create_pool(RedisSettings.from_dsn(redis_url)))
+
+    async def enqueue(self, cafe_id: int, recording_id: int) -> None:
+        # One arq job id per recording: enqueuing twice while it is queued is a no-op.
+        await self.redis.enqueue_job("transcribe_recording", recording_id,
+                                     _job_id=f"causerie-transcript-{recording_id}")
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
+async def transcribe_file(repo: TranscriptRepository, jobs: TranscriptJobs, path: Path,
+                          cafe_id: int, speaker: str, language: str | None = None,
+                          offset_seconds: float = 0.0) -> list[Segment]:
+    """`causerie transcribe AUDIO --cafe SLUG`: import a file as a recording and transcribe it.
+
+    Raises `InvalidAudio` (missing, empty, not audio, too large or too long); a file of only
+    silence gives an empty transcript."""
+    path = await asyncio.to_thread(path.resolve)
+    duration = await asyncio.to_thread(probe_audio, path)
+    audio = await asyncio.to_thread(decode_audio, path)
+    recording_id = await repo.create_recording(cafe_id, None, speaker, str(path),
+                                               offset_seconds)
+    await repo.close_recording(recording_id, duration)
+    recording = await repo.recording(recording_id)
+    if len(audio) == 0 or speech_ratio(audio) == 0.0:
+        await repo.ensure_job(cafe_id, recording_id)
+        await repo.complete_job(recording, [])
+        return []
+    del audio
+    options = await jobs.options_for(cafe_id, language)
+    await repo.ensure_job(cafe_id, recording_id)
+    claimed = await repo.start_job(recording_id, jobs.stale_after)
+    assert claimed is not None
+    try:
+        found = await jobs._transcribe(recording, options)
+    except Exception as exc:
+        await repo.fail_job(recording_id, f"{type(exc).__name__}: {exc}")
+        raise
+    await repo.complete_job(recording, found)
+    return found
+
+

@@ -1,0 +1,307 @@
+"""Recording each speaker's audio of a café to disk, crash-tolerant.
+
+One Ogg/Opus file per speaker per stretch of publishing, cut into parts of about
+`part_seconds` (at a quiet moment when possible) so closed parts are transcribed while the
+café goes on. Ogg pages are written every `page_seconds` and the file is flushed and fsynced
+every `flush_seconds`: after a kill -9 the file is still decodable up to its last page (a
+second or so lost at most).
+
+`SpeakerRecorder` is the synchronous core (encoder and file, no awaits, no clock);
+`RecorderService` is the async shell: it runs the core on one I/O thread, stores the
+`recordings` rows and tells the job queue when a part is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from transcripts.engine import SAMPLE_RATE
+
+log = logging.getLogger("causerie.transcripts")
+
+PCM = npt.NDArray[np.int16]
+
+
+class OggOpusWriter:
+    """16 kHz mono int16 in, Ogg/Opus out, written as it goes."""
+
+    def __init__(self, path: Path, bitrate: int = 24_000, page_seconds: float = 0.5) -> None:
+        import av
+
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[bytes] = path.open("wb")
+        self._container: Any = av.open(self._file, "w", format="ogg", options={
+            "page_duration": str(int(page_seconds * 1_000_000)), "flush_packets": "1"})
+        self._stream: Any = self._container.add_stream("libopus", rate=SAMPLE_RATE,
+                                                       layout="mono")
+        self._stream.bit_rate = bitrate
+        self.samples = 0
+        self._av = av
+
+    def write(self, pcm: PCM) -> None:
+        if len(pcm) == 0:
+            return
+        frame = self._av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(pcm, dtype=np.int16).reshape(1, -1), format="s16",
+            layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self.samples
+        self.samples += len(pcm)
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def flush(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+    @property
+    def duration(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class PartOpened:
+    part: int
+    path: Path
+    offset: float  # café seconds of the first sample
+
+
+@dataclass(frozen=True)
+class PartClosed:
+    part: int
+    path: Path
+    offset: float
+    duration: float
+
+
+RecorderEvent = PartOpened | PartClosed
+
+
+def speaker_slug(speaker: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", speaker.lower()).strip("-")
+    return slug[:40] or "speaker"
+
+
+@dataclass
+class RecorderPolicy:
+    part_seconds: float = 120.0  # aim: cut a part after this long, at a quiet moment
+    part_max_seconds: float = 150.0  # hard cut
+    quiet_db: float = -40.0  # a chunk below this loudness is a good place to cut
+    max_gap: float = 2.0  # a longer hole in the timestamps starts a new part
+    flush_seconds: float = 2.0
+
+
+@dataclass
+class SpeakerRecorder:
+    """One speaker's recording: parts of Ogg/Opus under `folder`, named by café offset."""
+
+    folder: Path
+    speaker: str
+    policy: RecorderPolicy = field(default_factory=RecorderPolicy)
+    writer_factory: Callable[[Path], OggOpusWriter] = OggOpusWriter
+    _writer: OggOpusWriter | None = field(default=None, init=False)
+    _offset: float = field(default=0.0, init=False)
+    _part: int = field(default=0, init=False)
+    _since_flush: int = field(default=0, init=False)
+
+    @property
+    def expected(self) -> float:
+        """Café time of the next sample if the stream is continuous."""
+        return self._offset + (self._writer.duration if self._writer else 0.0)
+
+    def push(self, pcm: PCM, timestamp: float) -> list[RecorderEvent]:
+        events: list[RecorderEvent] = []
+        pcm = np.asarray(pcm, dtype=np.int16).reshape(-1)
+        if self._writer is not None:
+            gap = timestamp - self.expected
+            if gap > self.policy.max_gap:
+                events.extend(self.close())
+            elif gap > 0.02:  # a short hole (lost packets): keep the timeline with silence
+                self._writer.write(np.zeros(int(gap * SAMPLE_RATE), dtype=np.int16))
+            elif gap < -0.02:  # overlap: drop what is already written
+                pcm = pcm[int(-gap * SAMPLE_RATE):]
+        if self._writer is None:
+            events.append(self._open(timestamp))
+        writer = self._writer
+        assert writer is not None
+        writer.write(pcm)
+        self._since_flush += len(pcm)
+        if self._since_flush >= self.policy.flush_seconds * SAMPLE_RATE:
+            writer.flush()
+            self._since_flush = 0
+        length = writer.duration
+        if length >= self.policy.part_max_seconds or (
+                length >= self.policy.part_seconds and _loudness_db(pcm) < self.policy.quiet_db):
+            events.extend(self.close())
+        return events
+
+    def _open(self, timestamp: float) -> PartOpened:
+        self._part += 1
+        self._offset = round(timestamp, 3)
+        path = self.folder / f"{speaker_slug(self.speaker)}-{int(self._offset * 1000):09d}.ogg"
+        self._writer = self.writer_factory(path)
+        self._since_flush = 0
+        return PartOpened(self._part, path, self._offset)
+
+    def close(self) -> list[RecorderEvent]:
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return []
+        writer.close()
+        return [PartClosed(self._part, writer.path, self._offset, round(writer.duration, 3))]
+
+
+def _loudness_db(pcm: PCM) -> float:
+    if len(pcm) == 0:
+        return -120.0
+    rms = float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) / 32768.0
+    return 20 * float(np.log10(rms + 1e-9))
+
+
+class RecordingStore(Protocol):
+    """What the recorder needs from persistence (`TranscriptRepository` implements it)."""
+
+    async def create_recording(self, cafe_id: int, participant_id: int | None, speaker: str,
+                               path: str, offset_seconds: float) -> int: ...
+
+    async def close_recording(self, recording_id: int, duration_seconds: float) -> None: ...
+
+
+ClosedFn = Callable[[int, int], Awaitable[None]]  # (cafe_id, recording_id)
+
+
+class SpeakerTap:
+    """The consumer of one publisher's audio tap: recorder, plus live captions if given.
+
+    `push` is synchronous and cheap (called by the media plane for each 16 kHz chunk, with
+    the café time of its first sample); `close` when the speaker stops publishing.
+    """
+
+    def __init__(self, service: RecorderService, cafe_id: int, participant_id: int | None,
+                 speaker: str, captions: Any = None) -> None:
+        self.cafe_id = cafe_id
+        self.participant_id = participant_id
+        self.speaker = speaker
+        self.captions = captions  # a captions.CaptionStream, or None
+        self._service = service
+        self._core = SpeakerRecorder(service.root / f"cafe-{cafe_id}", speaker,
+                                     service.policy)
+        self._queue: asyncio.Queue[tuple[PCM, float] | None] = asyncio.Queue(maxsize=3000)
+        self._ids: dict[int, int] = {}
+        self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    def push(self, pcm: PCM, timestamp: float) -> None:
+        try:
+            self._queue.put_nowait((pcm, timestamp))
+        except asyncio.QueueFull:
+            log.warning("recorder backlog full, chunk dropped cafe=%s participant=%s",
+                        self.cafe_id, self.participant_id)
+        if self.captions is not None:
+            self.captions.push(pcm, timestamp)
+
+    async def close(self) -> None:
+        if self.captions is not None:
+            self.captions.close()
+        await self._queue.put(None)
+        await self._task
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await self._queue.get()
+            batch: list[tuple[PCM, float]] = []
+            done = item is None
+            if item is not None:
+                batch.append(item)
+            while not done and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    done = True
+                else:
+                    batch.append(nxt)
+            try:
+                events = await loop.run_in_executor(self._service.io, self._write, batch, done)
+                for event in events:
+                    await self._persist(event)
+            except Exception:
+                log.exception("recorder failed cafe=%s participant=%s", self.cafe_id,
+                              self.participant_id)
+            if done:
+                return
+
+    def _write(self, batch: list[tuple[PCM, float]], done: bool) -> list[RecorderEvent]:
+        events: list[RecorderEvent] = []
+        for pcm, ts in batch:
+            events.extend(self._core.push(pcm, ts))
+        if done:
+            events.extend(self._core.close())
+        return events
+
+    async def _persist(self, event: RecorderEvent) -> None:
+        store = self._service.store
+        if isinstance(event, PartOpened):
+            self._ids[event.part] = await store.create_recording(
+                self.cafe_id, self.participant_id, self.speaker, str(event.path), event.offset)
+            log.info("recording started cafe=%s participant=%s path=%s offset=%.2f",
+                     self.cafe_id, self.participant_id, event.path, event.offset)
+            return
+        recording_id = self._ids.pop(event.part)
+        await store.close_recording(recording_id, event.duration)
+        log.info("recording closed cafe=%s participant=%s recording=%s duration=%.1f",
+                 self.cafe_id, self.participant_id, recording_id, event.duration)
+        if self._service.on_closed is not None:
+            await self._service.on_closed(self.cafe_id, recording_id)
+
+
+class RecorderService:
+    """Opens a `SpeakerTap` per publisher; one I/O thread writes every file in order."""
+
+    def __init__(self, store: RecordingStore, root: Path, *,
+                 on_closed: ClosedFn | None = None,
+                 policy: RecorderPolicy | None = None) -> None:
+        self.store = store
+        self.root = root
+        self.on_closed = on_closed
+        self.policy = policy or RecorderPolicy()
+        self.io = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                        thread_name_prefix="recorder")
+        self._taps: set[SpeakerTap] = set()
+
+    def open(self, cafe_id: int, participant_id: int | None, speaker: str,
+             captions: Any = None) -> SpeakerTap:
+        tap = SpeakerTap(self, cafe_id, participant_id, speaker, captions)
+        self._taps.add(tap)
+        return tap
+
+    async def close_tap(self, tap: SpeakerTap) -> None:
+        self._taps.discard(tap)
+        await tap.close()
+
+    async def close_cafe(self, cafe_id: int) -> None:
+        for tap in [t for t in self._taps if t.cafe_id == cafe_id]:
+            await self.close_tap(tap)
+
+    async def aclose(self) -> None:
+        for tap in list(self._taps):
+            await self.close_tap(tap)
+        self.io.shutdown(wait=True)

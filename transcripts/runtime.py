@@ -1,0 +1,119 @@
+"""The transcripts runtime a server process holds: recorder, captions, job queue, pools.
+
+Built once at start-up (`Transcripts.start`), stored under `transcripts.keys.TRANSCRIPTS`,
+closed at clean-up (`aclose`). The media plane calls `open_tap` for each publisher's audio
+and closes the tap when publishing stops; the café service calls `cafe_opened` and
+`cafe_ended`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sessions.storage.database import Database
+from transcripts.captions import CaptionService
+from transcripts.engine import TranscriberPool, WhisperFactory, WhisperSettings, cafe_vocabulary
+from transcripts.jobs import (
+    ArqJobQueue,
+    JobQueue,
+    LocalJobQueue,
+    TranscriptJobs,
+    enqueue_cafe,
+)
+from transcripts.model import default_cache_dir, resolve_model
+from transcripts.recorder import RecorderPolicy, RecorderService, SpeakerTap
+from transcripts.repository import TranscriptRepository
+
+log = logging.getLogger("causerie.transcripts")
+
+EmitCaption = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TranscriptsValues:
+    """The plain values the runtime needs (server.config.Config -> this, in server/)."""
+
+    data_dir: Path
+    redis_url: str = ""
+    model: str = ""
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    beam_size: int = 5
+    live_captions: bool = True
+
+
+class Transcripts:
+    def __init__(self, repo: TranscriptRepository, recorder: RecorderService,
+                 queue: JobQueue, jobs: TranscriptJobs | None,
+                 captions: CaptionService | None, pools: list[TranscriberPool]) -> None:
+        self.repo = repo
+        self.recorder = recorder
+        self.queue = queue
+        self.jobs = jobs
+        self.captions = captions
+        self._pools = pools
+
+    @classmethod
+    async def start(cls, db: Database, values: TranscriptsValues,
+                    emit_caption: EmitCaption | None = None,
+                    recorder_policy: RecorderPolicy | None = None) -> Transcripts:
+        repo = TranscriptRepository(db)
+        settings = WhisperSettings(
+            model=resolve_model(values.model, default_cache_dir(values.data_dir)),
+            device=values.device, compute_type=values.compute_type,
+            cpu_threads=values.cpu_threads, beam_size=values.beam_size)
+        pools: list[TranscriberPool] = []
+        queue: JobQueue
+        jobs: TranscriptJobs | None = None
+        if values.redis_url:
+            queue = await ArqJobQueue.connect(values.redis_url)
+        else:
+            jobs_pool = TranscriberPool(WhisperFactory(settings), nice=15)
+            pools.append(jobs_pool)
+            jobs = TranscriptJobs(repo, jobs_pool)
+            local = LocalJobQueue(jobs)
+            await local.start()
+            queue = local
+        captions = None
+        if values.live_captions and emit_caption is not None:
+            caption_pool = TranscriberPool(WhisperFactory(settings), nice=5)
+            pools.append(caption_pool)
+            await caption_pool.warm_up()
+            captions = CaptionService(caption_pool, emit_caption)
+        recorder = RecorderService(repo, values.data_dir / "recordings",
+                                   on_closed=queue.enqueue, policy=recorder_policy)
+        return cls(repo, recorder, queue, jobs, captions, pools)
+
+    async def cafe_opened(self, cafe_id: int) -> None:
+        cafe = await self.repo.cafe(cafe_id)
+        if cafe is not None and self.captions is not None:
+            self.captions.configure_cafe(cafe_id, cafe.language, cafe_vocabulary(
+                cafe.title, cafe.description, cafe.glossary) or None)
+
+    def open_tap(self, cafe_id: int, participant_id: int | None, speaker: str) -> SpeakerTap:
+        """A publisher's audio: call `tap.push(pcm_int16_16k_mono, cafe_seconds)` per chunk,
+        `await transcripts.close_tap(tap)` when publishing stops."""
+        stream = self.captions.open(cafe_id, speaker) if self.captions else None
+        return self.recorder.open(cafe_id, participant_id, speaker, stream)
+
+    async def close_tap(self, tap: SpeakerTap) -> None:
+        await self.recorder.close_tap(tap)
+
+    async def cafe_ended(self, cafe_id: int) -> list[int]:
+        """Close the café's taps and queue what is left to transcribe (idempotent)."""
+        await self.recorder.close_cafe(cafe_id)
+        return await enqueue_cafe(self.repo, self.queue, cafe_id)
+
+    async def aclose(self) -> None:
+        await self.recorder.aclose()
+        if self.captions is not None:
+            await self.captions.aclose()
+        if isinstance(self.queue, LocalJobQueue | ArqJobQueue):
+            await self.queue.aclose()
+        for pool in self._pools:
+            await pool.aclose()
