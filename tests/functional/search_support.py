@@ -1,0 +1,162 @@
+"""Helpers of the search, export and transcript-page tests: a fresh database per test on
+SQLite or PostgreSQL (a database of its own per test run), and a seeded corpus."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from sessions.storage.database import Database
+from sessions.storage.tables import cafes, metadata, recordings, segments
+from transcripts.search import install_search_index
+
+POSTGRES_URL = os.environ.get(
+    "CAUSERIE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+def _admin(url: str, statement: str) -> None:
+    """Run one statement on the server, from a thread of its own (callers may be inside an
+    event loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _admin_async(url, statement)).result()
+
+
+async def _admin_async(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(statement)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """A database of its own for this test run (created from the configured one, dropped at
+    the end), so runs beside each other and other teams' schemas never collide."""
+    name = f"causerie_search_{uuid.uuid4().hex[:10]}"
+    try:
+        _admin(POSTGRES_URL, f'CREATE DATABASE "{name}"')
+    except (OSError, Exception) as exc:  # no server: skip, as the marker promises
+        pytest.skip(f"PostgreSQL unavailable at {POSTGRES_URL}: {exc}")
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    _admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def fresh_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The URL of an empty database with every table and the search index."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'causerie.db'}"
+    else:
+        url = request.getfixturevalue("postgres_database_url")
+    db = Database(url)
+    try:
+        async with db.transaction() as conn:
+            await conn.run_sync(metadata.drop_all)
+            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(install_search_index)
+    finally:
+        await db.close()
+    return url
+
+
+async def open_database(backend: str, tmp_path: Path,
+                        request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    db = Database(await fresh_database(backend, tmp_path, request))
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@dataclass(frozen=True)
+class Seg:
+    start: float
+    end: float
+    speaker: str
+    text: str
+
+
+def words_of(seg: Seg) -> list[dict[str, Any]]:
+    parts = seg.text.split()
+    step = (seg.end - seg.start) / max(1, len(parts))
+    return [
+        {"start": round(seg.start + i * step, 3), "end": round(seg.start + (i + 1) * step, 3),
+         "word": w, "probability": 0.9}
+        for i, w in enumerate(parts)
+    ]
+
+
+async def add_cafe(
+    db: Database, slug: str, *, title: str = "", theme: str = "cyber-harassment",
+    published: bool = True, starts_at: datetime | None = None,
+    segs: Sequence[Seg] = (), recording_path: str | None = None,
+) -> int:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    async with db.transaction() as conn:
+        cafe_id = int(await conn.scalar(cafes.insert().values(
+            slug=slug, title=title or slug.replace("-", " ").capitalize(), theme=theme,
+            starts_at=starts_at or datetime(2026, 3, 10, 18, 0, tzinfo=UTC),
+            duration_minutes=60, status="ended", transcript_published=published,
+            created_at=now,
+        ).returning(cafes.c.id)))
+        recording_id = int(await conn.scalar(recordings.insert().values(
+            cafe_id=cafe_id, speaker="Expert", path=recording_path or "/nonexistent.ogg",
+            offset_seconds=0.0, duration_seconds=max((s.end for s in segs), default=0.0),
+            status="transcribed", created_at=now,
+        ).returning(recordings.c.id)))
+        if segs:
+            await conn.execute(segments.insert(), [
+                {"cafe_id": cafe_id, "recording_id": recording_id, "start_seconds": s.start,
+                 "end_seconds": s.end, "speaker": s.speaker, "text": s.text,
+                 "words": words_of(s), "seq": i}
+                for i, s in enumerate(segs)
+            ])
+    return cafe_id
+
+
+async def set_published(db: Database, slug: str, published: bool) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            cafes.update().where(cafes.c.slug == slug).values(transcript_published=published)
+        )
+
+
+async def delete_cafe(db: Database, slug: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(sa.delete(cafes).where(cafes.c.slug == slug))
+
+
+CORPUS: dict[str, list[Seg]] = {
+    "harcelement-ecole": [
+        Seg(0.0, 4.5, "Expert", "Bonjour à tous, ce soir on parle du harcèlement à l'école."),
+        Seg(4.5, 9.0, "Expert",
+            "Le cyber-harcèlement continue à la maison, sur le téléphone de l'enfant."),
+        Seg(9.0, 14.0, "Parent", "Comment savoir si mon fils est harcelé sur les réseaux ?"),
+        Seg(14.0, 20.0, "Expert",
+            "Il faut écouter l'enfant, garder les captures d'écran et prévenir l'école."),
+    ],
+    "ecrans-famille": [
+        Seg(0.0, 5.0, "Experte", "Les écrans en famille : fixer des règles ensemble."),
+        Seg(5.0, 11.0, "Experte",
+            "Pas de téléphone à table, et un temps d'écran adapté à l'âge."),
+        Seg(11.0, 16.0, "Parent", "Et les jeux vidéo en ligne le soir, avant de dormir ?"),
+    ],
+}

@@ -1,0 +1,158 @@
+"""The same search suite on SQLite FTS5 and on PostgreSQL full-text search."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from search_support import (
+    BACKENDS,
+    CORPUS,
+    Seg,
+    add_cafe,
+    delete_cafe,
+    open_database,
+    postgres_database_url,
+    set_published,
+)
+
+from sessions.storage.database import Database
+from transcripts.search import SearchFilters, SearchQueryError, search
+
+__all__ = ["postgres_database_url"]  # a fixture, shared through this import
+
+
+@pytest.fixture(params=BACKENDS)
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async for database in open_database(request.param, tmp_path, request):
+        for slug, segs in CORPUS.items():
+            theme = "screens" if slug.startswith("ecrans") else "cyber-harassment"
+            starts = datetime(2026, 2, 1, 18, tzinfo=UTC) if theme == "screens" else None
+            await add_cafe(database, slug, theme=theme, segs=segs, starts_at=starts)
+        await add_cafe(database, "brouillon", published=False, segs=[
+            Seg(0, 5, "Expert", "Un harcèlement secret dans un café non publié."),
+        ])
+        yield database
+
+
+def slugs(result: object) -> set[str]:
+    return {hit.cafe_slug for hit in result.hits}  # type: ignore[attr-defined]
+
+
+async def test_accent_and_case_insensitive(db: Database) -> None:
+    for query in ("harcelement", "HARCÈLEMENT", "Harcèlement"):
+        result = await search(db, query)
+        assert "harcelement-ecole" in slugs(result), query
+        assert result.total >= 2
+        assert all("<mark>" in str(h.snippet) for h in result.hits)
+
+
+async def test_unpublished_is_invisible(db: Database) -> None:
+    result = await search(db, "secret")
+    assert result.total == 0 and result.hits == ()
+    await set_published(db, "brouillon", True)
+    assert slugs(await search(db, "secret")) == {"brouillon"}
+    await set_published(db, "brouillon", False)
+    assert (await search(db, "secret")).total == 0
+
+
+async def test_phrase_and_prefix(db: Database) -> None:
+    phrase = await search(db, '"jeux vidéo en ligne"')
+    assert [h.start for h in phrase.hits] == [11.0]
+    assert (await search(db, '"ligne vidéo jeux"')).total == 0
+    prefix = await search(db, "harcel*")
+    assert {h.start for h in prefix.hits if h.cafe_slug == "harcelement-ecole"} >= {0.0, 4.5}
+    assert any("<mark>harcèlement</mark>" in str(h.snippet) for h in prefix.hits)
+
+
+async def test_every_term_must_match(db: Database) -> None:
+    result = await search(db, "téléphone table")
+    assert [(h.cafe_slug, h.start) for h in result.hits] == [("ecrans-famille", 5.0)]
+
+
+async def test_hit_fields(db: Database) -> None:
+    result = await search(db, "captures")
+    (hit,) = result.hits
+    assert (hit.cafe_slug, hit.cafe_title, hit.start, hit.end, hit.speaker) == (
+        "harcelement-ecole", "Harcelement ecole", 14.0, 20.0, "Expert")
+    assert hit.text.startswith("Il faut écouter")
+    data = result.to_json()
+    assert data["total"] == 1 and data["hits"][0]["cafe"]["slug"] == "harcelement-ecole"
+    assert data["hits"][0]["url"] == "/cafes/harcelement-ecole/transcript#t=14"
+
+
+async def test_filters(db: Database) -> None:
+    assert slugs(await search(db, "téléphone")) == {"harcelement-ecole", "ecrans-famille"}
+    only = SearchFilters(theme="screens")
+    assert slugs(await search(db, "téléphone", filters=only)) == {"ecrans-famille"}
+    by_cafe = SearchFilters(cafe="harcelement-ecole")
+    assert slugs(await search(db, "téléphone", filters=by_cafe)) == {"harcelement-ecole"}
+    february = SearchFilters(date_from=date(2026, 2, 1), date_to=date(2026, 2, 1))
+    assert slugs(await search(db, "téléphone", filters=february)) == {"ecrans-famille"}
+    march = SearchFilters(date_from=date(2026, 3, 1))
+    assert slugs(await search(db, "téléphone", filters=march)) == {"harcelement-ecole"}
+
+
+async def test_ranking_prefers_more_matches(db: Database) -> None:
+    await add_cafe(db, "classement", segs=[
+        Seg(0, 5, "A", "Un mot sur la prévention en général et puis autre chose encore."),
+        Seg(5, 10, "A", "Prévention, prévention : la prévention avant tout."),
+    ])
+    result = await search(db, "prevention")
+    assert [h.start for h in result.hits] == [5.0, 0.0]
+    assert result.hits[0].score > result.hits[1].score
+
+
+async def test_paging(db: Database) -> None:
+    await add_cafe(db, "pagination", segs=[
+        Seg(float(i), i + 1.0, "A", f"Le numéro {i} parle de sommeil.") for i in range(30)
+    ])
+    first = await search(db, "sommeil", limit=10, offset=0)
+    second = await search(db, "sommeil", limit=10, offset=10)
+    last = await search(db, "sommeil", limit=10, offset=25)
+    assert first.total == 30 and first.has_more and len(first.hits) == 10
+    assert {h.segment_id for h in first.hits}.isdisjoint(h.segment_id for h in second.hits)
+    assert len(last.hits) == 5 and not last.has_more
+    assert first.to_json()["next_offset"] == 10
+
+
+@pytest.mark.parametrize("query", [
+    '"harcèlement', 'harcèlement"', "harcel* OR", "NEAR(harcèlement école)", "a:b ^c",
+    "(((", "*", "\"\"\"", "AND", "-", "'; DROP TABLE segments; --", "\x00\x01", "é" * 199,
+    "col:harcèlement", "harcèlement NOT école", "{text}: hi", "ab*", "🙂 harcèlement",
+])
+async def test_hostile_queries_never_fail(db: Database, query: str) -> None:
+    result = await search(db, query)
+    assert result.total >= 0
+    for hit in result.hits:
+        assert "<" not in str(hit.snippet).replace("<mark>", "").replace("</mark>", "")
+
+
+async def test_stop_words_only_is_empty(db: Database) -> None:
+    result = await search(db, "le la les de et à")
+    assert result.total == 0 and result.hits == ()
+
+
+async def test_too_long_is_a_clear_error(db: Database) -> None:
+    with pytest.raises(SearchQueryError) as caught:
+        await search(db, "x" * 10_000)
+    assert caught.value.http_status == 400
+
+
+async def test_snippet_escapes_stored_text(db: Database) -> None:
+    await add_cafe(db, "balises", segs=[
+        Seg(0, 5, "<b>Expert</b>", "<script>alert('écran')</script> & écran <img src=x>"),
+    ])
+    (hit,) = (await search(db, "ecran", filters=SearchFilters(cafe="balises"))).hits
+    snippet = str(hit.snippet)
+    assert "<script>" not in snippet and "<img" not in snippet
+    assert "&lt;script&gt;" in snippet and "&amp;" in snippet
+    assert snippet.count("<mark>") == 2
+
+
+async def test_index_follows_updates_and_deletes(db: Database) -> None:
+    await delete_cafe(db, "ecrans-famille")
+    assert (await search(db, "dormir")).total == 0
+    assert (await search(db, "harcelement")).total >= 1

@@ -1,0 +1,161 @@
+"""Full-text search across every published transcript.
+
+``search(db, "harcelement scolaire", limit=20, offset=0)`` parses the text
+(`transcripts.search_query`), runs it on the backend of the database (SQLite FTS5 in
+`transcripts.search_sqlite`, PostgreSQL full-text in `transcripts.search_postgres`) and returns
+ranked hits with safe, highlighted snippets. Only cafés with ``transcript_published`` are
+searched. ``install_search_index`` / ``uninstall_search_index`` create and drop the index
+(migration 0002 and tests call them).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sessions.storage.database import Database
+from sessions.storage.tables import cafes
+from transcripts import search_postgres, search_sqlite
+from transcripts.search_query import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    Highlighter,
+    ParsedQuery,
+    SearchFilters,
+    SearchHit,
+    SearchQueryError,
+    SearchResult,
+    Term,
+    parse_filters,
+    parse_paging,
+    parse_query,
+)
+
+__all__ = [
+    "SearchFilters",
+    "SearchHit",
+    "SearchQueryError",
+    "SearchResult",
+    "Term",
+    "install_search_index",
+    "is_search_object",
+    "parse_filters",
+    "parse_paging",
+    "parse_query",
+    "search",
+    "uninstall_search_index",
+]
+
+log = logging.getLogger("causerie.transcripts")
+
+# Ranking looks at this many matches at most; counting stops one past COUNT_CAP.
+CANDIDATES = 1000
+COUNT_CAP = 1000
+
+# Schema objects that are not in `sessions.storage.tables.metadata` (Alembic autogenerate
+# must leave them alone: use `is_search_object` in env.py's include_name/include_object).
+_SEARCH_OBJECTS = (
+    search_sqlite.FTS_TABLE, search_postgres.VECTOR_COLUMN, search_postgres.INDEX_NAME,
+)
+
+
+def is_search_object(name: str | None) -> bool:
+    """True for the tables, columns and indexes of the search index (``segments_fts*``,
+    ``segments.search_vector``, its index)."""
+    return bool(name) and str(name).startswith(_SEARCH_OBJECTS)
+
+
+def install_search_index(conn: Connection) -> None:
+    """Create the search index on a database that has the tables (sync: Alembic's
+    ``op.get_bind()``, or ``await aconn.run_sync(install_search_index)``)."""
+    if conn.dialect.name == "sqlite":
+        search_sqlite.install(conn)
+    elif conn.dialect.name == "postgresql":
+        search_postgres.install(conn)
+    else:  # pragma: no cover - the config accepts only these two
+        raise RuntimeError(f"no search index for {conn.dialect.name}")
+
+
+def uninstall_search_index(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        search_sqlite.uninstall(conn)
+    elif conn.dialect.name == "postgresql":
+        search_postgres.uninstall(conn)
+
+
+def filter_clauses(filters: SearchFilters) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = []
+    if filters.theme:
+        clauses.append(cafes.c.theme == filters.theme)
+    if filters.cafe:
+        clauses.append(cafes.c.slug == filters.cafe)
+    if filters.date_from:
+        clauses.append(cafes.c.starts_at >= datetime.combine(filters.date_from, time(), UTC))
+    if filters.date_to:
+        end = datetime.combine(filters.date_to + timedelta(days=1), time(), UTC)
+        clauses.append(cafes.c.starts_at < end)
+    return clauses
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):  # pragma: no cover - drivers hand back datetimes
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def search(
+    db: Database,
+    query: str | ParsedQuery,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
+    filters: SearchFilters | None = None,
+) -> SearchResult:
+    """Ranked hits of ``query`` in published transcripts. Raises `SearchQueryError` (400) for
+    a query too long or bounds out of range; an empty query (or stop words only) finds
+    nothing without touching the database."""
+    parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
+    text = query if isinstance(query, str) else " ".join(t.text for t in parsed.terms)
+    if not 1 <= limit <= MAX_LIMIT or not 0 <= offset <= MAX_OFFSET:
+        raise SearchQueryError("limit is between 1 and %(max)s.", max=MAX_LIMIT)
+    filters = filters or SearchFilters()
+    if parsed.is_empty:
+        return SearchResult(text, (), 0, True, limit, offset, ())
+    async with db.connect() as conn:
+        if db.is_sqlite:
+            rows, total = await search_sqlite.query(
+                conn, parsed, limit, offset, filters, CANDIDATES, COUNT_CAP
+            )
+            stems: list[str] = []
+        else:
+            rows, total = await search_postgres.query(
+                conn, parsed, limit, offset, filters, CANDIDATES, COUNT_CAP
+            )
+            stems = await search_postgres.stems(conn, parsed) if rows else []
+    highlighter = Highlighter.for_terms(parsed.terms, stems)
+    hits = tuple(
+        SearchHit(
+            segment_id=row.id,
+            cafe_slug=row.slug,
+            cafe_title=row.title,
+            cafe_theme=row.theme,
+            cafe_starts_at=_utc(row.starts_at),
+            start=float(row.start_seconds),
+            end=float(row.end_seconds),
+            speaker=row.speaker,
+            text=row.text,
+            snippet=highlighter.snippet(row.text),
+            # Higher is better on both backends (bm25 is negative, better more negative).
+            score=-float(row.score) if db.is_sqlite else float(row.score),
+        )
+        for row in rows
+    )
+    exact = total <= COUNT_CAP
+    return SearchResult(
+        text, hits, min(total, COUNT_CAP), exact, limit, offset, parsed.terms
+    )

@@ -1,0 +1,134 @@
+"""Transcript search on PostgreSQL: French full-text search, accent-insensitive.
+
+A text search configuration ``fr_unaccent`` (a copy of ``french`` whose word mappings go
+through ``unaccent`` then ``french_stem``); a stored generated column
+``segments.search_vector = to_tsvector('fr_unaccent', text)`` with a GIN index (the column is
+outside ``tables.py``: migrations own it, see `transcripts.search.is_search_object`).
+Ranking: ``ts_rank``. Queries are built from parsed tokens with bound parameters
+(``plainto_tsquery``, ``phraseto_tsquery``, ``to_tsquery(token || ':*')`` for prefixes,
+tokens being letters and digits only), never from raw user text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sessions.storage.tables import cafes, segments
+from transcripts.search_query import ParsedQuery, SearchFilters
+
+CONFIG_NAME = "fr_unaccent"
+VECTOR_COLUMN = "search_vector"
+INDEX_NAME = "ix_segments_search_vector"
+
+_CONFIG: sa.ColumnElement[Any] = sa.literal_column(f"'{CONFIG_NAME}'::regconfig")
+_VECTOR: sa.ColumnElement[Any] = sa.literal_column(f"segments.{VECTOR_COLUMN}")
+_LEXEME = re.compile(r"'([^']+)'")
+
+
+def install(conn: Connection) -> None:
+    """Create the extension, the configuration, the column and its index (idempotent)."""
+    schema = conn.scalar(sa.text(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+        " WHERE e.extname = 'unaccent'"
+    ))
+    if schema is None:
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS unaccent")
+        schema = conn.scalar(sa.text(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n"
+            " ON n.oid = e.extnamespace WHERE e.extname = 'unaccent'"
+        ))
+    exists = conn.scalar(sa.text(
+        "SELECT 1 FROM pg_ts_config WHERE cfgname = :name"
+        " AND cfgnamespace = current_schema()::regnamespace"
+    ), {"name": CONFIG_NAME})
+    if not exists:
+        dictionary = conn.dialect.identifier_preparer.quote(str(schema)) + ".unaccent"
+        conn.exec_driver_sql(
+            f"CREATE TEXT SEARCH CONFIGURATION {CONFIG_NAME} (COPY = pg_catalog.french)"
+        )
+        conn.exec_driver_sql(
+            f"ALTER TEXT SEARCH CONFIGURATION {CONFIG_NAME}"
+            f" ALTER MAPPING FOR hword, hword_part, word WITH {dictionary}, french_stem"
+        )
+    conn.exec_driver_sql(
+        f"ALTER TABLE segments ADD COLUMN IF NOT EXISTS {VECTOR_COLUMN} tsvector"
+        f" GENERATED ALWAYS AS (to_tsvector('{CONFIG_NAME}'::regconfig, text)) STORED"
+    )
+    conn.exec_driver_sql(
+        f"CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON segments USING gin ({VECTOR_COLUMN})"
+    )
+
+
+def uninstall(conn: Connection) -> None:
+    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {INDEX_NAME}")
+    conn.exec_driver_sql(f"ALTER TABLE segments DROP COLUMN IF EXISTS {VECTOR_COLUMN}")
+    conn.exec_driver_sql(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {CONFIG_NAME}")
+
+
+def tsquery(parsed: ParsedQuery) -> sa.ColumnElement[Any]:
+    """The parsed terms as one tsquery expression, AND of each term, tokens bound."""
+    parts: list[sa.ColumnElement[Any]] = []
+    for index, term in enumerate(parsed.terms):
+        if term.kind == "prefix":
+            value = sa.bindparam(f"term_{index}", term.tokens[0] + ":*", type_=sa.Text)
+            parts.append(sa.func.to_tsquery(_CONFIG, value))
+        elif term.kind == "phrase":
+            value = sa.bindparam(f"term_{index}", term.text, type_=sa.Text)
+            parts.append(sa.func.phraseto_tsquery(_CONFIG, value))
+        else:
+            value = sa.bindparam(f"term_{index}", term.text, type_=sa.Text)
+            parts.append(sa.func.plainto_tsquery(_CONFIG, value))
+    return functools.reduce(lambda a, b: a.op("&&")(b), parts)
+
+
+async def stems(conn: AsyncConnection, parsed: ParsedQuery) -> list[str]:
+    """The lexemes PostgreSQL searches for (stems without accents), for highlighting."""
+    text = await conn.scalar(sa.select(sa.cast(tsquery(parsed), sa.Text)))
+    return _LEXEME.findall(text or "")
+
+
+async def query(
+    conn: AsyncConnection, parsed: ParsedQuery, limit: int, offset: int,
+    filters: SearchFilters, candidates: int, count_cap: int,
+) -> tuple[list[sa.Row[Any]], int]:
+    """The page of ranked rows and the number of matches (counted up to ``count_cap + 1``).
+
+    Ranking is over the first ``candidates`` matches found, so a very common word costs a
+    bounded time."""
+    from transcripts.search import filter_clauses
+
+    q = tsquery(parsed)
+    joined = segments.join(cafes, cafes.c.id == segments.c.cafe_id)
+    where = (_VECTOR.op("@@")(q), cafes.c.transcript_published.is_(True),
+             *filter_clauses(filters))
+    inner = (
+        sa.select(
+            segments.c.id, segments.c.start_seconds, segments.c.end_seconds,
+            segments.c.speaker, segments.c.text, cafes.c.slug, cafes.c.title, cafes.c.theme,
+            cafes.c.starts_at, sa.func.ts_rank(_VECTOR, q).label("score"),
+        )
+        .select_from(joined)
+        .where(*where)
+        .limit(candidates)
+        .subquery("hits")
+    )
+    page = (
+        sa.select(inner)
+        .order_by(inner.c.score.desc(), inner.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = list(await conn.execute(page))
+    if offset == 0 and len(rows) < limit:
+        return rows, len(rows)
+    counted = (
+        sa.select(sa.literal(1)).select_from(joined).where(*where).limit(count_cap + 1)
+    ).subquery()
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(counted))
+    return rows, int(total or 0)
