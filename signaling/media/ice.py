@@ -1,0 +1,91 @@
+"""ICE settings: the explicit `RTCConfiguration` and the host addresses offered.
+
+aiortc with ``iceServers`` unset falls back to a public Google STUN server, so the
+configuration is always built here from the operator's settings (an empty list when none).
+
+aioice gathers host candidates from every interface except loopback
+(``aioice.ice.get_host_addresses``), so a server on 127.0.0.1 offers nothing usable there.
+`offered_host_addresses` replaces that choice for the peer connections gathered inside it:
+``aioice.ice.get_host_addresses`` is wrapped once per process by a function that reads a
+`ContextVar`; outside the context (or with an empty tuple) aioice's own list is used, so other
+users of aiortc in the process are unaffected. Gathering runs in tasks created inside
+``setLocalDescription``, which copy the context, so the setting follows them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import aioice.ice
+from aiortc import RTCConfiguration, RTCIceServer
+
+__all__ = ["build_configuration", "offered_host_addresses", "validate_host_addresses"]
+
+_HOST_ADDRESSES: ContextVar[tuple[str, ...] | None] = ContextVar(
+    "causerie_media_host_addresses", default=None
+)
+_original: Callable[[bool, bool], list[str]] | None = None
+
+
+def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    assert _original is not None
+    chosen = _HOST_ADDRESSES.get()
+    if not chosen:
+        return _original(use_ipv4, use_ipv6)
+    result = []
+    for address in chosen:
+        version = ipaddress.ip_address(address).version
+        if (version == 4 and use_ipv4) or (version == 6 and use_ipv6):
+            result.append(address)
+    return result
+
+
+def _install() -> None:
+    global _original
+    current = aioice.ice.get_host_addresses
+    if current is _get_host_addresses:
+        return
+    _original = current
+    aioice.ice.get_host_addresses = _get_host_addresses
+
+
+def validate_host_addresses(addresses: Sequence[str]) -> tuple[str, ...]:
+    """Return the addresses as a tuple, or raise ValueError naming a bad one."""
+    for address in addresses:
+        ipaddress.ip_address(address)  # raises ValueError
+    return tuple(addresses)
+
+
+@contextmanager
+def offered_host_addresses(addresses: Sequence[str]) -> Iterator[None]:
+    """Within this block, ICE gathering offers exactly ``addresses`` (all when empty)."""
+    _install()
+    token = _HOST_ADDRESSES.set(tuple(addresses) or None)
+    try:
+        yield
+    finally:
+        _HOST_ADDRESSES.reset(token)
+
+
+def build_configuration(
+    stun_urls: Sequence[str] = (),
+    turn_urls: Sequence[str] = (),
+    turn_username: str = "",
+    turn_credential: str = "",
+) -> RTCConfiguration:
+    """The explicit configuration: STUN and TURN from settings, never a default server."""
+    servers: list[RTCIceServer] = []
+    if stun_urls:
+        servers.append(RTCIceServer(urls=list(stun_urls)))
+    if turn_urls:
+        servers.append(
+            RTCIceServer(
+                urls=list(turn_urls),
+                username=turn_username or None,
+                credential=turn_credential or None,
+            )
+        )
+    return RTCConfiguration(iceServers=servers)
