@@ -177,10 +177,10 @@ class LocalJobQueue:
             except Exception:
                 job = await self.jobs.repo.job(recording_id)
                 if job is not None and job.attempts < self.max_attempts:
-                    self._pending.discard(recording_id)
-                    self._queue.task_done()
                     await asyncio.sleep(self.retry_delay * job.attempts)
+                    self._pending.discard(recording_id)
                     await self.enqueue(cafe_id, recording_id)
+                    self._queue.task_done()
                     continue
             self._pending.discard(recording_id)
             self._queue.task_done()

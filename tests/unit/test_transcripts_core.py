@@ -1,0 +1,300 @@
+"""Transcripts without the real model: model checksum, windowing, captions, recorder, jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from sessions.storage.database import Database
+from sessions.storage.tables import cafes, metadata
+from transcripts.captions import CaptionService, EnergyDetector, Windower, WindowPolicy
+from transcripts.engine import (
+    SAMPLE_RATE,
+    Audio,
+    ProgressFn,
+    Segment,
+    TranscribeOptions,
+    TranscriberPool,
+    cafe_vocabulary,
+    decode_audio,
+)
+from transcripts.errors import ModelUnavailable
+from transcripts.jobs import LocalJobQueue, TranscriptJobs, enqueue_cafe
+from transcripts.model import ModelSource, install_model, is_installed, resolve_model
+from transcripts.recorder import PartClosed, PartOpened, RecorderPolicy, SpeakerRecorder
+from transcripts.repository import TranscriptRepository
+
+# -- model ------------------------------------------------------------------------------------
+
+
+def _fake_source(tmp: Path, payload: bytes, sha: str | None = None) -> ModelSource:
+    src = tmp / "src"
+    src.mkdir(exist_ok=True)
+    (src / "a").write_bytes(payload[:5])
+    (src / "b").write_bytes(payload[5:])
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        (src / name).write_text("{}")
+    return ModelSource(parts=[src / "a", src / "b"], aux_dir=src,
+                       sha256=sha or hashlib.sha256(payload).hexdigest(), size=len(payload))
+
+
+def test_install_model_concatenates_and_verifies(tmp_path: Path) -> None:
+    source = _fake_source(tmp_path, b"hello whisper")
+    out = install_model(tmp_path / "cache", source)
+    assert (out / "model.bin").read_bytes() == b"hello whisper"
+    assert is_installed(out, source.sha256)
+    assert install_model(tmp_path / "cache", source) == out  # cached: no rewrite
+    assert resolve_model(str(out), tmp_path / "unused") == str(out)
+
+
+def test_corrupt_model_is_refused_and_nothing_is_left(tmp_path: Path) -> None:
+    source = _fake_source(tmp_path, b"hello whisper", sha="0" * 64)
+    with pytest.raises(ModelUnavailable, match=r"corrupt.*reinstall"):
+        install_model(tmp_path / "cache", source)
+    assert not (tmp_path / "cache" / "model.bin").exists()
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".model")] == []
+
+
+def test_a_stale_stamp_reinstalls(tmp_path: Path) -> None:
+    source = _fake_source(tmp_path, b"hello whisper")
+    out = install_model(tmp_path / "cache", source)
+    (out / "model.bin").write_bytes(b"tampered!!!!!")
+    assert not is_installed(out, source.sha256)
+    install_model(out, source)
+    assert (out / "model.bin").read_bytes() == b"hello whisper"
+
+
+@pytest.mark.parametrize("setting", ["/nonexistent/model", "models/base", "smal"])
+def test_resolve_model_never_passes_a_missing_path(setting: str, tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match=r"whisper\.model"):
+        resolve_model(setting, tmp_path)
+
+
+def test_resolve_model_accepts_known_names(tmp_path: Path) -> None:
+    assert resolve_model("large-v3", tmp_path) == "large-v3"
+
+
+# -- windowing --------------------------------------------------------------------------------
+
+
+def tone(seconds: float, amp: float = 0.3) -> npt.NDArray[np.int16]:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (np.sin(2 * np.pi * 220 * t) * amp * 32767).astype(np.int16)
+
+
+def silence(seconds: float) -> npt.NDArray[np.int16]:
+    return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.int16)
+
+
+def feed(windower: Windower, audio: npt.NDArray[np.int16], start: float = 0.0,
+         chunk: float = 0.02) -> list[Any]:
+    out = []
+    step = int(chunk * SAMPLE_RATE)
+    for i in range(0, len(audio), step):
+        out.extend(windower.push(audio[i:i + step], start + i / SAMPLE_RATE))
+    return out
+
+
+def test_windower_emits_one_window_per_phrase() -> None:
+    w = Windower("expert", EnergyDetector())
+    audio = np.concatenate([silence(1), tone(1.5), silence(1), tone(2), silence(1)])
+    windows = feed(w, audio, start=100.0)
+    assert len(windows) == 2
+    first, second = windows
+    assert first.phrase_end and second.phrase_end
+    assert 100.7 <= first.start <= 101.0 and first.speech_end == pytest.approx(102.5, abs=0.05)
+    assert second.speech_end == pytest.approx(105.5, abs=0.05)
+    assert first.end - first.speech_end == pytest.approx(0.5, abs=0.05)  # closed by silence
+    assert first.audio.dtype == np.float32
+
+
+def test_windower_cuts_long_speech_and_drops_clicks() -> None:
+    w = Windower("expert", EnergyDetector(), WindowPolicy(max_window=4.0))
+    windows = feed(w, np.concatenate([silence(0.5), tone(0.1), silence(1), tone(9)]))
+    assert [x.phrase_end for x in windows] == [False, False]
+    assert all(x.end - x.start <= 4.01 for x in windows)
+    assert len(w.flush()) == 1
+
+
+def test_windower_closes_a_phrase_on_a_timestamp_gap() -> None:
+    w = Windower("expert", EnergyDetector())
+    assert feed(w, np.concatenate([silence(0.5), tone(1)])) == []
+    later = w.push(tone(0.5), 30.0)
+    assert len(later) == 1 and later[0].end <= 1.6
+
+
+class FakeTranscriber:
+    def __init__(self, text: str = "bonjour", fail: int = 0, delay: float = 0.0) -> None:
+        self.text = text
+        self.fail = fail
+        self.delay = delay
+        self.calls = 0
+
+    def transcribe(self, audio: Audio | str, options: TranscribeOptions,
+                   progress: ProgressFn | None = None) -> list[Segment]:
+        import time
+
+        self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if self.calls <= self.fail:
+            raise RuntimeError("boom")
+        if progress is not None:
+            progress(0.5)
+            progress(1.0)
+        return [Segment(0.5, 1.5, "", self.text, ((0.5, 1.0, " bonjour", 0.9),)),
+                Segment(2.0, 3.0, "", options.hotwords or "", ())]
+
+
+async def test_caption_service_emits_off_loop() -> None:
+    fake = FakeTranscriber("les jeux vidéo")
+    pool = TranscriberPool(lambda: fake, processes=False)
+    emitted: list[dict[str, Any]] = []
+
+    async def emit(caption: dict[str, Any]) -> None:
+        emitted.append(caption)
+
+    service = CaptionService(pool, emit, detector_factory=EnergyDetector)
+    stream = service.open(7, "Dr Martin")
+    audio = np.concatenate([silence(0.5), tone(1), silence(1)])
+    for i in range(0, len(audio), 320):
+        stream.push(audio[i:i + 320], 10 + i / SAMPLE_RATE)
+    for _ in range(100):
+        if emitted:
+            break
+        await asyncio.sleep(0.01)
+    await service.aclose()
+    await pool.aclose()
+    assert emitted[0]["cafe_id"] == 7 and emitted[0]["speaker"] == "Dr Martin"
+    assert emitted[0]["text"].startswith("les jeux vidéo") and emitted[0]["start"] >= 10
+    assert service.latencies and service.latencies[0] < 2
+
+
+def test_cafe_vocabulary() -> None:
+    words = cafe_vocabulary("Les écrans", "Parlons-en.", "jeux vidéo; téléphone")
+    assert words == "Les écrans. jeux vidéo, téléphone. Parlons-en."
+    assert len(cafe_vocabulary("x" * 10, "mot " * 500)) <= 400
+
+
+def test_segment_placed_in_cafe_time() -> None:
+    seg = Segment(1.0, 2.0, "", "bonjour", ((1.0, 1.5, "bonjour", 0.9),))
+    placed = seg.placed(60.0, "Dr Martin")
+    assert (placed.start, placed.end, placed.speaker) == (61.0, 62.0, "Dr Martin")
+    assert placed.words == ((61.0, 61.5, "bonjour", 0.9),)
+
+
+# -- recorder core ----------------------------------------------------------------------------
+
+
+def test_recorder_parts_gaps_and_offsets(tmp_path: Path) -> None:
+    rec = SpeakerRecorder(tmp_path, "Dr Martin",
+                          RecorderPolicy(part_seconds=2, part_max_seconds=3))
+    events = []
+    t = 5.0
+    for chunk in np.split(np.concatenate([tone(2.5), silence(1)]), 35):
+        events += rec.push(chunk, t)
+        t += len(chunk) / SAMPLE_RATE
+    events += rec.push(tone(1), t + 10)  # a long hole: a new part
+    events += rec.close()
+    opened = [e for e in events if isinstance(e, PartOpened)]
+    closed = [e for e in events if isinstance(e, PartClosed)]
+    assert [o.offset for o in opened] == [5.0, pytest.approx(closed[0].offset
+                                                             + closed[0].duration, abs=0.05),
+                                          pytest.approx(t + 10, abs=0.01)]
+    assert len(closed) == 3 and closed[0].duration <= 3.01
+    total = sum(len(decode_audio(c.path)) for c in closed) / SAMPLE_RATE
+    assert total == pytest.approx(4.5, abs=0.15)
+    assert closed[0].path.name == "dr-martin-000005000.ogg"
+
+
+# -- jobs -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield database
+    await database.close()
+
+
+async def _cafe_with_recording(db: Database, tmp_path: Path) -> tuple[int, int]:
+    now = dt.datetime.now(dt.UTC)
+    async with db.transaction() as conn:
+        cafe_id = (await conn.execute(cafes.insert().values(
+            slug="c", title="Écrans", theme="screens", starts_at=now, duration_minutes=60,
+            glossary="téléphone", created_at=now).returning(cafes.c.id))).scalar_one()
+    path = tmp_path / "r.ogg"
+    rec = SpeakerRecorder(tmp_path, "x")
+    rec.push(tone(1), 0)
+    (closed,) = [e for e in rec.close() if isinstance(e, PartClosed)]
+    closed.path.rename(path)
+    repo = TranscriptRepository(db)
+    rid = await repo.create_recording(int(cafe_id), None, "Dr Martin", str(path), 600.0)
+    await repo.close_recording(rid, 1.0)
+    return int(cafe_id), rid
+
+
+async def test_job_is_idempotent_and_in_cafe_time(db: Database, tmp_path: Path) -> None:
+    cafe_id, rid = await _cafe_with_recording(db, tmp_path)
+    repo = TranscriptRepository(db)
+    pool = TranscriberPool(FakeTranscriber, processes=False)
+    jobs = TranscriptJobs(repo, pool)
+    assert await jobs.run(rid) == 2
+    assert await jobs.run(rid) is None  # done: not run again
+    # A stale "running" job (its worker died) is claimed again and replaces, not duplicates.
+    await repo.requeue_running()
+    await repo.fail_job(rid, "killed")
+    assert await jobs.run(rid) == 2
+    segs = await repo.segments(cafe_id)
+    assert len(segs) == 2 and segs[0].start == 600.5 and segs[0].speaker == "Dr Martin"
+    assert segs[1].text.startswith("Écrans")  # the café's vocabulary went in as hotwords
+    job = await repo.job(rid)
+    assert job is not None and (job.status, job.progress, job.attempts) == ("done", 1.0, 2)
+    await pool.aclose()
+
+
+async def test_local_queue_retries_and_reports_progress(db: Database, tmp_path: Path) -> None:
+    cafe_id, rid = await _cafe_with_recording(db, tmp_path)
+    repo = TranscriptRepository(db)
+    fake = FakeTranscriber(fail=1)
+    pool = TranscriberPool(lambda: fake, processes=False)
+    queue = LocalJobQueue(TranscriptJobs(repo, pool), retry_delay=0.01)
+    assert await enqueue_cafe(repo, queue, cafe_id) == [rid]
+    await asyncio.wait_for(queue.join(), 10)
+    job = await repo.job(rid)
+    assert job is not None and job.status == "done" and job.attempts == 2
+    assert await repo.cafe_progress(cafe_id) == 1.0
+    assert await enqueue_cafe(repo, queue, cafe_id) == []
+    await queue.aclose()
+    await pool.aclose()
+
+
+async def test_a_job_cut_mid_way_is_resumed_at_start(db: Database, tmp_path: Path) -> None:
+    cafe_id, rid = await _cafe_with_recording(db, tmp_path)
+    repo = TranscriptRepository(db)
+    slow = TranscriberPool(lambda: FakeTranscriber(delay=0.5), processes=False)
+    task = asyncio.create_task(TranscriptJobs(repo, slow).run(rid))
+    await asyncio.sleep(0.2)
+    task.cancel()  # the worker dies mid-job: no segment was written, the job stays running
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    job = await repo.job(rid)
+    assert job is not None and job.status == "running" and await repo.segments(cafe_id) == []
+    pool = TranscriberPool(FakeTranscriber, processes=False)
+    queue = LocalJobQueue(TranscriptJobs(repo, pool))
+    await queue.start()  # a fresh process requeues it
+    await asyncio.wait_for(queue.join(), 10)
+    assert len(await repo.segments(cafe_id)) == 2
+    await queue.aclose()
+    await pool.aclose()
+    await slow.aclose()
