@@ -1,0 +1,97 @@
+"""The stage service against real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from qa_support import count, join, make_cafe, services
+
+from sessions.clock import FixedClock
+from sessions.errors import InvalidInput, InvalidTransition, PermissionDenied
+from sessions.events import Audience
+from sessions.moderation import AuditAction
+from sessions.ratelimit import Limits
+from sessions.roles import Role
+from sessions.storage.database import Database
+from sessions.storage.tables import stage_state
+
+
+async def test_hand_to_stage_and_back_survives_a_restart(db: Database,
+                                                         clock: FixedClock) -> None:
+    cafe = await make_cafe(db, clock)
+    alice = await join(db, clock, cafe, "Alice")
+    expert = await join(db, clock, cafe, "Expert", Role.EXPERT)
+    mod = await join(db, clock, cafe, "Modo", Role.MODERATOR)
+    organiser = await join(db, clock, cafe, "Orga", Role.ORGANISER)
+    svc = services(db, clock)
+
+    events = await svc.stage.raise_hand(alice)
+    assert {e.event for e in events} == {"stage.hands", "stage.hand"}
+    events = await svc.stage.bring_on_stage(expert, alice.participant_id)
+    [invited] = [e for e in events if e.event == "stage.invited"]
+    assert invited.audience is Audience.PARTICIPANT
+    assert invited.participant_id == alice.participant_id
+    await svc.stage.mute(mod, alice.participant_id)
+
+    await db.close()
+    again = Database(db.url)
+    try:
+        svc2 = services(again, clock)
+        assert await svc2.stage.is_on_stage(cafe, alice.participant_id)
+        snap = await svc2.stage.snapshot(alice)
+        assert snap["on_stage"] and snap["muted"]
+        assert [s["pseudonym"] for s in snap["speakers"]] == ["Alice"]
+        events = await svc2.stage.send_back(mod, alice.participant_id)
+        assert [e.event for e in events] == ["stage.dismissed", "stage.changed"]
+        assert not await svc2.stage.is_on_stage(cafe, alice.participant_id)
+        entries = await svc2.moderation.audit_log(organiser, cafe)
+        assert [e.action for e in entries] == [
+            AuditAction.STAGE_SEND_BACK, AuditAction.STAGE_MUTE, AuditAction.STAGE_INVITE]
+    finally:
+        await again.close()
+
+
+async def test_stage_limits_and_permissions(db: Database, clock: FixedClock) -> None:
+    cafe = await make_cafe(db, clock)
+    parents = [await join(db, clock, cafe, f"P{i}") for i in range(3)]
+    expert = await join(db, clock, cafe, "Expert", Role.EXPERT)
+    svc = services(db, clock, Limits(stage_max=1))
+    for p in parents:
+        await svc.stage.raise_hand(p)
+    with pytest.raises(PermissionDenied):
+        await svc.stage.bring_on_stage(parents[0], parents[1].participant_id)
+    with pytest.raises(PermissionDenied):
+        await svc.stage.raise_hand(expert)  # the expert is on stage by design
+    with pytest.raises(PermissionDenied):
+        await svc.stage.lower_hand(parents[0], parents[1].participant_id)
+    await svc.stage.bring_on_stage(expert, parents[0].participant_id)
+    with pytest.raises(InvalidInput, match="full"):
+        await svc.stage.bring_on_stage(expert, parents[1].participant_id)
+    with pytest.raises(PermissionDenied):
+        await svc.stage.mute(expert, parents[0].participant_id)  # muting is a moderator's
+    with pytest.raises(InvalidTransition):
+        await svc.stage.bring_on_stage(expert, 424242)
+    await svc.stage.lower_hand(expert, parents[2].participant_id)  # dismissed by the staff
+    await svc.stage.send_back(parents[0])  # leaving by oneself
+    assert await count(db, stage_state) == 1
+    snap = await svc.stage.snapshot(expert)
+    assert [h["pseudonym"] for h in snap["hands"]] == ["P1"]
+
+
+async def test_two_staff_filling_the_last_seat_at_once(db: Database, clock: FixedClock) -> None:
+    cafe = await make_cafe(db, clock)
+    parents = [await join(db, clock, cafe, f"P{i}") for i in range(2)]
+    expert = await join(db, clock, cafe, "Expert", Role.EXPERT)
+    mod = await join(db, clock, cafe, "Modo", Role.MODERATOR)
+    svc = services(db, clock, Limits(stage_max=1))
+    for p in parents:
+        await svc.stage.raise_hand(p)
+    results = await asyncio.gather(
+        svc.stage.bring_on_stage(expert, parents[0].participant_id),
+        svc.stage.bring_on_stage(mod, parents[1].participant_id),
+        return_exceptions=True)
+    assert sum(isinstance(r, list) for r in results) == 1
+    assert sum(isinstance(r, InvalidInput) for r in results) == 1
+    snap = await svc.stage.snapshot(expert)
+    assert len(snap["speakers"]) == 1 and len(snap["hands"]) == 1
