@@ -57,11 +57,16 @@ class RateLimiter:
     """Counts actions per key; `hit` raises `RateLimited` when the window is full."""
 
     def __init__(self, redis_url: str = "") -> None:
+        self._pool: Any = None
         if redis_url:
-            # "redis://host/0" -> "async+redis://host/0"; redis-py is what the project ships.
+            import redis.asyncio  # only when asked for: the default needs no Redis client
+
+            # Our own pool, so that `close` can release its connections.
+            self._pool = redis.asyncio.ConnectionPool.from_url(redis_url)
             uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
-            self._storage: Any = storage_from_string(uri, implementation="redispy",
-                                                     key_prefix="causerie")
+            self._storage: Any = storage_from_string(
+                uri, implementation="redispy", key_prefix="causerie",
+                connection_pool=self._pool)
         else:
             self._storage = storage_from_string("async+memory://")
         self._limiter = MovingWindowRateLimiter(self._storage)
@@ -76,3 +81,7 @@ class RateLimiter:
 
     async def reset(self) -> None:
         await self._storage.reset()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.disconnect()

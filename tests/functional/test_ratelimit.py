@@ -1,0 +1,54 @@
+"""The rate limiter, in memory and on a real Redis (shared counters between processes)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from server.config import LimitsConfig
+from sessions.errors import RateLimited
+from sessions.ratelimit import Limits, LimitsLike, RateLimiter
+
+REDIS_URL = os.environ.get("CAUSERIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def test_config_limits_fit_the_protocol() -> None:
+    # server.config.LimitsConfig is what the app passes; the defaults agree with ours.
+    config: LimitsLike = LimitsConfig()
+    ours: LimitsLike = Limits()
+    for name in ("question_max_length", "questions_per_minute", "votes_per_second",
+                 "chat_max_length", "chat_per_minute", "reject_reason_max_length", "stage_max"):
+        assert getattr(config, name) == getattr(ours, name)
+
+
+async def test_memory_limiter_counts_per_key() -> None:
+    limiter = RateLimiter()
+    for _ in range(3):
+        await limiter.hit("a", 3, per="minute", message="Slow down.")
+    with pytest.raises(RateLimited, match="Slow down"):
+        await limiter.hit("a", 3, per="minute", message="Slow down.")
+    await limiter.hit("b", 3, per="minute", message="Slow down.")  # another key
+    await limiter.reset()
+    await limiter.hit("a", 3, per="minute", message="Slow down.")
+
+
+@pytest.mark.redis
+async def test_redis_limiter_is_shared_between_instances() -> None:
+    first, second = RateLimiter(REDIS_URL), RateLimiter(REDIS_URL)
+    key = f"test:{uuid.uuid4().hex}"
+    try:
+        try:
+            await first.hit(key, 2, per="minute", message="Slow down.")
+        except Exception as exc:  # connection refused: no Redis here (a failure in CI)
+            if IN_CI:
+                raise
+            pytest.skip(f"Redis is not reachable: {exc}")
+        await second.hit(key, 2, per="minute", message="Slow down.")
+        with pytest.raises(RateLimited):
+            await first.hit(key, 2, per="minute", message="Slow down.")
+    finally:
+        await first.close()
+        await second.close()
