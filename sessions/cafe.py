@@ -11,7 +11,7 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sessions.errors import InvalidInput, InvalidTransition
 
@@ -72,7 +72,8 @@ class CafeEnded:
 def open_cafe(cafe: Cafe, now: datetime) -> tuple[Cafe, CafeOpened]:
     if cafe.status is not CafeStatus.SCHEDULED:
         raise InvalidTransition("This café cannot be opened: it is %(status)s.", status=cafe.status)
-    return dataclasses.replace(cafe, status=CafeStatus.LIVE, opened_at=now), CafeOpened(cafe.id, now)
+    opened = dataclasses.replace(cafe, status=CafeStatus.LIVE, opened_at=now)
+    return opened, CafeOpened(cafe.id, now)
 
 
 def end_cafe(cafe: Cafe, now: datetime) -> tuple[Cafe, CafeEnded]:
@@ -141,6 +142,8 @@ def validate_draft(
         )
     glossary = clean_text(glossary, field="glossary", max_length=GLOSSARY_MAX, required=False,
                           multiline=True)
+    # Stored in UTC: SQLite keeps no offset, so an aware local time would come back wrong.
+    starts_at = starts_at.astimezone(UTC)
     return CafeDraft(title, description, theme, language, starts_at, duration_minutes, glossary)
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions import cafe as cafe_rules
 from sessions.actors import Actor
@@ -104,7 +105,7 @@ class CafeService:
 
     async def portal(self, theme: str | None = None) -> PortalListing:
         async with self.db.connect() as conn:
-            every = await self.repo.list(conn, theme=theme, limit=500)
+            every = await self.repo.all(conn, theme=theme, limit=500)
             themes = await self.repo.themes(conn)
         live = [c for c in every if c.status is CafeStatus.LIVE]
         upcoming = [c for c in every if c.status is CafeStatus.SCHEDULED]
@@ -243,7 +244,7 @@ class CafeService:
         log.info("joined cafe=%s participant=%s role=%s", cafe.id, pid, role)
         return Joined(Actor(pid, cafe.id, role, pseudonym), cafe, invitation_id, rejoined)
 
-    async def _banned(self, conn: sa.ext.asyncio.AsyncConnection, cafe_id: int,
+    async def _banned(self, conn: AsyncConnection, cafe_id: int,
                       browser_key: str, invitation_id: int | None) -> bool:
         match = bans.c.browser_key == browser_key
         if invitation_id is not None:
@@ -251,14 +252,14 @@ class CafeService:
         found = await conn.scalar(sa.select(bans.c.id).where(bans.c.cafe_id == cafe_id, match))
         return found is not None
 
-    async def _get(self, conn: sa.ext.asyncio.AsyncConnection, slug: str, *,
+    async def _get(self, conn: AsyncConnection, slug: str, *,
                    for_update: bool = False) -> Cafe:
         cafe = await self.repo.by_slug(conn, slug, for_update=for_update)
         if cafe is None:
             raise NotFound("No such café.")
         return cafe
 
-    async def _get_id(self, conn: sa.ext.asyncio.AsyncConnection, cafe_id: int) -> Cafe:
+    async def _get_id(self, conn: AsyncConnection, cafe_id: int) -> Cafe:
         cafe = await self.repo.by_id(conn, cafe_id, for_update=True)
         if cafe is None:
             raise NotFound("No such café.")

@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -114,7 +115,7 @@ def clock() -> FixedClock:
     return FixedClock()
 
 
-def make_config(tmp_path: Path, database_url: str, **overrides: object) -> Config:
+def make_config(tmp_path: Path, database_url: str, **overrides: Any) -> Config:
     return load_config(
         data_dir=tmp_path / "var", database_url=database_url, secret_key=TEST_SECRET,
         ice={"host_addresses": ["127.0.0.1"]}, **overrides)
@@ -134,8 +135,6 @@ def app(config: Config, clock: FixedClock) -> web.Application:
 async def client(
     aiohttp_client: object, app: web.Application
 ) -> TestClient[web.Request, web.Application]:
-    from typing import Any, cast
-
     make = cast(Any, aiohttp_client)
     test_client: TestClient[web.Request, web.Application] = await make(app)
     return test_client

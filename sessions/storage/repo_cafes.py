@@ -85,7 +85,7 @@ class CafeRepository:
         row = (await conn.execute(query)).first()
         return None if row is None else row_to_cafe(row)
 
-    async def list(self, conn: AsyncConnection, *, theme: str | None = None,
+    async def all(self, conn: AsyncConnection, *, theme: str | None = None,
                    limit: int = 200) -> list[Cafe]:
         query = sa.select(cafes).order_by(cafes.c.starts_at).limit(limit)
         if theme:

@@ -76,7 +76,9 @@ async def test_parent_cannot_open_or_join_before_live(
         await service.join(cafe.slug, browser_key="p" * 32, pseudonym="Léa")
 
 
-async def test_invitation_scoped_expiring_revocable(service: CafeService, clock: FixedClock) -> None:
+async def test_invitation_scoped_expiring_revocable(
+    service: CafeService, clock: FixedClock
+) -> None:
     cafe = await service.create_cafe(draft(clock), None)
     other = await service.create_cafe(draft(clock, "Jeux vidéo"), None)
     invitation = await service.invite(cafe.id, Role.MODERATOR)
@@ -144,7 +146,9 @@ async def test_banned_browser_and_invitation_cannot_rejoin(
                            invitation_token=invitation.token)
 
 
-async def test_transcript_publishing_only_after_end(service: CafeService, clock: FixedClock) -> None:
+async def test_transcript_publishing_only_after_end(
+    service: CafeService, clock: FixedClock
+) -> None:
     cafe = await service.create_cafe(draft(clock), None)
     with pytest.raises(InvalidTransition):
         await service.set_transcript_published(cafe.slug, True)
