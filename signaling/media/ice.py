@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 __all__ = ["build_configuration", "offered_host_addresses", "validate_host_addresses"]
 
@@ -76,7 +76,12 @@ def build_configuration(
     turn_username: str = "",
     turn_credential: str = "",
 ) -> RTCConfiguration:
-    """The explicit configuration: STUN and TURN from settings, never a default server."""
+    """The explicit configuration: STUN and TURN from settings, never a default server.
+
+    Bundle policy ``max-bundle``: one transport for every section. (With aiortc's default
+    ``balanced``, the third and later sections of one kind keep a transport that BUNDLE
+    then discards, and their media never leaves: aiortc 1.16's ``__createTransceiver``.)
+    """
     servers: list[RTCIceServer] = []
     if stun_urls:
         servers.append(RTCIceServer(urls=list(stun_urls)))
@@ -88,4 +93,4 @@ def build_configuration(
                 credential=turn_credential or None,
             )
         )
-    return RTCConfiguration(iceServers=servers)
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
