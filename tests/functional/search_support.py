@@ -160,3 +160,18 @@ CORPUS: dict[str, list[Seg]] = {
         Seg(11.0, 16.0, "Parent", "Et les jeux vidéo en ligne le soir, avant de dormir ?"),
     ],
 }
+
+
+def build_app(url: str, data_dir: Path) -> Any:
+    """The real app (server.app.create_app) on ``url``, with these routes registered when
+    the factory does not register them yet."""
+    from server.app import create_app
+    from server.config import load_config
+    from server.keys import DATABASE
+    from transcripts.web import setup_routes
+
+    config = load_config(data_dir=data_dir, database_url=url, secret_key="s" * 48)
+    app = create_app(config)
+    if "transcript" not in app.router.named_resources():
+        setup_routes(app, DATABASE, data_dir=data_dir)
+    return app

@@ -1,0 +1,149 @@
+"""HTTP routes of the transcripts: search (JSON and page), the transcript page, its exports
+and the recording behind the player.
+
+``setup_routes(app, DATABASE)`` registers them; the app factory owns the `Database` and
+passes the AppKey it keeps it under (``server.keys.DATABASE``), so this package never imports
+``server``. Errors are raised as `sessions.errors` subclasses and translated by the edge's
+middleware (JSON under ``/api/`` and for ``.json``, a page otherwise). Unpublished
+transcripts are `NotFound` everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import sqlalchemy as sa
+from aiohttp import web
+
+from sessions.cafe import THEMES
+from sessions.errors import Unavailable
+from sessions.storage.database import Database
+from transcripts.export import (
+    CONTENT_TYPES,
+    FORMATS,
+    TranscriptNotFound,
+    clock,
+    load_transcript,
+    recording_file,
+    render,
+)
+from transcripts.search import (
+    SearchFilters,
+    SearchQueryError,
+    SearchResult,
+    parse_filters,
+    parse_paging,
+    search,
+)
+from transcripts.search_query import MAX_QUERY_LENGTH
+
+log = logging.getLogger("causerie.transcripts")
+
+AUDIO_TYPES = {
+    ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg", ".webm": "audio/webm",
+    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".flac": "audio/flac",
+}
+
+
+class TranscriptViews:
+    def __init__(self, database: web.AppKey[Database], data_dir: Path | None) -> None:
+        self.database = database
+        self.data_dir = data_dir
+
+    def db(self, request: web.Request) -> Database:
+        return request.app[self.database]
+
+    async def _search(self, request: web.Request) -> tuple[str, SearchFilters, SearchResult]:
+        query = request.query.get("q", "")
+        limit, offset = parse_paging(request.query.get("limit"), request.query.get("offset"))
+        filters = parse_filters(dict(request.query))
+        try:
+            result = await search(self.db(request), query, limit, offset, filters)
+        except sa.exc.DBAPIError as exc:
+            log.exception("search failed")
+            raise Unavailable("Search is not available right now.") from exc
+        return query, filters, result
+
+    async def api_search(self, request: web.Request) -> web.Response:
+        _, _, result = await self._search(request)
+        return web.json_response(result.to_json(), headers={"Cache-Control": "no-cache"})
+
+    async def search_page(self, request: web.Request) -> web.Response:
+        context: dict[str, Any] = {
+            "query": request.query.get("q", "")[:MAX_QUERY_LENGTH],
+            "max_query_length": MAX_QUERY_LENGTH,
+            "filters": {k: request.query.get(k, "")[:80] for k in ("theme", "cafe", "from", "to")},
+            "result": None, "groups": [], "error": None, "clock": clock,
+            "prev_url": None, "next_url": None, "themes": THEMES,
+        }
+        status = 200
+        try:
+            _, _, result = await self._search(request)
+        except SearchQueryError as exc:
+            context["error"] = (exc.message, exc.params)
+            status = 400
+        else:
+            context["result"] = result
+            context["groups"] = result.by_cafe()
+            if result.offset > 0:
+                context["prev_url"] = _page_url(request, max(0, result.offset - result.limit))
+            if result.has_more:
+                context["next_url"] = _page_url(request, result.offset + result.limit)
+        return aiohttp_jinja2.render_template("search.html", request, context, status=status)
+
+    async def transcript_page(self, request: web.Request) -> web.Response:
+        transcript = await load_transcript(self.db(request), request.match_info["slug"])
+        slug = transcript.slug
+        has_audio = transcript.recording is not None and recording_file(
+            transcript.recording, self.data_dir) is not None
+        context = {
+            "transcript": transcript,
+            "clock": clock,
+            "has_audio": has_audio,
+            "audio_offset": transcript.recording.offset if transcript.recording else 0.0,
+            "recording_url": f"/cafes/{slug}/recording",
+            "exports": [(fmt, f"/cafes/{slug}/transcript.{fmt}") for fmt in FORMATS],
+        }
+        return aiohttp_jinja2.render_template("transcript.html", request, context)
+
+    async def transcript_export(self, request: web.Request) -> web.Response:
+        fmt = request.match_info["fmt"]
+        transcript = await load_transcript(self.db(request), request.match_info["slug"])
+        headers = {"Cache-Control": "no-cache"}
+        if request.query.get("download"):
+            headers["Content-Disposition"] = (
+                f'attachment; filename="{transcript.slug}.{fmt}"')
+        return web.Response(text=render(transcript, fmt), content_type=CONTENT_TYPES[fmt],
+                            charset="utf-8", headers=headers)
+
+    async def recording(self, request: web.Request) -> web.StreamResponse:
+        transcript = await load_transcript(self.db(request), request.match_info["slug"])
+        path = None if transcript.recording is None else recording_file(
+            transcript.recording, self.data_dir)
+        if path is None:
+            raise TranscriptNotFound("This recording is not available.")
+        content_type = AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        # FileResponse answers Range requests: the player can seek without downloading all.
+        return web.FileResponse(path, headers={"Content-Type": content_type,
+                                               "Cache-Control": "no-cache"})
+
+
+def _page_url(request: web.Request, offset: int) -> str:
+    return str(request.rel_url.update_query(offset=str(offset)))
+
+
+def setup_routes(app: web.Application, database: web.AppKey[Database], *,
+                 data_dir: Path | None = None) -> None:
+    """Register the routes; ``database`` is the key under which the app keeps its
+    `Database`, ``data_dir`` resolves relative recording paths."""
+    views = TranscriptViews(database, data_dir)
+    formats = "|".join(FORMATS)
+    app.router.add_get("/api/search", views.api_search, name="api_search")
+    app.router.add_get("/search", views.search_page, name="search")
+    app.router.add_get("/cafes/{slug}/transcript", views.transcript_page, name="transcript")
+    app.router.add_get(f"/cafes/{{slug}}/transcript.{{fmt:(?:{formats})}}",
+                       views.transcript_export, name="transcript_export")
+    app.router.add_get("/cafes/{slug}/recording", views.recording, name="recording")
