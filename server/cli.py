@@ -105,7 +105,7 @@ def _load_extensions() -> None:
     if EXTENSIONS:
         return
     try:
-        from transcripts import cli as transcripts_cli  # type: ignore[attr-defined,unused-ignore]
+        from transcripts import cli as transcripts_cli
     except ImportError:  # transcripts not installed in this build
         return
     EXTENSIONS.append(transcripts_cli.add_commands)
