@@ -1,0 +1,433 @@
+// The room: join, then keep the page in step with the server through one socket.io
+// connection; publish and receive media; rejoin and renegotiate by itself after a network
+// drop or a server restart, without a page reload.
+import { $, flash, show } from "./dom.js";
+import { Strings } from "./strings.js";
+import { Connection, RequestError } from "./connection.js";
+import { Publisher, Subscriber } from "./media.js";
+import { Player } from "./player.js";
+import { QuestionBoard } from "./qa.js";
+import { StagePanel } from "./stage.js";
+import { ChatPanel } from "./chat.js";
+import { PeoplePanel } from "./people.js";
+import { Captions } from "./captions.js";
+import { Tabs } from "./tabs.js";
+import { Prompt } from "./prompt.js";
+
+const WAITING_RETRY_MS = 5000;
+
+function browserKey() {
+  let key = localStorage.getItem("causerie.browser_key");
+  if (!key || !/^[A-Za-z0-9-]{16,64}$/.test(key)) {
+    const bytes = crypto.getRandomValues(new Uint8Array(18));
+    key = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+    localStorage.setItem("causerie.browser_key", key);
+  }
+  return key;
+}
+
+class Room {
+  constructor(cafeElement) {
+    this.cafe = cafeElement.dataset;
+    this.strings = new Strings($("room-strings"));
+    this.t = (key, params) => this.strings.t(key, params);
+    this.me = { id: null, role: null, pseudonym: "" };
+    this.permissions = new Set();
+    this.iceServers = [];
+    this.publishers = [];
+    this.joined = false;
+    this.ended = false;
+    this.pseudonym = "";
+    this.connection = null;
+    this.publisher = null;
+    this.subscriber = null;
+    this.player = new Player({
+      video: $("stage-video"), empty: $("player-empty"),
+      unmuteButton: $("unmute"), audioBox: $("remote-audio"),
+    });
+    this.prompter = new Prompt($("prompt-dialog"));
+    this.tabs = new Tabs(this);
+    this.questions = new QuestionBoard(this);
+    this.stage = new StagePanel(this);
+    this.chat = new ChatPanel(this);
+    this.people = new PeoplePanel(this);
+    this.captions = new Captions(this);
+    this.bindControls();
+  }
+
+  // --- helpers used by the panels ------------------------------------------------------
+
+  can(permission) {
+    return this.permissions.has(permission);
+  }
+
+  announce(text) {
+    $("announcer").textContent = text;
+  }
+
+  notice(text) {
+    const node = $("room-notice");
+    node.textContent = text || "";
+    node.hidden = !text;
+  }
+
+  setBadge(name, count) {
+    this.tabs.badge(name, count);
+  }
+
+  prompt(label, options) {
+    return this.prompter.ask(label, options);
+  }
+
+  errorText(error) {
+    if (error instanceof RequestError && error.code === "timeout") return this.t("timeout");
+    return error.message || this.t("error", { error: String(error) });
+  }
+
+  /** Sends an action; shows the server's (translated) refusal in `errorNode` or as a notice.
+   *  Resolves to true when the server accepted it. */
+  async act(event, payload, errorNode = null) {
+    try {
+      await this.connection.request(event, payload);
+      if (errorNode) flash(errorNode, "");
+      return true;
+    } catch (error) {
+      if (errorNode) flash(errorNode, this.errorText(error));
+      else this.notice(this.errorText(error));
+      return false;
+    }
+  }
+
+  // --- joining ---------------------------------------------------------------------------
+
+  start(pseudonym) {
+    this.pseudonym = pseudonym;
+    localStorage.setItem("causerie.pseudonym", pseudonym);
+    this.connection = new Connection({
+      onState: (state) => this.showState(state),
+      onConnect: () => this.join(),
+    });
+    this.listen();
+  }
+
+  showState(state) {
+    const node = $("connection-state");
+    node.dataset.state = state;
+    node.textContent = this.t(`state.${state}`);
+    document.body.dataset.connection = state;
+  }
+
+  async join() {
+    const payload = {
+      cafe: this.cafe.slug, pseudonym: this.pseudonym, browser_key: browserKey(),
+      lang: this.cafe.lang === "en" ? "en" : "fr",
+    };
+    if (this.cafe.invite) payload.invite = this.cafe.invite;
+    let ack;
+    try {
+      ack = await this.connection.request("join", payload);
+    } catch (error) {
+      return this.joinFailed(error);
+    }
+    this.joined = true;
+    clearTimeout(this.retryTimer);
+    this.enter(ack);
+  }
+
+  joinFailed(error) {
+    if (error.code === "already_joined") return;
+    const waiting = error.code === "forbidden" && this.cafe.status === "scheduled";
+    if (waiting || error.code === "timeout" || error.code === "unavailable") {
+      // Not open yet (or the server is busy): try again, the page opens the room by itself.
+      show($("join-panel"), false);
+      show($("room"), true);
+      this.notice(waiting ? this.t("state.waiting") : this.errorText(error));
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => { if (this.connection.connected) this.join(); },
+        WAITING_RETRY_MS);
+      return;
+    }
+    this.connection.close();
+    this.connection = null;
+    show($("join-panel"), true);
+    show($("room"), false);
+    flash($("join-error"), this.errorText(error));
+  }
+
+  /** The join ack: everything this role may see, as of now. Also after a reconnection. */
+  enter(ack) {
+    const { participant } = ack;
+    this.me = { id: participant.id, role: participant.role, pseudonym: participant.pseudonym };
+    this.permissions = new Set(ack.permissions || []);
+    this.iceServers = ack.ice_servers || [];
+    document.body.dataset.role = participant.role;
+    for (const node of document.querySelectorAll("[data-needs]")) {
+      node.hidden = !this.can(node.dataset.needs);
+    }
+    this.tabs.reset();
+    $("me").textContent = this.t("me", { pseudonym: participant.pseudonym })
+      + (participant.role !== "participant" ? ` · ${this.t(`role.${participant.role}`)}` : "");
+    show($("join-panel"), false);
+    show($("room"), true);
+    this.notice("");
+    this.setCafe(ack.cafe);
+    this.people.load(ack.presence || []);
+    this.questions.load((ack.qa && ack.qa.questions) || []);
+    this.stage.load(ack.stage || {});
+    this.chat.load((ack.chat && ack.chat.messages) || []);
+    this.setupMedia(ack);
+  }
+
+  setCafe(cafe) {
+    if (!cafe) return;
+    this.cafe.status = cafe.status;
+    const label = document.getElementById("cafe-status");
+    if (label) label.dataset.status = cafe.status;
+    const notLive = document.getElementById("not-live-notice");
+    if (notLive) notLive.hidden = cafe.status === "live";
+    show($("open-cafe"), this.can("open_cafe") && cafe.status !== "live" && cafe.status !== "ended");
+    show($("end-cafe"), this.can("end_cafe") && cafe.status === "live");
+    if (cafe.status === "ended") this.end();
+  }
+
+  // --- media ------------------------------------------------------------------------------
+
+  setupMedia(ack) {
+    const rawAudio = localStorage.getItem("causerie.raw-audio") === "1";
+    // Connections from before a reconnection are dead for the server: start over.
+    if (this.subscriber) this.subscriber.close();
+    this.subscriber = new Subscriber(this.connection, {
+      iceServers: this.iceServers,
+      onTracks: (tracks) => this.player.setTracks(tracks),
+      onFailed: () => this.resubscribe(),
+    });
+    if (!this.publisher) {
+      this.publisher = new Publisher(this.connection, {
+        iceServers: this.iceServers, rawAudio, onFailed: () => this.republish(),
+      });
+    }
+    this.publisher.iceServers = this.iceServers;
+    const canPublishCamera = this.can("publish_camera");
+    show($("publisher"), canPublishCamera);
+    const onStage = Boolean(ack.stage && ack.stage.on_stage);
+    this.showOnStage(onStage);
+    if (this.publisher.kinds && (canPublishCamera || onStage)) {
+      this.republish();
+    } else if (this.publisher.active && !canPublishCamera && !onStage) {
+      this.publisher.stop({ tellServer: false });
+    } else if (onStage && !this.publisher.active) {
+      this.publishMicrophone();
+    }
+    this.setPublishers(((ack.media && ack.media.publishing) || []).map((id) => ({ participant_id: id })));
+  }
+
+  /** Who publishes changed: subscribe again (or drop the connection when nobody does). */
+  setPublishers(publishers) {
+    this.publishers = publishers;
+    const others = publishers.filter((p) => p.participant_id !== this.me.id);
+    if (!this.can("subscribe_media")) return;
+    if (others.length === 0) {
+      this.subscriber.close();
+      return;
+    }
+    this.resubscribe();
+  }
+
+  resubscribe() {
+    if (!this.joined || this.ended || !this.subscriber) return;
+    this.subscriber.subscribe().catch((error) => {
+      if (this.connection && this.connection.connected) this.notice(this.errorText(error));
+    });
+  }
+
+  async republish() {
+    if (!this.joined || this.ended || !this.publisher || !this.publisher.kinds) return;
+    try {
+      await this.publisher.negotiate();
+    } catch (error) {
+      this.notice(this.errorText(error));
+    }
+  }
+
+  async goLive() {
+    try {
+      const stream = await this.publisher.start({ audio: true, video: true });
+      const self = $("self-view");
+      self.srcObject = stream;
+      show(self, true);
+      this.showPublishing(true);
+    } catch (error) {
+      this.mediaError(error);
+    }
+  }
+
+  async publishMicrophone() {
+    try {
+      await this.publisher.start({ audio: true, video: false });
+      this.notice(this.t("stage.invited"));
+    } catch (error) {
+      this.mediaError(error);
+    }
+  }
+
+  mediaError(error) {
+    const text = error instanceof RequestError ? this.errorText(error) : (error.message || error.name);
+    this.notice(this.t("media.error", { error: text }));
+  }
+
+  showPublishing(on) {
+    show($("go-live"), !on);
+    for (const id of ["toggle-mic", "toggle-camera", "stop-live"]) show($(id), on);
+    if (!on) {
+      show($("self-view"), false);
+      $("self-view").srcObject = null;
+    }
+  }
+
+  showOnStage(on) {
+    show($("on-stage"), on && !this.can("publish_camera"));
+  }
+
+  async stopPublishing(tellServer = true) {
+    if (!this.publisher) return;
+    await this.publisher.stop({ tellServer });
+    this.showPublishing(false);
+  }
+
+  // --- events from the server --------------------------------------------------------------
+
+  listen() {
+    const on = (event, handler) => this.connection.on(event, (payload) => {
+      if (this.joined) handler(payload || {});
+    });
+    this.connection.on("disconnect", () => { this.joined = false; });
+    on("presence.joined", (p) => this.people.joined(p));
+    on("presence.left", (p) => this.people.left(p));
+    on("cafe.status", (status) => this.setCafe({ ...status }));
+    on("media.tracks", ({ publishers }) => this.setPublishers(publishers || []));
+    on("media.stopped", ({ reason }) => {
+      if (reason === "muted") return; // the server stops forwarding; we keep the track
+      this.stopPublishing(false);
+      this.showOnStage(false);
+    });
+    on("qa.question", (q) => this.questions.upsert(q));
+    on("qa.removed", (q) => this.questions.remove(q));
+    on("qa.votes", (v) => this.questions.votes(v));
+    on("stage.hands", ({ hands }) => this.stage.setHands(hands || []));
+    on("stage.changed", ({ speakers }) => this.stage.setSpeakers(speakers || []));
+    on("stage.hand", ({ raised }) => this.stage.setHand(Boolean(raised)));
+    on("stage.invited", () => {
+      this.stage.setHand(false);
+      this.showOnStage(true);
+      this.publishMicrophone();
+    });
+    on("stage.dismissed", () => {
+      this.stopPublishing(false);
+      this.showOnStage(false);
+      this.notice(this.t("stage.dismissed"));
+    });
+    on("stage.muted", ({ muted }) => {
+      this.setStageMic(!muted);
+      if (muted) this.notice(this.t("stage.muted"));
+    });
+    on("chat.message", (m) => this.chat.add(m));
+    on("chat.hidden", (m) => this.chat.hide(m));
+    on("captions", (c) => this.captions.add(c));
+    on("moderation.participant_removed", (p) => this.people.left(p));
+    on("moderation.removed", ({ banned }) => this.leaveForGood(this.t(banned ? "banned" : "removed")));
+  }
+
+  setStageMic(enabled) {
+    if (this.publisher) this.publisher.setEnabled("audio", enabled);
+    const control = $("stage-mic");
+    control.textContent = enabled ? this.t("mic.mute") : this.t("mic.unmute");
+    control.setAttribute("aria-pressed", enabled ? "false" : "true");
+  }
+
+  /** The café ended: a message, media stopped, no more reconnection. */
+  end() {
+    if (this.ended) return;
+    this.ended = true;
+    this.leaveForGood(null);
+  }
+
+  leaveForGood(message) {
+    this.joined = false;
+    if (this.connection) {
+      this.connection.refuseReconnect = true;
+      this.connection.close();
+    }
+    if (this.subscriber) this.subscriber.close();
+    if (this.publisher) this.publisher.stop({ tellServer: false });
+    this.player.clear();
+    show($("room"), false);
+    show($("join-panel"), false);
+    const panel = $("ended-panel");
+    if (message) panel.querySelector("p").textContent = message;
+    show(panel, true);
+  }
+
+  // --- controls -----------------------------------------------------------------------------
+
+  bindControls() {
+    $("join-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const pseudonym = $("pseudonym").value.trim();
+      if (!pseudonym) return;
+      flash($("join-error"), "");
+      if (!this.connection) this.start(pseudonym);
+    });
+    $("pseudonym").value = localStorage.getItem("causerie.pseudonym") || "";
+    $("open-cafe").addEventListener("click", async () => {
+      try {
+        const ack = await this.connection.request("cafe.open", {});
+        this.setCafe(ack.cafe);
+      } catch (error) { this.notice(this.errorText(error)); }
+    });
+    $("end-cafe").addEventListener("click", async () => {
+      if (!window.confirm(this.t("confirm.end"))) return;
+      try {
+        const ack = await this.connection.request("cafe.end", {});
+        this.setCafe(ack.cafe);
+      } catch (error) { this.notice(this.errorText(error)); }
+    });
+    $("go-live").addEventListener("click", () => this.goLive());
+    $("stop-live").addEventListener("click", () => this.stopPublishing(true));
+    $("toggle-mic").addEventListener("click", (event) => {
+      const muted = event.currentTarget.getAttribute("aria-pressed") !== "true";
+      this.publisher.setEnabled("audio", !muted);
+      event.currentTarget.setAttribute("aria-pressed", String(muted));
+      event.currentTarget.textContent = muted ? this.t("mic.unmute") : this.t("mic.mute");
+    });
+    $("toggle-camera").addEventListener("click", (event) => {
+      const off = event.currentTarget.getAttribute("aria-pressed") !== "true";
+      this.publisher.setEnabled("video", !off);
+      event.currentTarget.setAttribute("aria-pressed", String(off));
+      event.currentTarget.textContent = off ? this.t("camera.on") : this.t("camera.off");
+    });
+    $("stage-mic").addEventListener("click", (event) => {
+      this.setStageMic(event.currentTarget.getAttribute("aria-pressed") === "true");
+    });
+  }
+}
+
+export function startRoom(doc) {
+  const cafeElement = doc.getElementById("cafe");
+  if (!cafeElement || !doc.getElementById("join-form")) return null;
+  const room = new Room(cafeElement);
+  // For tests and for support: the live objects, read-only by convention.
+  window.causerie = {
+    room,
+    get subscriber() { return room.subscriber ? room.subscriber.pc : null; },
+    get publisher() { return room.publisher ? room.publisher.pc : null; },
+  };
+  // An invited expert or moderator, or someone back after a reload, joins straight away.
+  const saved = localStorage.getItem("causerie.pseudonym");
+  if (saved && (room.cafe.invite || sessionStorage.getItem(`causerie.joined.${room.cafe.slug}`))) {
+    room.start(saved);
+  }
+  doc.getElementById("join-form").addEventListener("submit", () => {
+    sessionStorage.setItem(`causerie.joined.${room.cafe.slug}`, "1");
+  });
+  return room;
+}

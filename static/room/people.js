@@ -1,0 +1,68 @@
+// Who is here; moderators can remove or ban a participant from the list.
+import { $, button, el } from "./dom.js";
+
+const STAFF = new Set(["expert", "moderator", "organiser"]);
+
+export class PeoplePanel {
+  constructor(room) {
+    this.room = room;
+    this.t = room.t;
+    this.people = new Map();
+  }
+
+  load(presence) {
+    this.people = new Map(presence.map((p) => [p.participant_id, p]));
+    this.render();
+  }
+
+  joined(person) {
+    this.people.set(person.participant_id, person);
+    this.render();
+  }
+
+  left({ participant_id: id }) {
+    this.people.delete(id);
+    this.render();
+  }
+
+  render() {
+    const order = (p) => (p.role === "expert" ? 0 : STAFF.has(p.role) ? 1 : 2);
+    const people = [...this.people.values()]
+      .sort((a, b) => order(a) - order(b) || a.pseudonym.localeCompare(b.pseudonym));
+    $("presence").replaceChildren(...people.map((p) => this.item(p)));
+    $("people-count").textContent = `(${people.length})`;
+  }
+
+  item(p) {
+    const me = p.participant_id === this.room.me.id;
+    const stage = this.room.stage;
+    const speaker = stage && stage.speakers.find((s) => s.participant_id === p.participant_id);
+    const actions = el("span", { class: "actions" });
+    if (!me && !STAFF.has(p.role)) {
+      if (speaker && this.room.can("mute")) {
+        actions.append(button(speaker.muted ? this.t("unmute") : this.t("mute"),
+          () => this.room.act("stage.mute", { participant_id: p.participant_id, muted: !speaker.muted }),
+          { class: "small" }));
+      }
+      if (this.room.can("remove")) {
+        actions.append(button(this.t("remove"), () => {
+          if (window.confirm(this.t("confirm.remove", { pseudonym: p.pseudonym }))) {
+            this.room.act("moderation.remove", { participant_id: p.participant_id });
+          }
+        }, { class: "small" }));
+      }
+      if (this.room.can("ban")) {
+        actions.append(button(this.t("ban"), () => {
+          if (window.confirm(this.t("confirm.ban", { pseudonym: p.pseudonym }))) {
+            this.room.act("moderation.ban", { participant_id: p.participant_id });
+          }
+        }, { class: "small danger" }));
+      }
+    }
+    return el("li", { dataset: { id: p.participant_id } },
+      el("span", { class: "name" }, p.pseudonym),
+      me ? el("span", { class: "you" }, ` ${this.t("you")}`) : null,
+      STAFF.has(p.role) ? el("span", { class: `badge role-${p.role}` }, this.t(`role.${p.role}`)) : null,
+      actions);
+  }
+}

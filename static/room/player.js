@@ -1,0 +1,71 @@
+// The stage as received: the expert's video in <video>, every audio track in its own
+// <audio> (so several speakers mix), sound on when the browser allows it, else a
+// "tap for sound" button (phones block sound until a tap).
+
+export class Player {
+  constructor({ video, empty, unmuteButton, audioBox }) {
+    this.video = video;
+    this.empty = empty;
+    this.unmuteButton = unmuteButton;
+    this.audioBox = audioBox;
+    this.audios = new Map(); // track id -> <audio>
+    this.soundBlocked = false;
+    unmuteButton.addEventListener("click", () => this.unmute());
+  }
+
+  setTracks(tracks) {
+    const videoTrack = tracks.find((t) => t.kind === "video");
+    const current = this.video.srcObject && this.video.srcObject.getVideoTracks()[0];
+    if (videoTrack && videoTrack !== current) {
+      this.video.srcObject = new MediaStream([videoTrack]);
+      this.video.play().catch(() => { /* muted video: plays once data comes */ });
+    } else if (!videoTrack && current) {
+      this.video.srcObject = null;
+    }
+    this.empty.hidden = Boolean(videoTrack);
+
+    const audioTracks = tracks.filter((t) => t.kind === "audio");
+    const wanted = new Set(audioTracks.map((t) => t.id));
+    for (const [id, audio] of this.audios) {
+      if (!wanted.has(id)) {
+        audio.srcObject = null;
+        audio.remove();
+        this.audios.delete(id);
+      }
+    }
+    for (const track of audioTracks) {
+      if (this.audios.has(track.id)) continue;
+      const audio = document.createElement("audio");
+      audio.autoplay = true;
+      audio.srcObject = new MediaStream([track]);
+      this.audioBox.append(audio);
+      this.audios.set(track.id, audio);
+      this.tryPlay(audio);
+    }
+    this.unmuteButton.hidden = !(this.soundBlocked && this.audios.size > 0);
+  }
+
+  tryPlay(audio) {
+    audio.muted = this.soundBlocked;
+    audio.play().catch(() => {
+      // Autoplay with sound refused: play muted, and offer the tap that unlocks sound.
+      this.soundBlocked = true;
+      audio.muted = true;
+      audio.play().catch(() => {});
+      this.unmuteButton.hidden = false;
+    });
+  }
+
+  unmute() {
+    this.soundBlocked = false;
+    this.unmuteButton.hidden = true;
+    for (const audio of this.audios.values()) {
+      audio.muted = false;
+      audio.play().catch(() => {});
+    }
+  }
+
+  clear() {
+    this.setTracks([]);
+  }
+}

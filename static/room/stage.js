@@ -1,0 +1,73 @@
+// Raised hands and the stage: my own hand, the staff's list of hands, who is on stage.
+import { $, button, el, show } from "./dom.js";
+
+export class StagePanel {
+  constructor(room) {
+    this.room = room;
+    this.t = room.t;
+    this.handRaised = false;
+    this.onStage = false;
+    this.speakers = [];
+    this.hands = [];
+    $("raise-hand").addEventListener("click", () =>
+      this.room.act(this.handRaised ? "stage.lower_hand" : "stage.raise_hand", {}));
+    $("leave-stage").addEventListener("click", () => this.room.act("stage.send_back", {}));
+  }
+
+  load(snapshot) {
+    this.speakers = snapshot.speakers || [];
+    this.hands = snapshot.hands || [];
+    this.setHand(Boolean(snapshot.hand_raised));
+    this.render();
+  }
+
+  setHand(raised) {
+    this.handRaised = raised;
+    const handButton = $("raise-hand");
+    handButton.textContent = raised ? this.t("lower-hand") : this.t("raise-hand");
+    handButton.setAttribute("aria-pressed", raised ? "true" : "false");
+    $("hand-status").textContent = raised ? this.t("hand-raised") : "";
+  }
+
+  setSpeakers(speakers) {
+    this.speakers = speakers;
+    this.render();
+    this.room.people.render();
+  }
+
+  setHands(hands) {
+    this.hands = hands;
+    this.render();
+  }
+
+  isSpeaker(participantId) {
+    return this.speakers.some((s) => s.participant_id === participantId);
+  }
+
+  render() {
+    const staff = this.room.can("manage_stage");
+    const list = $("speakers");
+    list.replaceChildren(...this.speakers.map((s) => el("li", {},
+      el("span", { class: "name" }, s.pseudonym),
+      s.participant_id === this.room.me.id ? el("span", { class: "you" }, ` ${this.t("you")}`) : null,
+      s.muted ? el("span", { class: "badge" }, this.t("muted")) : null,
+      staff ? el("span", { class: "actions" },
+        this.room.can("mute") ? button(s.muted ? this.t("unmute") : this.t("mute"),
+          () => this.room.act("stage.mute", { participant_id: s.participant_id, muted: !s.muted })) : null,
+        button(this.t("back-to-audience"),
+          () => this.room.act("stage.send_back", { participant_id: s.participant_id }))) : null)));
+    show(list.parentElement, this.speakers.length > 0);
+
+    if (staff) {
+      $("hands").replaceChildren(...this.hands.map((h) => el("li", {},
+        el("span", { class: "name" }, h.pseudonym),
+        el("span", { class: "actions" },
+          button(this.t("bring-on-stage"),
+            () => this.room.act("stage.invite", { participant_id: h.participant_id }), { class: "primary" }),
+          button(this.t("dismiss-hand"),
+            () => this.room.act("stage.lower_hand", { participant_id: h.participant_id }))))));
+      show($("hands-empty"), this.hands.length === 0);
+      this.room.setBadge("moderation-hands", this.hands.length);
+    }
+  }
+}
