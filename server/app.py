@@ -27,6 +27,7 @@ from server.web_errors import LANG, errors_middleware, security_headers
 from sessions.clock import Clock, SystemClock
 from sessions.service_cafes import CafeService
 from sessions.storage.database import Database
+from signaling import setup_signaling
 
 log = logging.getLogger("causerie.http")
 
@@ -72,6 +73,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     if NODE_MODULES.is_dir():
         app.router.add_static("/vendor/", NODE_MODULES, name="vendor")
+    setup_signaling(app, cafes=CAFES, translate=app[CATALOGS].error_message,
+                    ice=config.ice, limits=config.limits, redis_url=config.redis_url)
     return app
 
 

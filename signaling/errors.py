@@ -1,0 +1,47 @@
+"""Errors of the signaling edge, each a `sessions.errors` subclass so one translation path
+serves them all.
+
+Hierarchy::
+
+    CauserieError
+     ├── NotJoined          not_joined        the event needs a `join` first
+     ├── AlreadyJoined      already_joined    `join` twice on one socket
+     ├── UnknownEvent       unknown_event     no such event
+     └── InvalidInput
+          └── PayloadTooLarge payload_too_large  a field over its size bound (an SDP)
+    RateLimited (sessions)  rate_limited      the per-connection event rate
+"""
+
+from __future__ import annotations
+
+from sessions.errors import CauserieError, InvalidInput, RateLimited
+
+__all__ = ["AlreadyJoined", "EventFlood", "NotJoined", "PayloadTooLarge", "UnknownEvent"]
+
+
+class NotJoined(CauserieError):
+    code = "not_joined"
+    http_status = 409
+    default_message = "Join the café first."
+
+
+class AlreadyJoined(CauserieError):
+    code = "already_joined"
+    http_status = 409
+    default_message = "You have already joined a café on this connection."
+
+
+class UnknownEvent(CauserieError):
+    code = "unknown_event"
+    http_status = 400
+    default_message = "Unknown event: %(event)s."
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+    http_status = 413
+    default_message = "The field %(field)s is too large (at most %(max)s bytes)."
+
+
+class EventFlood(RateLimited):
+    default_message = "Too many actions, please wait a moment."

@@ -1,0 +1,83 @@
+"""media.publish, media.subscribe, media.answer, media.unpublish: the permission table
+decides who may publish what; `signaling.media.MediaRouter` does the WebRTC work."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sessions.actors import Actor
+from sessions.errors import PermissionDenied, Unavailable
+from sessions.roles import Permission, Role
+from signaling import messages as m
+from signaling.errors import PayloadTooLarge
+from signaling.events import Ack, EventSpec
+from signaling.hub import Connection, Hub
+from signaling.media import MediaRouter
+
+
+def _router(hub: Hub) -> MediaRouter:
+    if hub.media is None:
+        raise Unavailable("The media server is not available.")
+    return hub.media
+
+
+def _check_sdp(hub: Hub, sdp: str) -> None:
+    limit = hub.limits.sdp_max_bytes
+    if len(sdp.encode()) > limit:
+        raise PayloadTooLarge(field="sdp", max=limit)
+
+
+async def _current(hub: Hub, actor: Actor) -> Actor:
+    """The actor with `on_stage` read now: the stage may have changed on another process."""
+    if actor.role is not Role.PARTICIPANT:
+        return actor
+    on_stage = await hub.services().stage.is_on_stage(actor.cafe_id, actor.participant_id)
+    return dataclasses.replace(actor, on_stage=on_stage)
+
+
+async def publish(hub: Hub, conn: Connection, msg: m.MediaPublish) -> Ack:
+    assert conn.actor is not None
+    _check_sdp(hub, msg.sdp)
+    actor = await _current(hub, conn.actor)
+    if not (actor.can(Permission.PUBLISH_MICROPHONE) or actor.can(Permission.PUBLISH_CAMERA)):
+        raise PermissionDenied()
+    answer = await _router(hub).publish(actor.cafe_id, actor.participant_id, msg.sdp,
+                                        allow_video=actor.can(Permission.PUBLISH_CAMERA))
+    conn.publishing = True
+    await hub.announce_slots(actor.cafe_id)
+    return {"sdp": answer, "type": "answer"}
+
+
+async def unpublish(hub: Hub, conn: Connection, _msg: m.MediaUnpublish) -> Ack:
+    assert conn.actor is not None
+    await _router(hub).unpublish(conn.actor.cafe_id, conn.actor.participant_id)
+    conn.publishing = False
+    await hub.announce_slots(conn.actor.cafe_id)
+    return {}
+
+
+async def subscribe(hub: Hub, conn: Connection, _msg: m.MediaSubscribe) -> Ack:
+    actor = conn.actor
+    assert actor is not None
+    actor.require(Permission.SUBSCRIBE_MEDIA)
+    router = _router(hub)
+    offer = await router.subscribe(actor.cafe_id, actor.participant_id)
+    conn.subscribed = True
+    return {"sdp": offer, "type": "offer", "slots": router.slot_sources(actor.cafe_id)}
+
+
+async def answer(hub: Hub, conn: Connection, msg: m.MediaAnswer) -> Ack:
+    actor = conn.actor
+    assert actor is not None
+    actor.require(Permission.SUBSCRIBE_MEDIA)
+    _check_sdp(hub, msg.sdp)
+    await _router(hub).accept_answer(actor.cafe_id, actor.participant_id, msg.sdp)
+    return {}
+
+
+EVENTS: dict[str, EventSpec] = {
+    "media.publish": EventSpec(m.MediaPublish, publish),
+    "media.unpublish": EventSpec(m.MediaUnpublish, unpublish),
+    "media.subscribe": EventSpec(m.MediaSubscribe, subscribe),
+    "media.answer": EventSpec(m.MediaAnswer, answer),
+}

@@ -1,0 +1,111 @@
+"""join, leave, cafe.open, cafe.end."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp_session import get_session
+
+from sessions.actors import Actor
+from sessions.cafe import Cafe
+from sessions.roles import PERMISSIONS
+from signaling import messages as m
+from signaling import rooms
+from signaling.errors import AlreadyJoined
+from signaling.events import Ack, EventSpec
+from signaling.hub import Connection, Hub
+
+log = logging.getLogger("causerie.signaling")
+
+
+def cafe_view(cafe: Cafe) -> dict[str, Any]:
+    return {
+        "id": cafe.id, "slug": cafe.slug, "title": cafe.title, "status": cafe.status.value,
+        "language": cafe.language, "theme": cafe.theme,
+        "opened_at": cafe.opened_at.isoformat() if cafe.opened_at else None,
+        "ended_at": cafe.ended_at.isoformat() if cafe.ended_at else None,
+    }
+
+
+async def organiser_name(hub: Hub, conn: Connection) -> str | None:
+    """The display name of the organiser logged in on this browser, from the session cookie
+    of the socket's HTTP request; None for everyone else."""
+    if conn.request is None:
+        return None
+    try:
+        session = await get_session(conn.request)
+    except RuntimeError:  # no session middleware on this app
+        return None
+    organiser_id = session.get("organiser_id")
+    if not isinstance(organiser_id, int):
+        return None
+    cafes = hub.services().cafes
+    async with cafes.db.connect() as db:
+        row = await cafes.repo.organiser_by_id(db, organiser_id)
+    return None if row is None else str(row["display_name"])
+
+
+async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
+    if conn.actor is not None:
+        raise AlreadyJoined()
+    if msg.lang:
+        conn.lang = msg.lang
+    services = hub.services()
+    joined = await services.cafes.join(
+        msg.cafe, browser_key=msg.browser_key, pseudonym=msg.pseudonym,
+        invitation_token=msg.invite or None, organiser_name=await organiser_name(hub, conn))
+    actor = joined.actor
+    on_stage = await services.stage.is_on_stage(actor.cafe_id, actor.participant_id)
+    await hub.attach(conn, actor)
+    presence = await hub.presence.members(actor.cafe_id)
+    slots = hub.media.slot_sources(actor.cafe_id) if hub.media is not None else {}
+    log.info("joined cafe=%s participant=%s role=%s sid=%s", actor.cafe_id,
+             actor.participant_id, actor.role.value, conn.sid)
+    return {
+        "participant": {"id": actor.participant_id, "role": actor.role.value,
+                        "pseudonym": actor.pseudonym, "on_stage": on_stage},
+        "permissions": sorted(p.value for p in PERMISSIONS[actor.role]),
+        "cafe": cafe_view(joined.cafe),
+        "presence": [e.view() for e in presence],
+        "qa": await services.qa.snapshot(actor),
+        "stage": await services.stage.snapshot(actor),
+        "chat": await services.moderation.chat_snapshot(actor),
+        "ice_servers": hub.ice_servers,
+        "media": {"slots": slots},
+    }
+
+
+async def leave(hub: Hub, conn: Connection, _msg: m.Leave) -> Ack:
+    await hub.detach(conn, disconnected=False)
+    return {}
+
+
+def _actor(conn: Connection) -> Actor:
+    assert conn.actor is not None  # the dispatcher checks needs_join
+    return conn.actor
+
+
+async def cafe_open(hub: Hub, conn: Connection, _msg: m.CafeOpen) -> Ack:
+    cafe, events = await hub.services().cafes.open_cafe(_actor(conn))
+    await hub.emit(events)
+    return {"cafe": cafe_view(cafe)}
+
+
+async def cafe_end(hub: Hub, conn: Connection, _msg: m.CafeEnd) -> Ack:
+    """Everyone is told, media stops, every socket (on every process) leaves the café."""
+    cafe, events = await hub.services().cafes.end_cafe(_actor(conn))
+    await hub.emit(events)
+    await hub.presence.clear(cafe.id)
+    # Closing the rooms runs `Hub.on_room_closed` on every process (see `manager.py`).
+    for room in rooms.all_cafe_rooms(cafe.id):
+        await hub.sio.close_room(room, namespace=hub.namespace)
+    return {"cafe": cafe_view(cafe)}
+
+
+EVENTS: dict[str, EventSpec] = {
+    "join": EventSpec(m.Join, join, needs_join=False),
+    "leave": EventSpec(m.Leave, leave),
+    "cafe.open": EventSpec(m.CafeOpen, cafe_open),
+    "cafe.end": EventSpec(m.CafeEnd, cafe_end),
+}

@@ -1,0 +1,252 @@
+"""The state the event handlers share: the socket.io server, the services, presence, media,
+and each local connection. Handlers receive the `Hub` and the `Connection`; they parse
+nothing and decide nothing themselves: the services do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiohttp import web
+
+from sessions.actors import Actor
+from sessions.errors import CauserieError
+from sessions.events import Outbound
+from sessions.service_cafes import CafeService
+from sessions.service_moderation import ModerationService
+from sessions.service_qa import QaService
+from sessions.service_stage import StageService
+from signaling import rooms
+from signaling.presence import PresenceEntry, PresenceStore
+
+if TYPE_CHECKING:
+    from signaling.media import MediaRouter
+
+log = logging.getLogger("causerie.signaling")
+
+Translate = Callable[[str, CauserieError], str]
+
+
+class SignalingLimits(Protocol):
+    """What signaling reads of `server.config.LimitsConfig` (and passes to the services)."""
+
+    @property
+    def events_per_second(self) -> int: ...
+    @property
+    def sdp_max_bytes(self) -> int: ...
+    @property
+    def max_tracks_per_publisher(self) -> int: ...
+    @property
+    def question_max_length(self) -> int: ...
+    @property
+    def questions_per_minute(self) -> int: ...
+    @property
+    def votes_per_second(self) -> int: ...
+    @property
+    def chat_max_length(self) -> int: ...
+    @property
+    def chat_per_minute(self) -> int: ...
+    @property
+    def reject_reason_max_length(self) -> int: ...
+    @property
+    def stage_max(self) -> int: ...
+
+
+class IceLike(Protocol):
+    """What signaling reads of `server.config.IceConfig`."""
+
+    @property
+    def host_addresses(self) -> tuple[str, ...]: ...
+    @property
+    def stun_urls(self) -> tuple[str, ...]: ...
+    @property
+    def turn_urls(self) -> tuple[str, ...]: ...
+    @property
+    def turn_username(self) -> str: ...
+    @property
+    def turn_credential(self) -> str: ...
+
+
+def ice_servers_for_browser(ice: IceLike) -> list[dict[str, Any]]:
+    servers: list[dict[str, Any]] = []
+    if ice.stun_urls:
+        servers.append({"urls": list(ice.stun_urls)})
+    if ice.turn_urls:
+        servers.append({"urls": list(ice.turn_urls), "username": ice.turn_username,
+                        "credential": ice.turn_credential})
+    return servers
+
+
+@dataclass(slots=True)
+class Connection:
+    """One socket of this process."""
+
+    sid: str
+    request: web.Request | None
+    lang: str = "fr"
+    actor: Actor | None = None
+    # the flood window: start (monotonic seconds) and events counted in it
+    window_start: float = 0.0
+    window_count: int = 0
+    flood_logged: bool = False
+    publishing: bool = False
+    subscribed: bool = False
+
+
+@dataclass(slots=True)
+class Services:
+    cafes: CafeService
+    qa: QaService
+    stage: StageService
+    moderation: ModerationService
+
+
+@dataclass(eq=False)
+class Hub:
+    sio: Any  # socketio.AsyncServer (untyped)
+    presence: PresenceStore
+    translate: Translate
+    limits: SignalingLimits
+    ice_servers: list[dict[str, Any]]
+    services: Callable[[], Services]
+    media: MediaRouter | None = None
+    namespace: str = "/"
+    connections: dict[str, Connection] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    # -- emitting ---------------------------------------------------------------------
+
+    async def emit(self, events: Iterable[Outbound]) -> None:
+        """Send each event to its audience's room, without the excluded participants."""
+        for event in events:
+            skip: list[str] | str | None = None
+            if event.exclude:
+                skip = await self.presence.sids(event.cafe_id, event.exclude)
+            await self.sio.emit(event.event, event.payload, room=rooms.room_of(event),
+                                skip_sid=skip, namespace=self.namespace)
+
+    # -- joining and leaving ------------------------------------------------------------
+
+    async def attach(self, conn: Connection, actor: Actor) -> bool:
+        """Enter the rooms of `actor`, record presence; True for the participant's first
+        socket (and then tell the café)."""
+        conn.actor = actor
+        for room in rooms.rooms_for(actor.cafe_id, actor.participant_id, actor.role):
+            await self.sio.enter_room(conn.sid, room, namespace=self.namespace)
+        entry = PresenceEntry(actor.participant_id, actor.pseudonym, actor.role.value)
+        first = await self.presence.add(actor.cafe_id, entry, conn.sid)
+        if first:
+            await self.sio.emit("presence.joined", entry.view(),
+                                room=rooms.cafe_room(actor.cafe_id), skip_sid=conn.sid,
+                                namespace=self.namespace)
+        return first
+
+    async def detach(self, conn: Connection, *, disconnected: bool) -> None:
+        """The socket leaves its café (a `leave` or a disconnection)."""
+        actor, conn.actor = conn.actor, None
+        if actor is None:
+            return
+        await self._stop_media(conn, actor)
+        if not disconnected:
+            for room in rooms.rooms_for(actor.cafe_id, actor.participant_id, actor.role):
+                await self.sio.leave_room(conn.sid, room, namespace=self.namespace)
+        if await self.presence.remove(actor.cafe_id, actor.participant_id, conn.sid):
+            await self.sio.emit("presence.left", {"participant_id": actor.participant_id},
+                                room=rooms.cafe_room(actor.cafe_id), namespace=self.namespace)
+        log.info("left cafe=%s participant=%s sid=%s", actor.cafe_id, actor.participant_id,
+                 conn.sid)
+
+    async def _stop_media(self, conn: Connection, actor: Actor) -> None:
+        if self.media is None:
+            return
+        try:
+            if conn.publishing:
+                await self.media.unpublish(actor.cafe_id, actor.participant_id)
+                await self.announce_slots(actor.cafe_id)
+            if conn.subscribed:
+                await self.media.unsubscribe(actor.cafe_id, actor.participant_id)
+        except CauserieError as exc:
+            log.info("media stop failed cafe=%s participant=%s: %s", actor.cafe_id,
+                     actor.participant_id, exc)
+        conn.publishing = conn.subscribed = False
+
+    async def announce_slots(self, cafe_id: int) -> None:
+        if self.media is None:
+            return
+        await self.sio.emit("media.slots", {"slots": self.media.slot_sources(cafe_id)},
+                            room=rooms.cafe_room(cafe_id), namespace=self.namespace)
+
+    def local_participant(self, participant_id: int) -> list[Connection]:
+        return [c for c in self.connections.values()
+                if c.actor is not None and c.actor.participant_id == participant_id]
+
+    async def disconnect_participant(self, cafe_id: int, participant_id: int) -> None:
+        """Disconnect every socket of a participant, on any process."""
+        for sid in await self.presence.sids(cafe_id, [participant_id]):
+            await self.sio.disconnect(sid, namespace=self.namespace)
+
+    # -- hooks the manager calls on every process ----------------------------------------
+
+    async def on_delivery(self, room: str, event: str, data: Any) -> None:
+        """An event reaches a participant of this process: act on the media plane."""
+        participant_id = rooms.participant_of_room(room)
+        if participant_id is None:
+            return
+        local = self.local_participant(participant_id)
+        if not local:
+            return
+        actor = local[0].actor
+        assert actor is not None
+        cafe_id = actor.cafe_id
+        if event == "moderation.removed":
+            self.spawn(self._disconnect_local([c.sid for c in local]))
+        elif self.media is not None and event == "stage.dismissed":
+            self.spawn(self._unpublish(cafe_id, participant_id, local))
+        elif self.media is not None and event == "stage.muted" and isinstance(data, dict):
+            self.media.mute(cafe_id, participant_id, bool(data.get("muted")))
+
+    async def _disconnect_local(self, sids: Sequence[str]) -> None:
+        for sid in sids:
+            await self.sio.disconnect(sid, namespace=self.namespace)
+
+    async def _unpublish(self, cafe_id: int, participant_id: int,
+                         local: Sequence[Connection]) -> None:
+        assert self.media is not None
+        await self.media.unpublish(cafe_id, participant_id)
+        for conn in local:
+            conn.publishing = False
+        await self.announce_slots(cafe_id)
+
+    async def on_room_closed(self, room: str) -> None:
+        """A café's rooms are closed (it ended): its sockets here are no longer joined."""
+        prefix, _, rest = room.partition(":")
+        if prefix != "cafe" or not rest.isdigit():
+            return
+        cafe_id = int(rest)
+        for conn in list(self.connections.values()):
+            actor = conn.actor
+            if actor is not None and actor.cafe_id == cafe_id:
+                conn.actor = None
+                conn.publishing = conn.subscribed = False
+                await self.sio.leave_room(conn.sid, rooms.participant_room(actor.participant_id),
+                                          namespace=self.namespace)
+        if self.media is not None:
+            await self.media.close_cafe(cafe_id)
+
+    def spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def monotonic() -> float:
+    return time.monotonic()

@@ -1,0 +1,124 @@
+"""`setup_signaling`: the one call the app factory makes to mount the realtime edge."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+import socketio
+from aiohttp import web
+
+from sessions.ratelimit import RateLimiter
+from sessions.service_cafes import CafeService
+from sessions.service_moderation import ModerationService
+from sessions.service_qa import QaService
+from sessions.service_stage import StageService
+from signaling.hub import (
+    Hub,
+    IceLike,
+    Services,
+    SignalingLimits,
+    Translate,
+    ice_servers_for_browser,
+)
+from signaling.keys import HUB, MEDIA, NAMESPACE, SERVICES, SOCKETIO
+from signaling.manager import FanoutManager, FanoutRedisManager, LocalFanout
+from signaling.media import MediaRouter
+from signaling.namespace import CafeNamespace
+from signaling.presence import MemoryPresence, PresenceStore, RedisPresence
+
+log = logging.getLogger("causerie.signaling")
+
+HOOKED_EVENTS = frozenset({"moderation.removed", "stage.dismissed", "stage.muted"})
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+def setup_signaling(
+    app: web.Application,
+    *,
+    cafes: web.AppKey[CafeService],
+    translate: Translate,
+    ice: IceLike,
+    limits: SignalingLimits,
+    redis_url: str = "",
+    cors_allowed_origins: str | Sequence[str] | None = None,
+    media: bool = True,
+    path: str = "socket.io",
+) -> None:
+    """Mount socket.io on `app` at `/socket.io/`.
+
+    `cafes` is the key under which the app's database context puts the `CafeService` (the Q&A,
+    stage and moderation services are built on its database and clock, after it). `translate`
+    is `(lang, error) -> message` (`server.i18n.Catalogs.error_message`). With `redis_url`,
+    rooms, presence and rate limits are shared by every process through Redis.
+    `cors_allowed_origins`: None accepts the page's own origin only.
+    """
+    manager: LocalFanout = FanoutRedisManager(redis_url) if redis_url else FanoutManager()
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp", client_manager=manager,
+        cors_allowed_origins=(list(cors_allowed_origins)
+                              if isinstance(cors_allowed_origins, Sequence)
+                              and not isinstance(cors_allowed_origins, str)
+                              else cors_allowed_origins),
+        max_http_buffer_size=MAX_MESSAGE_BYTES, logger=False, engineio_logger=False,
+    )
+    presence: PresenceStore = RedisPresence(redis_url) if redis_url else MemoryPresence()
+    hub = Hub(sio=sio, presence=presence, translate=translate, limits=limits,
+              ice_servers=ice_servers_for_browser(ice), services=lambda: app[SERVICES])
+    namespace = CafeNamespace(hub)
+    sio.register_namespace(namespace)
+    manager.delivery_hook = hub.on_delivery
+    manager.hooked_events = HOOKED_EVENTS
+    manager.room_closed_hook = hub.on_room_closed
+    sio.attach(app, socketio_path=path)
+    app[SOCKETIO] = sio
+    app[NAMESPACE] = namespace
+    app[HUB] = hub
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        cafe_service = app[cafes]
+        limiter = RateLimiter(redis_url)
+        db, clock = cafe_service.db, cafe_service.clock
+        app[SERVICES] = Services(
+            cafes=cafe_service,
+            qa=QaService(db, clock, limiter, limits),
+            stage=StageService(db, clock, limits),
+            moderation=ModerationService(db, clock, limiter, limits),
+        )
+        if media:
+            router = MediaRouter(
+                host_addresses=ice.host_addresses, stun_urls=ice.stun_urls,
+                turn_urls=ice.turn_urls, turn_username=ice.turn_username,
+                turn_credential=ice.turn_credential, sdp_max_bytes=limits.sdp_max_bytes,
+                max_tracks_per_publisher=limits.max_tracks_per_publisher,
+                stage_max=limits.stage_max)
+            hub.media = router
+            app[MEDIA] = router
+        # Listen to the other processes from the start, not from the first connection.
+        sio.manager_initialized = True
+        manager.initialize()
+        log.info("signaling ready redis=%s media=%s", bool(redis_url), media)
+        yield
+        for sid in list(hub.connections):
+            with contextlib.suppress(Exception):
+                await sio.disconnect(sid, namespace=hub.namespace, ignore_queue=True)
+        await hub.drain()
+        await sio.shutdown()
+        thread = getattr(manager, "thread", None)
+        if isinstance(thread, asyncio.Future):
+            thread.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await thread
+        for client in (getattr(manager, "redis", None), getattr(manager, "pubsub", None)):
+            close = getattr(client, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+        if hub.media is not None:
+            await hub.media.close()
+        await presence.close()
+        log.info("signaling closed")
+
+    app.cleanup_ctx.append(lifetime)
