@@ -59,7 +59,6 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
     on_stage = await services.stage.is_on_stage(actor.cafe_id, actor.participant_id)
     await hub.attach(conn, actor)
     presence = await hub.presence.members(actor.cafe_id)
-    slots = hub.media.slot_sources(actor.cafe_id) if hub.media is not None else {}
     log.info("joined cafe=%s participant=%s role=%s sid=%s", actor.cafe_id,
              actor.participant_id, actor.role.value, conn.sid)
     return {
@@ -72,7 +71,7 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
         "stage": await services.stage.snapshot(actor),
         "chat": await services.moderation.chat_snapshot(actor),
         "ice_servers": hub.ice_servers,
-        "media": {"slots": slots},
+        "media": await hub.publishing(actor.cafe_id),
     }
 
 

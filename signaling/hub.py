@@ -16,12 +16,13 @@ from aiohttp import web
 
 from sessions.actors import Actor
 from sessions.errors import CauserieError
-from sessions.events import Outbound
+from sessions.events import Audience, Outbound
 from sessions.service_cafes import CafeService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
 from sessions.service_stage import StageService
 from signaling import rooms
+from signaling.manager import EXCEPT_ROOM
 from signaling.presence import PresenceEntry, PresenceStore
 
 if TYPE_CHECKING:
@@ -122,13 +123,21 @@ class Hub:
     # -- emitting ---------------------------------------------------------------------
 
     async def emit(self, events: Iterable[Outbound]) -> None:
-        """Send each event to its audience's room, without the excluded participants."""
-        for event in events:
-            skip: list[str] | str | None = None
-            if event.exclude:
-                skip = await self.presence.sids(event.cafe_id, event.exclude)
+        """Send each event to its audience's room.
+
+        Excluded participants (`Outbound.exclude`) are skipped by room, and so is a narrower
+        audience that gets its own copy of the same event in the batch (moderators get the
+        moderator view of a question, not also the public one): every process resolves those
+        rooms to its own sockets (`manager.EXCEPT_ROOM`)."""
+        batch = list(events)
+        for event in batch:
+            skip = [EXCEPT_ROOM + rooms.participant_room(p) for p in event.exclude]
+            if event.audience is Audience.CAFE:
+                skip += [EXCEPT_ROOM + rooms.room_of(other) for other in batch
+                         if other.event == event.event and other.cafe_id == event.cafe_id
+                         and other.audience in (Audience.MODERATORS, Audience.STAFF)]
             await self.sio.emit(event.event, event.payload, room=rooms.room_of(event),
-                                skip_sid=skip, namespace=self.namespace)
+                                skip_sid=skip or None, namespace=self.namespace)
 
     # -- joining and leaving ------------------------------------------------------------
 
@@ -175,20 +184,34 @@ class Hub:
                      actor.participant_id, exc)
         conn.publishing = conn.subscribed = False
 
+    async def publishing(self, cafe_id: int) -> dict[str, Any]:
+        """Who publishes what in a café (`media.tracks`, and the join ack's `media`)."""
+        slots = self.media.slot_sources(cafe_id) if self.media is not None else {}
+        kinds: dict[int, list[str]] = {}
+        for slot, source in slots.items():
+            if source is not None:
+                kinds.setdefault(source, []).append("video" if slot == "video" else "audio")
+        names = {e.participant_id: e.pseudonym for e in await self.presence.members(cafe_id)}
+        publishers = [{"participant_id": pid, "pseudonym": names.get(pid, ""),
+                       "kinds": sorted(k)} for pid, k in sorted(kinds.items())]
+        return {"publishers": publishers, "publishing": sorted(kinds), "slots": slots}
+
     async def announce_slots(self, cafe_id: int) -> None:
+        """Tell the café that the set of published tracks changed (`media.tracks`)."""
         if self.media is None:
             return
-        await self.sio.emit("media.slots", {"slots": self.media.slot_sources(cafe_id)},
+        view = await self.publishing(cafe_id)
+        await self.sio.emit("media.tracks", {"publishers": view["publishers"],
+                                             "slots": view["slots"]},
                             room=rooms.cafe_room(cafe_id), namespace=self.namespace)
+
+    async def media_stopped(self, participant_id: int, reason: str) -> None:
+        await self.sio.emit("media.stopped", {"reason": reason},
+                            room=rooms.participant_room(participant_id), namespace=self.namespace)
 
     def local_participant(self, participant_id: int) -> list[Connection]:
         return [c for c in self.connections.values()
                 if c.actor is not None and c.actor.participant_id == participant_id]
-
-    async def disconnect_participant(self, cafe_id: int, participant_id: int) -> None:
-        """Disconnect every socket of a participant, on any process."""
-        for sid in await self.presence.sids(cafe_id, [participant_id]):
-            await self.sio.disconnect(sid, namespace=self.namespace)
 
     # -- hooks the manager calls on every process ----------------------------------------
 
@@ -208,7 +231,10 @@ class Hub:
         elif self.media is not None and event == "stage.dismissed":
             self.spawn(self._unpublish(cafe_id, participant_id, local))
         elif self.media is not None and event == "stage.muted" and isinstance(data, dict):
-            self.media.mute(cafe_id, participant_id, bool(data.get("muted")))
+            muted = bool(data.get("muted"))
+            self.media.mute(cafe_id, participant_id, muted)
+            if muted:
+                self.spawn(self.media_stopped(participant_id, "muted"))
 
     async def _disconnect_local(self, sids: Sequence[str]) -> None:
         for sid in sids:
@@ -220,6 +246,7 @@ class Hub:
         await self.media.unpublish(cafe_id, participant_id)
         for conn in local:
             conn.publishing = False
+        await self.media_stopped(participant_id, "dismissed")
         await self.announce_slots(cafe_id)
 
     async def on_room_closed(self, room: str) -> None:

@@ -24,6 +24,10 @@ from socketio import packet as sio_packet
 
 log = logging.getLogger("causerie.signaling")
 
+# A `skip_sid` entry starting with this marker names a room whose local members are skipped:
+# the exclusion travels through Redis as a room name and every process resolves it itself.
+EXCEPT_ROOM = "\x00room:"
+
 DeliveryHook = Callable[[str, str, Any], Awaitable[None]]
 RoomClosedHook = Callable[[str], Awaitable[None]]
 
@@ -40,12 +44,16 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
         if (self.delivery_hook is not None and event in self.hooked_events
                 and isinstance(room, str) and self.rooms.get(namespace, {}).get(room)):
             await self.delivery_hook(room, event, data)
-        if callback is not None or namespace not in self.rooms:
+        if callback is not None or namespace not in self.rooms:  # not used by signaling
             await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                                callback=callback, **kwargs)
             return
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        for entry in [e for e in skip if isinstance(e, str) and e.startswith(EXCEPT_ROOM)]:
+            skip.discard(entry)
+            skip.update(sid for sid, _ in self.get_participants(namespace,
+                                                                entry[len(EXCEPT_ROOM):]))
         pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace,
                                        data=[event, *args])
         encoded = pkt.encode()

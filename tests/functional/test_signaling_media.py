@@ -1,0 +1,134 @@
+"""Publishing and subscribing through the socket, with real aiortc peers as the browsers."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import numpy as np
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
+from av import AudioFrame
+from signaling_fixtures import Live, Peer, invite, make_cafe
+
+from sessions.roles import Role
+from signaling.media import build_configuration, offered_host_addresses
+
+LOOPBACK = ("127.0.0.1",)
+
+
+class Tone(AudioStreamTrack):
+    """A 440 Hz tone, 48 kHz mono, 20 ms frames in real time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sent = 0
+        self._t0 = 0.0
+
+    async def recv(self) -> AudioFrame:
+        rate, samples = 48000, 960
+        if self._sent == 0:
+            self._t0 = time.monotonic()
+        else:
+            await asyncio.sleep(self._t0 + self._sent / rate - time.monotonic())
+        t = (np.arange(samples) + self._sent) / rate
+        pcm = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16).reshape(1, -1)
+        frame = AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.pts = self._sent
+        frame.sample_rate = rate
+        frame.time_base = fractions.Fraction(1, rate)
+        self._sent += samples
+        return frame
+
+
+@pytest.fixture
+async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]:
+    server = cast(TestServer, await aiohttp_server(app))
+    running = Live(server, app)
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+async def pcs() -> AsyncIterator[list[RTCPeerConnection]]:
+    made: list[RTCPeerConnection] = []
+    yield made
+    for pc in made:
+        await pc.close()
+
+
+async def _publish(peer: Peer, pcs: list[RTCPeerConnection]) -> dict[str, Any]:
+    pc = RTCPeerConnection(build_configuration())
+    pcs.append(pc)
+    pc.addTransceiver(Tone(), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    with offered_host_addresses(LOOPBACK):
+        await pc.setLocalDescription(await pc.createOffer())
+    assert pc.localDescription is not None
+    ack: dict[str, Any] = await peer.call("media.publish", {"sdp": pc.localDescription.sdp,
+                                                            "type": "offer"})
+    if ack["ok"]:
+        await pc.setRemoteDescription(RTCSessionDescription(ack["sdp"], "answer"))
+    return ack
+
+
+async def test_expert_publishes_and_a_parent_receives(
+        live: Live, pcs: list[RTCPeerConnection]) -> None:
+    cafe = await make_cafe(live.cafes, live=True)
+    expert, parent = await live.peer(), await live.peer()
+    await expert.join(cafe, "Dr Martin", invite=await invite(live.cafes, cafe, Role.EXPERT))
+    await parent.join(cafe, "Marie")
+
+    refused = await _publish(parent, pcs)
+    assert refused["error"]["code"] == "forbidden"
+
+    published = await _publish(expert, pcs)
+    assert published["ok"] is True and published["type"] == "answer"
+    tracks = await parent.next("media.tracks")
+    assert tracks["publishers"] == [{"participant_id": expert.me["id"],
+                                     "pseudonym": "Dr Martin", "kinds": ["audio"]}]
+
+    ack = await parent.call("media.subscribe", {})
+    assert ack["ok"] is True and ack["type"] == "offer"
+    assert ack["slots"]["audio0"] == expert.me["id"]
+    pc = RTCPeerConnection(build_configuration())
+    pcs.append(pc)
+    received: list[MediaStreamTrack] = []
+    pc.on("track", received.append)
+    await pc.setRemoteDescription(RTCSessionDescription(ack["sdp"], "offer"))
+    with offered_host_addresses(LOOPBACK):
+        await pc.setLocalDescription(await pc.createAnswer())
+    assert pc.localDescription is not None
+    answered = await parent.call("media.answer", {"sdp": pc.localDescription.sdp,
+                                                  "type": "answer"})
+    assert answered["ok"] is True
+    audio = [t for t in received if t.kind == "audio"]
+    assert audio
+    frame = await asyncio.wait_for(audio[0].recv(), 15)
+    assert isinstance(frame, AudioFrame)
+
+    assert (await expert.call("media.unpublish", {}))["ok"] is True
+    stopped = await parent.next("media.tracks", count=2)
+    assert stopped["publishers"] == []
+
+
+async def test_parent_on_stage_publishes_audio_until_sent_back(
+        live: Live, pcs: list[RTCPeerConnection]) -> None:
+    cafe = await make_cafe(live.cafes, live=True)
+    moderator, parent = await live.peer(), await live.peer()
+    await moderator.join(cafe, "Modo", invite=await invite(live.cafes, cafe, Role.MODERATOR))
+    await parent.join(cafe, "Marie")
+    await parent.call("stage.raise_hand")
+    await moderator.call("stage.invite", {"participant_id": parent.me["id"]})
+    await parent.next("stage.invited")
+    assert (await _publish(parent, pcs))["ok"] is True
+    assert (await moderator.next("media.tracks"))["publishers"][0]["kinds"] == ["audio"]
+    await moderator.call("stage.send_back", {"participant_id": parent.me["id"]})
+    assert (await parent.next("media.stopped")) == {"reason": "dismissed"}
+    assert (await moderator.next("media.tracks", count=2))["publishers"] == []
