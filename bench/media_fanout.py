@@ -252,6 +252,7 @@ class _Subscriber:
 
 def client_main(port: int, core: int, commands: Connection) -> None:
     _pin(core)
+    os.nice(10)  # the publisher, on the same core, keeps its 30 fps
     asyncio.run(_clients(port, commands))
 
 
