@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from urllib.parse import urlsplit
 
 import socketio
 from aiohttp import web
@@ -35,6 +36,14 @@ HOOKED_EVENTS = frozenset({"moderation.removed", "stage.dismissed", "stage.muted
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
+def pubsub_channel(redis_url: str) -> str:
+    """The pub/sub channel of the processes that share this Redis database: channels ignore
+    Redis's database numbers, so deployments (or test runs) on one Redis pick a database
+    each and stay apart."""
+    database = urlsplit(redis_url).path.strip("/") or "0"
+    return f"causerie:socketio:db{database}"
+
+
 def setup_signaling(
     app: web.Application,
     *,
@@ -55,7 +64,8 @@ def setup_signaling(
     rooms, presence and rate limits are shared by every process through Redis.
     `cors_allowed_origins`: None accepts the page's own origin only.
     """
-    manager: LocalFanout = FanoutRedisManager(redis_url) if redis_url else FanoutManager()
+    manager: LocalFanout = (FanoutRedisManager(redis_url, channel=pubsub_channel(redis_url))
+                            if redis_url else FanoutManager())
     sio = socketio.AsyncServer(
         async_mode="aiohttp", client_manager=manager,
         cors_allowed_origins=(list(cors_allowed_origins)

@@ -1,0 +1,176 @@
+"""Two real server processes sharing one SQLite file and one Redis: a participant connected
+to one sees the presence and the events of a participant on the other."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from signaling_fixtures import Peer, connect, invite, make_cafe
+
+from sessions.cafe import Cafe
+from sessions.clock import SystemClock
+from sessions.roles import Role
+from sessions.service_cafes import CafeService
+from sessions.storage.database import Database
+
+pytestmark = pytest.mark.redis
+
+REDIS_URL = os.environ.get("CAUSERIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def service_missing(what: str, why: object) -> None:
+    """As `tests/conftest.py`: skip locally, fail in CI."""
+    message = f"{what} is not reachable: {why}"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server on {port} exited: {proc.stdout and proc.stdout.read()!r}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"server on {port} did not start")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database of its own (pub/sub channels are per database, see `pubsub_channel`)."""
+    base = REDIS_URL.rsplit("/", 1)[0]
+    url = f"{base}/{random.randint(1, 15)}"
+
+    async def ping() -> None:
+        client: Any = aioredis.Redis.from_url(url)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(ping())
+    except Exception as exc:
+        service_missing("Redis", exc)
+    return url
+
+
+@pytest.fixture
+def servers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, list[int]]]:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'causerie.db'}"
+    env = {**os.environ, "CAUSERIE_DATA_DIR": str(tmp_path / "var"),
+           "CAUSERIE_DATABASE_URL": database_url, "CAUSERIE_SECRET_KEY": TEST_SECRET,
+           "CAUSERIE_REDIS_URL": redis_url, "CAUSERIE_LOG_LEVEL": "WARNING",
+           "CAUSERIE_ICE__HOST_ADDRESSES": '["127.0.0.1"]'}
+    command = [sys.executable, "-m", "server.cli"]
+    subprocess.run([*command, "db", "upgrade"], env=env, check=True, capture_output=True)
+    ports = [_free_port(), _free_port()]
+    procs = [subprocess.Popen([*command, "serve", "--port", str(p)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for p in ports]
+    try:
+        deadline = time.monotonic() + 30
+        for port, proc in zip(ports, procs, strict=True):
+            _wait_healthy(port, proc, deadline)
+        yield database_url, ports
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for proc in procs:
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+@pytest.fixture
+async def cafe_and_invite(servers: tuple[str, list[int]]) -> AsyncIterator[tuple[Cafe, str]]:
+    db = Database(servers[0])
+    cafes = CafeService(db, SystemClock(), TEST_SECRET)
+    cafe = await make_cafe(cafes, live=True)
+    token = await invite(cafes, cafe, Role.MODERATOR)
+    yield cafe, token
+    await db.close()
+
+
+async def test_two_processes_share_presence_and_events(
+        servers: tuple[str, list[int]], cafe_and_invite: tuple[Cafe, str]) -> None:
+    _, (port1, port2) = servers
+    cafe, token = cafe_and_invite
+    url1, url2 = f"http://127.0.0.1:{port1}", f"http://127.0.0.1:{port2}"
+    peers: list[Peer] = []
+    try:
+        moderator, marie, paul = await connect(url1), await connect(url1), await connect(url2)
+        peers += [moderator, marie, paul]
+        assert (await moderator.join(cafe, "Modo", invite=token))["ok"] is True
+        assert (await marie.join(cafe, "Marie"))["ok"] is True
+        ack = await paul.join(cafe, "Paul")
+        assert ack["ok"] is True
+        # presence lives in Redis: the process of Paul knows who joined on the other one
+        assert [p["pseudonym"] for p in ack["presence"]] == ["Modo", "Marie", "Paul"]
+        joined = await marie.next("presence.joined", count=1)
+        assert joined["pseudonym"] == "Paul"
+
+        assert (await paul.call("qa.ask", {"text": "Et les jeux en ligne ?"}))["ok"] is True
+        pending = await moderator.next("qa.question")
+        assert pending["status"] == "pending" and pending["author"] == "Paul"
+        assert (await moderator.call("qa.approve", {"question_id": pending["id"]}))["ok"]
+        public = await marie.next("qa.question")
+        assert public["status"] == "approved"
+        mine = await paul.next("qa.question", count=2)
+        assert mine["mine"] is True and mine["status"] == "approved"
+        await asyncio.sleep(0.2)
+        # the author on the other process was excluded from the public copy
+        assert len(paul.events["qa.question"]) == 2
+        assert len(moderator.events["qa.question"]) == 2
+
+        second = await connect(url2)
+        peers.append(second)
+        await second.join(cafe, "Jeanne")
+        assert (await moderator.call("moderation.remove",
+                                     {"participant_id": second.me["id"]}))["ok"] is True
+        await asyncio.wait_for(second.disconnected.wait(), 5)
+        left = await marie.next("presence.left")
+        assert left["participant_id"] == second.me["id"]
+
+        await paul.close()
+        left2 = await marie.next("presence.left", count=2)
+        assert left2["participant_id"] == paul.me["id"]
+
+        late = await connect(url2)
+        peers.append(late)
+        await late.join(cafe, "Late")
+        assert (await moderator.call("cafe.end", {}))["ok"] is True
+        assert (await late.next("cafe.status"))["status"] == "ended"
+        after = await late.call("chat.send", {"text": "encore ?"})
+        assert after["error"]["code"] == "not_joined"
+    finally:
+        for peer in peers:
+            await peer.close()
