@@ -1,0 +1,321 @@
+"""How long an event takes to reach every client of a large café, and what it costs the
+server.
+
+N websocket clients join one live café (light engine.io/socket.io clients, in several client
+processes pinned to the last core); the server runs in its own process pinned to core 0. Each
+round a participant asks a question and a moderator approves it: `qa.question` then goes to
+the whole café (one room emit, the author and the moderators excluded). Latency: from just
+before the moderator sends `qa.approve` to each client's receipt (one clock, one machine);
+p50/p99 over every delivery of every round. Server CPU: user+system time of the server
+process(es) during the rounds.
+
+    .venv/bin/python bench/signaling_fanout.py                 # N = 500, 1000, 2000
+    .venv/bin/python bench/signaling_fanout.py --sizes 2000 --processes 2 --redis redis://127.0.0.1:6379/9
+    .venv/bin/python bench/signaling_fanout.py --stock         # python-socketio's own manager
+
+Redis (for --processes 2) pub/sub channels ignore database numbers; the channel is derived
+from the database (see `signaling.setup.pubsub_channel`), so pick a database of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+SECRET = "bench-secret-key-0123456789-abcdefghijklmnopq"
+ROUNDS = 5
+ROUND_WAIT = 3.0
+
+
+# --- the server process -----------------------------------------------------------------------
+
+
+def serve(port: int, database_url: str, redis_url: str, data_dir: str, stock: bool) -> None:
+    os.sched_setaffinity(0, {0})
+    import logging
+
+    from aiohttp import web
+
+    import signaling.setup
+    from server.app import create_app
+    from server.config import load_config
+
+    logging.basicConfig(level=logging.WARNING)
+    if stock:
+        import socketio
+
+        class Stock(socketio.AsyncManager):  # type: ignore[misc]
+            delivery_hook = None
+            hooked_events: frozenset[str] = frozenset()
+            room_closed_hook = None
+
+        setattr(signaling.setup, "FanoutManager", Stock)  # noqa: B010 - the baseline
+    config = load_config(data_dir=Path(data_dir), database_url=database_url, secret_key=SECRET,
+                         redis_url=redis_url, port=port,
+                         limits={"questions_per_minute": 100, "events_per_second": 1000})
+    web.run_app(create_app(config), host="127.0.0.1", port=port, print=None,
+                access_log=None)
+
+
+# --- light socket.io clients --------------------------------------------------------------------
+
+
+class Client:
+    """Just enough engine.io v4 / socket.io v5 over one websocket: connect, ack'ed events,
+    pongs, and the receipt time of every `qa.question`."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.acks: dict[int, asyncio.Future[Any]] = {}
+        self.next_id = 0
+        self.received: list[float] = []
+        self.questions: list[dict[str, Any]] = []
+        self.keep_payloads = False
+        self.arrived = asyncio.Event()
+        self.reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, session: aiohttp.ClientSession, url: str) -> Client:
+        ws = await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket",
+                                      autoping=True)
+        await ws.receive_str()  # 0{"sid":...}
+        await ws.send_str("40")
+        while not (await ws.receive_str()).startswith("40"):
+            pass
+        client = cls(ws)
+        client.reader = asyncio.create_task(client.read())
+        return client
+
+    async def read(self) -> None:
+        async for msg in self.ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            data: str = msg.data
+            if data.startswith('42["qa.question"'):
+                self.received.append(time.time())
+                if self.keep_payloads:
+                    self.questions.append(json.loads(data[2:])[1])
+                    self.arrived.set()
+            elif data == "2":
+                await self.ws.send_str("3")
+            elif data.startswith("43"):
+                i = 2
+                while data[i].isdigit():
+                    i += 1
+                future = self.acks.pop(int(data[2:i]), None)
+                if future is not None and not future.done():
+                    future.set_result(json.loads(data[i:])[0])
+
+    async def call(self, event: str, payload: Any) -> Any:
+        self.next_id += 1
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.acks[self.next_id] = future
+        await self.ws.send_str(f"42{self.next_id}" + json.dumps([event, payload]))
+        return await asyncio.wait_for(future, 60)
+
+    async def join(self, slug: str, pseudonym: str, **extra: Any) -> Any:
+        ack = await self.call("join", {"cafe": slug, "pseudonym": pseudonym,
+                                       "browser_key": secrets.token_hex(16), **extra})
+        assert ack["ok"], ack
+        return ack
+
+
+def client_process(urls: list[str], slug: str, count: int, ready: Any, done: Any,
+                   results: Any, cores: set[int]) -> None:
+    os.sched_setaffinity(0, cores)
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as session:
+            clients: list[Client] = []
+            for i in range(count):
+                client = await Client.open(session, urls[i % len(urls)])
+                await client.join(slug, f"p{os.getpid()}-{i}")
+                clients.append(client)
+            ready.put(count)
+            await asyncio.to_thread(done.wait)
+            results.put([t for c in clients for t in c.received])
+            for c in clients:
+                await c.ws.close()
+
+    asyncio.run(main())
+
+
+# --- the coordinator ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def make_cafe(database_url: str) -> tuple[str, str]:
+    import dataclasses
+    from datetime import timedelta
+
+    from sessions.cafe import CafeDraft, CafeStatus
+    from sessions.clock import SystemClock
+    from sessions.roles import Role
+    from sessions.service_cafes import CafeService
+    from sessions.storage.database import Database
+
+    db = Database(database_url)
+    cafes = CafeService(db, SystemClock(), SECRET)
+    now = cafes.clock.now()
+    cafe = await cafes.create_cafe(CafeDraft("Bench", "", "screens", "fr",
+                                             now + timedelta(hours=1), 60), None)
+    async with db.transaction() as conn:
+        await cafes.repo.save_state(conn, dataclasses.replace(
+            cafe, status=CafeStatus.LIVE, opened_at=now))
+    token = (await cafes.invite(cafe.id, Role.MODERATOR)).token
+    await db.close()
+    return cafe.slug, token
+
+
+async def run_rounds(url: str, slug: str, token: str,
+                     pids: list[int]) -> tuple[list[float], float, float]:
+    async with aiohttp.ClientSession() as session:
+        moderator = await Client.open(session, url)
+        moderator.keep_payloads = True
+        await moderator.join(slug, "Modo", invite=token)
+        asker = await Client.open(session, url)
+        await asker.join(slug, "Asker")
+        starts: list[float] = []
+        cpu0 = sum(cpu_seconds(p) for p in pids)
+        wall0 = time.monotonic()
+        for r in range(ROUNDS):
+            await asker.call("qa.ask", {"text": f"Question {r} ?"})
+            while len(moderator.questions) < 2 * r + 1:
+                moderator.arrived.clear()
+                await asyncio.wait_for(moderator.arrived.wait(), 30)
+            question_id = moderator.questions[-1]["id"]
+            await asyncio.sleep(0.5)
+            starts.append(time.time())
+            ack = await moderator.call("qa.approve", {"question_id": question_id})
+            assert ack["ok"], ack
+            await asyncio.sleep(ROUND_WAIT)
+        wall = time.monotonic() - wall0
+        cpu = sum(cpu_seconds(p) for p in pids) - cpu0
+        await moderator.ws.close()
+        await asker.ws.close()
+    return starts, cpu, wall
+
+
+def bench(size: int, processes: int, redis_url: str, stock: bool, client_procs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite+aiosqlite:///{tmp}/causerie.db"
+        from server.migrate import upgrade
+
+        upgrade(database_url)
+        ports = [free_port() for _ in range(processes)]
+        servers = [subprocess.Popen(
+            [sys.executable, __file__, "serve", str(p), database_url, redis_url, tmp,
+             "1" if stock else "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for p in ports]
+        try:
+            for port in ports:
+                for _ in range(300):
+                    try:
+                        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+            urls = [f"http://127.0.0.1:{p}" for p in ports]
+            slug, token = asyncio.run(make_cafe(database_url))
+            ctx = mp.get_context("spawn")
+            ready, results, done = ctx.Queue(), ctx.Queue(), ctx.Event()
+            last = {max(0, (os.cpu_count() or 1) - 1)}
+            share = [size // client_procs + (1 if i < size % client_procs else 0)
+                     for i in range(client_procs)]
+            workers = [ctx.Process(target=client_process,
+                                   args=(urls, slug, n, ready, done, results, last))
+                       for n in share]
+            t0 = time.monotonic()
+            for w in workers:
+                w.start()
+            for _ in workers:
+                ready.get(timeout=600)
+            connect_s = time.monotonic() - t0
+            starts, cpu, wall = asyncio.run(run_rounds(urls[0], slug, token,
+                                                       [s.pid for s in servers]))
+            done.set()
+            stamps = [t for _ in workers for t in results.get(timeout=120)]
+            for w in workers:
+                w.join(30)
+        finally:
+            for s in servers:
+                s.terminate()
+                s.wait(10)
+    latencies = []
+    for t in stamps:
+        start = max((s for s in starts if s <= t), default=None)
+        if start is not None:
+            latencies.append((t - start) * 1000)
+    latencies.sort()
+    expected = size * ROUNDS
+    p50 = statistics.median(latencies) if latencies else float("nan")
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0
+    burst_cpu = cpu / ROUNDS
+    print(f"N={size:5d} servers={processes} manager={'stock' if stock else 'fanout'}: "
+          f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  max {latencies[-1]:6.1f} ms  "
+          f"deliveries {len(latencies)}/{expected}  server CPU {burst_cpu * 1000:6.1f} ms "
+          f"per event ({cpu / wall:.3f} core average over {wall:.1f} s)  "
+          f"connect+join {connect_s:.1f} s", flush=True)
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    from importlib.metadata import version
+
+    return (f"{platform.node()} {platform.system()} {platform.release()}, {model}, "
+            f"{os.cpu_count()} cores; Python {platform.python_version()}, "
+            f"python-socketio {version('python-socketio')}, aiohttp {version('aiohttp')}")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        port, database_url, redis_url, data_dir, stock = sys.argv[2:7]
+        serve(int(port), database_url, redis_url, data_dir, stock == "1")
+        return
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="500,1000,2000")
+    parser.add_argument("--processes", type=int, default=1, choices=[1, 2])
+    parser.add_argument("--redis", default="", help="redis://HOST:PORT/DB (needed for 2)")
+    parser.add_argument("--stock", action="store_true")
+    parser.add_argument("--client-processes", type=int, default=4)
+    args = parser.parse_args()
+    if args.processes > 1 and not args.redis:
+        parser.error("--processes 2 needs --redis")
+    print(machine(), flush=True)
+    print(f"server pinned to core 0, clients on core {(os.cpu_count() or 1) - 1}; "
+          f"{ROUNDS} rounds per size", flush=True)
+    for size in (int(s) for s in args.sizes.split(",")):
+        bench(size, args.processes, args.redis, args.stock, args.client_processes)
+
+
+if __name__ == "__main__":
+    main()
