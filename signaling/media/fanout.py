@@ -22,9 +22,10 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aiortc import RTCRtpSender
 from aiortc.clock import current_ntp_time
@@ -34,14 +35,24 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 logger = logging.getLogger("causerie.media")
 
-__all__ = ["KEYFRAME_MIN_INTERVAL", "IdleTrack", "MediaStats", "Output", "Slot"]
+__all__ = [
+    "KEYFRAME_MIN_INTERVAL",
+    "VIDEO_BACKLOG",
+    "FrameBacklog",
+    "IdleTrack",
+    "MediaStats",
+    "Output",
+    "Slot",
+]
 
 KEYFRAME_MIN_INTERVAL = 0.5
+VIDEO_BACKLOG = 3  # decoded frames waiting for the shared encoder (100 ms at 30 fps)
 HISTORY_SIZE = 512  # packets kept for NACK retransmission, per slot
 _SEQ_MASK = 0xFFFF
 _TS_MASK = 0xFFFFFFFF
 
 SendFn = Callable[[bytes], None]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -49,6 +60,7 @@ class MediaStats:
     """Counters of the media plane, for /metrics (all only grow)."""
 
     video_frames_received: int = 0  # decoded frames from publishers
+    video_frames_dropped: int = 0  # decoded frames dropped: the shared encoder fell behind
     audio_frames_received: int = 0
     audio_frames_muted: int = 0  # dropped because the publisher is muted
     tap_chunks: int = 0  # chunks handed to audio taps
@@ -59,6 +71,56 @@ class MediaStats:
     retransmissions: int = 0
     keyframes_requested: int = 0
     send_errors: int = 0
+
+
+class FrameBacklog(Generic[T]):
+    """The decoded frames of one publisher waiting for its encoder, at most ``limit``.
+
+    aiortc's receiving track queues decoded frames without bound; the router drains it into
+    this backlog as frames arrive, so an encoder that falls behind (a busy core) costs
+    dropped frames and not memory plus ever-growing latency. When full, `put` drops the
+    oldest frame that is not a keyframe (the oldest frame when all are), counting it in
+    ``stats.video_frames_dropped``. A decoded frame is a whole picture to the re-encoder,
+    so any drop leaves the outgoing stream decodable.
+    """
+
+    def __init__(self, limit: int, stats: MediaStats) -> None:
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        self.limit = limit
+        self._stats = stats
+        self._frames: deque[T] = deque()
+        self._ready = asyncio.Event()
+        self._ended = False
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def put(self, frame: T) -> None:
+        frames = self._frames
+        if len(frames) >= self.limit:
+            for i, queued in enumerate(frames):
+                if not getattr(queued, "key_frame", False):
+                    del frames[i]
+                    break
+            else:
+                frames.popleft()
+            self._stats.video_frames_dropped += 1
+        frames.append(frame)
+        self._ready.set()
+
+    def end(self) -> None:
+        """No more frames: `get` raises `MediaStreamError` once the backlog is empty."""
+        self._ended = True
+        self._ready.set()
+
+    async def get(self) -> T:
+        while not self._frames:
+            if self._ended:
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        return self._frames.popleft()
 
 
 class IdleTrack(MediaStreamTrack):

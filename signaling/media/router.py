@@ -37,7 +37,7 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from av import AudioFrame, VideoFrame
 
 from .errors import InvalidSdp, MediaClosed, NoSuchPeer, SlotsFull
-from .fanout import IdleTrack, MediaStats, Slot
+from .fanout import VIDEO_BACKLOG, FrameBacklog, IdleTrack, MediaStats, Slot
 from .ice import build_configuration, offered_host_addresses, validate_host_addresses
 from .sdp import check_answer, check_offer
 from .taps import AudioChunk, AudioTap, AudioTapCallback
@@ -124,7 +124,9 @@ class MediaRouter:
     but loopback, as aioice chooses); ``stun_urls``/``turn_*`` build the explicit ICE server
     list (never a public default). ``sdp_max_bytes`` bounds every SDP received;
     ``max_tracks_per_publisher`` the media sections of a publisher's offer; ``stage_max`` the
-    parents on stage at once (audio slots are ``1 + stage_max``).
+    parents on stage at once (audio slots are ``1 + stage_max``); ``video_backlog`` the
+    decoded frames of a publisher that may wait for its encoder (older ones are dropped and
+    counted in ``stats.video_frames_dropped``).
     """
 
     def __init__(
@@ -140,6 +142,7 @@ class MediaRouter:
         stage_max: int = 2,
         video_bitrate: int = DEFAULT_VIDEO_BITRATE,
         audio_bitrate: int = DEFAULT_AUDIO_BITRATE,
+        video_backlog: int = VIDEO_BACKLOG,
     ) -> None:
         self.host_addresses = validate_host_addresses(host_addresses)
         self._stun_urls = tuple(stun_urls)
@@ -151,6 +154,9 @@ class MediaRouter:
         self.audio_slots = 1 + stage_max
         self.video_bitrate = video_bitrate
         self.audio_bitrate = audio_bitrate
+        if video_backlog < 1:
+            raise ValueError("video_backlog must be >= 1")
+        self.video_backlog = video_backlog
         self.stats = MediaStats()
         self._rooms: dict[int, _Room] = {}
         self._closed = False
@@ -319,28 +325,59 @@ class MediaRouter:
     async def _pump_video(
         self, publisher: _Publisher, track: MediaStreamTrack, slot: Slot
     ) -> None:
-        """Decoded frames -> one VP8 encode -> the slot's subscribers."""
+        """Decoded frames -> a bounded backlog -> one VP8 encode -> the slot's subscribers.
+
+        Receiving runs in its own task, so frames that arrive while the encoder works wait
+        in a `FrameBacklog` of ``video_backlog`` frames (older ones are dropped) and never
+        pile up in aiortc's unbounded track queue.
+        """
         loop = asyncio.get_running_loop()
         encoder = Vp8Encoder()
         encoder.target_bitrate = self.video_bitrate
         pid = publisher.participant_id
         stats = self.stats
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                if not isinstance(frame, VideoFrame):
-                    continue
-                stats.video_frames_received += 1
-                if not slot.outputs:
-                    continue
-                force = slot.take_keyframe_request()
-                payloads, timestamp = await loop.run_in_executor(
-                    self._executor, encoder.encode, frame, force
-                )
-                if payloads:
-                    slot.forward(
-                        payloads, pid, timestamp, keyframe=_is_vp8_keyframe(payloads)
+        backlog: FrameBacklog[VideoFrame] = FrameBacklog(self.video_backlog, stats)
+
+        async def receive() -> None:
+            try:
+                while True:
+                    frame = await track.recv()
+                    if not isinstance(frame, VideoFrame):
+                        continue
+                    stats.video_frames_received += 1
+                    if slot.outputs:
+                        backlog.put(frame)
+            except MediaStreamError:
+                pass
+            finally:
+                backlog.end()
+
+        receiver = asyncio.create_task(receive())
+        try:
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    frame = await backlog.get()
+                    if not slot.outputs:
+                        continue
+                    force = slot.take_keyframe_request()
+                    payloads, timestamp = await loop.run_in_executor(
+                        self._executor, self._encode_video, encoder, frame, force
                     )
+                    if payloads:
+                        slot.forward(
+                            payloads, pid, timestamp, keyframe=_is_vp8_keyframe(payloads)
+                        )
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver
+
+    @staticmethod
+    def _encode_video(
+        encoder: Vp8Encoder, frame: VideoFrame, force_keyframe: bool
+    ) -> tuple[list[bytes], int]:
+        """One VP8 encode, in the executor (a seam for tests that slow the encoder down)."""
+        return encoder.encode(frame, force_keyframe)
 
     async def _pump_audio(
         self, room: _Room, publisher: _Publisher, track: MediaStreamTrack, slot: Slot

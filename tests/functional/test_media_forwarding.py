@@ -390,3 +390,37 @@ async def test_close_cafe_stops_subscribers_tracks(
         5,
         "both connections to close",
     )
+
+
+async def test_slow_encoder_drops_frames_instead_of_queueing_them(
+    peers: list[RTCPeerConnection | Received], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An encoder at 5 fps behind a 30 fps camera: frames are dropped, memory stays flat."""
+    encode = MediaRouter._encode_video
+    encoded = 0
+
+    def slow(*args: object) -> tuple[list[bytes], int]:
+        nonlocal encoded
+        time.sleep(0.2)
+        encoded += 1
+        return encode(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MediaRouter, "_encode_video", staticmethod(slow))
+    router = MediaRouter(host_addresses=LOOPBACK, video_backlog=2)
+    try:
+        await publish(router, peers, EXPERT)
+        viewer = await subscribe(router, peers, 101)
+        received_before = router.stats.video_frames_received
+        await wait_until(lambda: viewer.count(0) >= 3, 8, "slowed video")
+        await wait_until(lambda: router.stats.video_frames_dropped >= 20, 6, "dropped frames")
+        stats = router.stats
+        # Every frame decoded since the subscriber came was encoded, dropped, or is one of
+        # the few in flight (backlog of 2, one in the encoder): nothing piles up.
+        waiting = (
+            stats.video_frames_received - received_before - stats.video_frames_dropped - encoded
+        )
+        assert -2 <= waiting <= 2 + 1 + 2, (waiting, stats, encoded)
+        assert encoded < (stats.video_frames_received - received_before) / 2
+        assert viewer.count(1) > 0  # audio is not held back by the video encoder
+    finally:
+        await router.close()
