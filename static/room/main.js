@@ -182,7 +182,10 @@ class Room {
     if (!cafe) return;
     this.cafe.status = cafe.status;
     const label = document.getElementById("cafe-status");
-    if (label) label.dataset.status = cafe.status;
+    if (label) {
+      label.dataset.status = cafe.status;
+      label.textContent = this.t(`cafe.${cafe.status}`);
+    }
     const notLive = document.getElementById("not-live-notice");
     if (notLive) notLive.hidden = cafe.status === "live";
     show($("open-cafe"), this.can("open_cafe") && cafe.status !== "live" && cafe.status !== "ended");
@@ -252,9 +255,8 @@ class Room {
   async goLive() {
     try {
       const stream = await this.publisher.start({ audio: true, video: true });
-      const self = $("self-view");
-      self.srcObject = stream;
-      show(self, true);
+      // The expert sees their own camera where the audience sees it.
+      this.player.showLocal(stream);
       this.showPublishing(true);
     } catch (error) {
       this.mediaError(error);
@@ -278,10 +280,7 @@ class Room {
   showPublishing(on) {
     show($("go-live"), !on);
     for (const id of ["toggle-mic", "toggle-camera", "stop-live"]) show($(id), on);
-    if (!on) {
-      show($("self-view"), false);
-      $("self-view").srcObject = null;
-    }
+    if (!on) this.player.showLocal(null);
   }
 
   showOnStage(on) {

@@ -13,7 +13,24 @@ export class Player {
     unmuteButton.addEventListener("click", () => this.unmute());
   }
 
+  /** The publisher's own camera in the player (muted, mirrored), or back to received media. */
+  showLocal(stream) {
+    this.local = stream;
+    this.video.classList.toggle("mirrored", Boolean(stream));
+    if (stream) {
+      this.video.srcObject = new MediaStream(stream.getVideoTracks());
+      this.video.play().catch(() => {});
+      this.empty.hidden = true;
+    } else {
+      this.video.srcObject = null;
+      this.setTracks(this.lastTracks || []);
+    }
+  }
+
   setTracks(tracks) {
+    this.lastTracks = tracks;
+    this.setAudio(tracks);
+    if (this.local) return;
     const videoTrack = tracks.find((t) => t.kind === "video");
     const current = this.video.srcObject && this.video.srcObject.getVideoTracks()[0];
     if (videoTrack && videoTrack !== current) {
@@ -23,7 +40,9 @@ export class Player {
       this.video.srcObject = null;
     }
     this.empty.hidden = Boolean(videoTrack);
+  }
 
+  setAudio(tracks) {
     const audioTracks = tracks.filter((t) => t.kind === "audio");
     const wanted = new Set(audioTracks.map((t) => t.id));
     for (const [id, audio] of this.audios) {

@@ -148,7 +148,8 @@ export class QuestionBoard {
         ? el("p", { class: "reason" }, this.t("reason", { reason: q.reject_reason })) : null,
       actions);
 
-    if (VOTABLE.has(q.status) && this.room.can("vote")) {
+    // The expert answers rather than votes (the permission allows it, the view need not).
+    if (VOTABLE.has(q.status) && this.room.can("vote") && !this.room.can("answer_questions")) {
       actions.append(button(q.voted ? this.t("unvote") : this.t("vote"),
         () => this.room.act(q.voted ? "qa.unvote" : "qa.vote", { question_id: q.id }),
         { class: "vote", "aria-pressed": q.voted ? "true" : "false", dataset: { action: "vote" } }));

@@ -1,0 +1,126 @@
+"""Take the screenshots in docs/screenshots: the portal, a café page, the room as a parent
+sees it and the moderator console, each 390 px (a phone) and 1280 px wide.
+
+Runs a real server and real Chromium pages (the e2e harness: a private network namespace
+when root), fills a café with an expert on camera, a moderator, parents, questions, votes,
+chat and a raised hand, then shoots. Usage: `.venv/bin/python docs/take_screenshots.py`.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
+
+from e2e_harness import CHROMIUM_FLAGS, Namespace, Server, speech_wav  # noqa: E402
+from e2e_pages import Room, go_live, open_cafe, wait_for_media  # noqa: E402
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
+OUT = HERE / "screenshots"
+WIDTHS = (390, 1280)
+
+QUESTIONS = (
+    ("Marie", "À quel âge lui donner un premier téléphone ?", False),
+    ("Marie", "Mon fils de 12 ans joue en ligne le soir avec des inconnus, comment en parler "
+              "sans tout interdire ?", True),
+    ("Paul", "Faut-il contrôler les messages de ma fille sur les réseaux sociaux ?", False),
+    ("Paul", "Quel est votre film préféré ?", False),
+)
+
+
+def shoot(page: Page, name: str) -> None:
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900 if width > 500 else 844})
+        time.sleep(0.4)  # layout and video frame settle
+        path = OUT / f"{name}-{width}.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(path.relative_to(HERE.parent))
+
+
+def ask(page: Page, text: str, anonymous: bool) -> None:
+    page.fill("#question-text", text)
+    page.set_checked("#question-anonymous", anonymous)
+    page.click("#ask-form button[type=submit]")
+    page.locator("#my-questions .text", has_text=text[:30]).wait_for()
+
+
+def main() -> int:
+    OUT.mkdir(exist_ok=True)
+    namespace = Namespace()
+    namespace.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(namespace, Path(tmp) / "data")
+        server.upgrade()
+        server.start()
+        try:
+            cafe = server.create_cafe("Écrans et jeux vidéo : poser des limites sans conflit")
+            speech = speech_wav(Path(tmp), "Bonsoir à toutes et à tous. " * 8)
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(
+                    executable_path=namespace.chromium_executable(Path(tmp)), headless=True,
+                    args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech}"])
+                room = Room(server)
+                visitor = browser.new_context(locale="fr-FR").new_page()
+                visitor.goto(server.base_url + "/")
+                shoot(visitor, "portal")
+
+                expert = room.open(browser, cafe.expert, "Dr Claire Martin", raw_audio=True)
+                open_cafe(expert)
+                go_live(expert)
+                moderator = room.open(browser, cafe.moderator, "Sophie (modératrice)")
+                parents = {name: room.open(browser, cafe.page, name) for name in ("Marie", "Paul")}
+                visitor.goto(cafe.page)
+                shoot(visitor, "cafe")
+
+                for author, text, anonymous in QUESTIONS:
+                    ask(parents[author], text, anonymous)
+                pending = moderator.locator("#pending-questions .question")
+                pending.first.wait_for()
+                for _ in range(3):  # approve the first three, oldest first
+                    moderator.locator("#pending-questions").focus()
+                    count = pending.count()
+                    moderator.keyboard.press("a")
+                    deadline = time.monotonic() + 5
+                    while pending.count() == count and time.monotonic() < deadline:
+                        time.sleep(0.1)
+                paul = parents["Paul"]
+                paul.locator("#approved-questions .question", has_text="téléphone").locator(
+                    "button.vote").click()
+                expert.locator("#approved-questions .question", has_text="inconnus").locator(
+                    "[data-action=answering]").click()
+                for name, text in (("Marie", "Merci pour ce café !"),
+                                   ("Paul", "Bonsoir à tous, on vous entend bien.")):
+                    page = parents[name]
+                    page.click("#tab-chat")
+                    page.fill("#chat-text", text)
+                    page.click("#chat-form button[type=submit]")
+                paul.click("#tab-questions")
+                marie = parents["Marie"]
+                marie.click("#tab-questions")
+                marie.click("#raise-hand")
+                wait_for_media(marie)
+                # Live captions (Whisper) are off in this run: show one sample line through
+                # the same function the `captions` event calls.
+                marie.evaluate("(caption) => window.causerie.room.captions.add(caption)", {
+                    "speaker": "Dr Claire Martin",
+                    "text": "Les jeux vidéo en ligne permettent de discuter : parlez-en en famille",
+                })
+                marie.locator("#answering .text").wait_for()
+                shoot(marie, "room")
+                moderator.locator("#hands li").first.wait_for()
+                shoot(moderator, "moderator")
+                shoot(expert, "expert")
+                room.close()
+                browser.close()
+        finally:
+            server.stop()
+            namespace.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
