@@ -83,7 +83,9 @@ def end_cafe(cafe: Cafe, now: datetime) -> tuple[Cafe, CafeEnded]:
 
 
 def set_transcript_published(cafe: Cafe, published: bool) -> Cafe:
-    if published and cafe.status is not CafeStatus.ENDED:
+    # While live the transcript is still growing; a scheduled café can carry a recording
+    # imported from elsewhere (`causerie transcribe --publish`).
+    if published and cafe.status is CafeStatus.LIVE:
         raise InvalidTransition("A transcript can be published only after the café has ended.")
     return dataclasses.replace(cafe, transcript_published=published)
 

@@ -150,7 +150,14 @@ async def test_transcript_publishing_only_after_end(
     service: CafeService, clock: FixedClock
 ) -> None:
     cafe = await service.create_cafe(draft(clock), None)
+    expert = (await service.join(cafe.slug, browser_key="e" * 32, pseudonym="Dr Martin",
+                                 invitation_token=(await service.invite(cafe.id, Role.EXPERT))
+                                 .token)).actor
+    await service.open_cafe(expert)
     with pytest.raises(InvalidTransition):
         await service.set_transcript_published(cafe.slug, True)
+    await service.end_cafe(expert)
+    assert (await service.set_transcript_published(cafe.slug, True)).transcript_published
+    assert not (await service.set_transcript_published(cafe.slug, False)).transcript_published
     with pytest.raises(NotFound):
         await service.get("no-such-cafe")
