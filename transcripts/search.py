@@ -53,9 +53,10 @@ __all__ = [
 
 log = logging.getLogger("causerie.transcripts")
 
-# Ranking looks at this many matches at most; counting stops one past COUNT_CAP.
-CANDIDATES = 1000
+# Ranking looks at COUNT_CAP + 1 matches at most (the newest on SQLite), and counting stops
+# there: a very common word costs a bounded time, its total reads "more than 1000".
 COUNT_CAP = 1000
+CANDIDATES = COUNT_CAP + 1
 
 # Schema objects that are not in `sessions.storage.tables.metadata` (Alembic autogenerate
 # must leave them alone: use `is_search_object` in env.py's include_name/include_object).
@@ -129,12 +130,12 @@ async def search(
     async with db.connect() as conn:
         if db.is_sqlite:
             rows, total = await search_sqlite.query(
-                conn, parsed, limit, offset, filters, CANDIDATES, COUNT_CAP
+                conn, parsed, limit, offset, filters, CANDIDATES
             )
             stems: list[str] = []
         else:
             rows, total = await search_postgres.query(
-                conn, parsed, limit, offset, filters, CANDIDATES, COUNT_CAP
+                conn, parsed, limit, offset, filters, CANDIDATES
             )
             stems = await search_postgres.stems(conn, parsed) if rows else []
     highlighter = Highlighter.for_terms(parsed.terms, stems)

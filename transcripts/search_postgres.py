@@ -95,15 +95,17 @@ async def stems(conn: AsyncConnection, parsed: ParsedQuery) -> list[str]:
 
 async def query(
     conn: AsyncConnection, parsed: ParsedQuery, limit: int, offset: int,
-    filters: SearchFilters, candidates: int, count_cap: int,
+    filters: SearchFilters, candidates: int,
 ) -> tuple[list[sa.Row[Any]], int]:
-    """The page of ranked rows and the number of matches (counted up to ``count_cap + 1``).
+    """The page of ranked rows and the number of matches, counted up to ``candidates``.
 
     Ranking is over the first ``candidates`` matches found, so a very common word costs a
     bounded time."""
     from transcripts.search import filter_clauses
 
-    q = tsquery(parsed)
+    # A scalar subquery: an InitPlan that PostgreSQL evaluates once (and can use in the GIN
+    # index condition), not a function call per row under a generic prepared plan.
+    q = sa.select(tsquery(parsed)).scalar_subquery()
     joined = segments.join(cafes, cafes.c.id == segments.c.cafe_id)
     where = (_VECTOR.op("@@")(q), cafes.c.transcript_published.is_(True),
              *filter_clauses(filters))
@@ -118,17 +120,20 @@ async def query(
         .limit(candidates)
         .subquery("hits")
     )
+    # One statement: the window counts the candidates (at most `candidates`) before the
+    # page is cut, so there is no second scan for the total.
+    counted = sa.select(inner, sa.func.count().over().label("total")).subquery("counted")
     page = (
-        sa.select(inner)
-        .order_by(inner.c.score.desc(), inner.c.id)
+        sa.select(counted)
+        .order_by(counted.c.score.desc(), counted.c.id)
         .limit(limit)
         .offset(offset)
     )
     rows = list(await conn.execute(page))
-    if offset == 0 and len(rows) < limit:
-        return rows, len(rows)
-    counted = (
-        sa.select(sa.literal(1)).select_from(joined).where(*where).limit(count_cap + 1)
-    ).subquery()
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(counted))
+    if rows:
+        return rows, int(rows[0].total)
+    if offset == 0:
+        return rows, 0
+    # A page past the end: count on its own.
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(inner))
     return rows, int(total or 0)

@@ -63,9 +63,9 @@ def _filtered(select: sa.Select[Any], filters: SearchFilters) -> sa.Select[Any]:
 
 async def query(
     conn: AsyncConnection, parsed: ParsedQuery, limit: int, offset: int,
-    filters: SearchFilters, candidates: int, count_cap: int,
+    filters: SearchFilters, candidates: int,
 ) -> tuple[list[sa.Row[Any]], int]:
-    """The page of ranked rows and the number of matches (counted up to ``count_cap + 1``).
+    """The page of ranked rows and the number of matches, counted up to ``candidates``.
 
     Ranking is over the newest ``candidates`` matches (rowid order), so a very common word
     costs a bounded time; a page beyond them is empty."""
@@ -84,19 +84,20 @@ async def query(
         .where(match, cafes.c.transcript_published.is_(True)),
         filters,
     ).order_by(fts.c.rowid.desc()).limit(candidates).subquery("hits")
+    # One statement: the window counts the candidates (at most `candidates`) before the
+    # page is cut, so there is no second scan for the total.
+    counted = sa.select(inner, sa.func.count().over().label("total")).subquery("counted")
     page = (
-        sa.select(inner)
-        .order_by(inner.c.score, inner.c.id)
+        sa.select(counted)
+        .order_by(counted.c.score, counted.c.id)
         .limit(limit)
         .offset(offset)
     )
     rows = list(await conn.execute(page))
-    if offset == 0 and len(rows) < limit:
-        return rows, len(rows)
-    counted = _filtered(
-        sa.select(sa.literal(1)).select_from(joined)
-        .where(match, cafes.c.transcript_published.is_(True)),
-        filters,
-    ).limit(count_cap + 1).subquery()
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(counted))
+    if rows:
+        return rows, int(rows[0].total)
+    if offset == 0:
+        return rows, 0
+    # A page past the end: count on its own.
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(inner))
     return rows, int(total or 0)

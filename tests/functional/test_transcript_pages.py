@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ AUDIO = b"OggS" + bytes(range(256)) * 40
 async def setup(
     request: pytest.FixtureRequest, tmp_path: Path,
     aiohttp_client: Callable[[Any], Awaitable[Client]],
-) -> AsyncIterator[tuple[Client, Database]]:
+) -> tuple[Client, str]:
     url = await fresh_database(request.param, tmp_path, request)
     audio = tmp_path / "recordings" / "expert-000000000.ogg"
     audio.parent.mkdir()
@@ -45,11 +45,12 @@ async def setup(
     ])
     await add_cafe(db, "brouillon", published=False, segs=[Seg(0, 1, "A", "secret")],
                    recording_path=str(audio))
+    await db.close()
     client = await aiohttp_client(build_app(url, tmp_path))
-    yield client, db
+    return client, url
 
 
-async def test_page_lists_segments_with_player(setup: tuple[Client, Database]) -> None:
+async def test_page_lists_segments_with_player(setup: tuple[Client, str]) -> None:
     client, _ = setup
     resp = await client.get("/cafes/harcelement-ecole/transcript")
     assert resp.status == 200
@@ -64,7 +65,7 @@ async def test_page_lists_segments_with_player(setup: tuple[Client, Database]) -
     assert 'name="viewport"' in html
 
 
-async def test_text_is_escaped(setup: tuple[Client, Database]) -> None:
+async def test_text_is_escaped(setup: tuple[Client, str]) -> None:
     client, _ = setup
     html = await (await client.get("/cafes/sans-audio/transcript")).text()
     assert "<img src=x" not in html and "<script>x()" not in html
@@ -72,16 +73,18 @@ async def test_text_is_escaped(setup: tuple[Client, Database]) -> None:
     assert "<audio" not in html  # no recording file: no player
 
 
-async def test_unpublished_is_404(setup: tuple[Client, Database]) -> None:
-    client, db = setup
+async def test_unpublished_is_404(setup: tuple[Client, str]) -> None:
+    client, url = setup
     for path in ("/cafes/brouillon/transcript", "/cafes/brouillon/recording",
                  "/cafes/nope/transcript", "/cafes/sans-audio/recording"):
         assert (await client.get(path)).status == 404, path
+    db = Database(url)
     await set_published(db, "harcelement-ecole", False)
+    await db.close()
     assert (await client.get("/cafes/harcelement-ecole/transcript")).status == 404
 
 
-async def test_recording_supports_ranges(setup: tuple[Client, Database]) -> None:
+async def test_recording_supports_ranges(setup: tuple[Client, str]) -> None:
     client, _ = setup
     resp = await client.get("/cafes/harcelement-ecole/recording")
     assert resp.status == 200 and resp.content_type == "audio/ogg"
