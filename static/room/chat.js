@@ -20,7 +20,8 @@ export class ChatPanel {
 
   load(messages) {
     $("chat-messages").replaceChildren();
-    for (const message of messages) this.add(message);
+    // Moderators' snapshots keep hidden messages (marked); nobody needs to read them here.
+    for (const message of messages) if (!message.hidden) this.add(message);
   }
 
   add(message) {

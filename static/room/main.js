@@ -224,15 +224,16 @@ class Room {
     this.setPublishers(((ack.media && ack.media.publishing) || []).map((id) => ({ participant_id: id })));
   }
 
-  /** Who publishes changed: subscribe again (or drop the connection when nobody does). */
+  /** Who publishes changed: subscribe when someone else publishes and we receive nothing.
+   *  A live subscription is kept: the server's offer has one section per slot (the video,
+   *  the expert's audio, one per stage place), and a speaker going on or off stage only
+   *  changes which source feeds a slot (signaling/media/router.py). Resubscribing on every
+   *  `media.tracks` would cut everyone's picture for a second each time. */
   setPublishers(publishers) {
     this.publishers = publishers;
     const others = publishers.filter((p) => p.participant_id !== this.me.id);
-    if (!this.can("subscribe_media")) return;
-    if (others.length === 0) {
-      this.subscriber.close();
-      return;
-    }
+    if (!this.can("subscribe_media") || others.length === 0) return;
+    if (this.subscriber.live) return;
     this.resubscribe();
   }
 

@@ -162,6 +162,11 @@ export class Subscriber {
     return pc;
   }
 
+  /** A connection that is up or on its way up (not failed, not closed). */
+  get live() {
+    return Boolean(this.pc) && ["new", "connecting", "connected"].includes(this.pc.connectionState);
+  }
+
   /** The live tracks being received now. */
   tracks() {
     if (!this.pc) return [];

@@ -20,12 +20,16 @@ def question(list_id: str, text: str) -> str:
 
 def test_ask_approve_answer_reject_and_end(room: Room, cafe: Cafe, expert_browser: Browser,
                                            audience_browser: Browser) -> None:
+    # Paul comes early: the page waits, and lets him in by itself when the café opens.
+    other = room.open(audience_browser, cafe.page, "Paul")
+    other.wait_for_selector("#room-notice:not([hidden])")
+    assert other.get_attribute("body", "data-role") is None
     expert = room.open(expert_browser, cafe.expert, "Dr Martin")
     open_cafe(expert)
+    other.wait_for_selector('body[data-role="participant"]', timeout=10_000)
     moderator = room.open(audience_browser, cafe.moderator, "Sophie")
     assert moderator.get_attribute("body", "data-role") == "moderator"
     parent = room.open(audience_browser, cafe.page, "Marie", width=390)
-    other = room.open(audience_browser, cafe.page, "Paul")
 
     # The parent asks, hiding her name from the audience: it waits for a moderator.
     parent.fill("#question-text", QUESTION)
