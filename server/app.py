@@ -28,6 +28,7 @@ from sessions.clock import Clock, SystemClock
 from sessions.service_cafes import CafeService
 from sessions.storage.database import Database
 from signaling import setup_signaling
+from transcripts.web import setup_routes as setup_transcript_routes
 
 log = logging.getLogger("causerie.http")
 
@@ -73,6 +74,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     if NODE_MODULES.is_dir():
         app.router.add_static("/vendor/", NODE_MODULES, name="vendor")
+    setup_transcript_routes(app, DATABASE, data_dir=config.data_dir)
     setup_signaling(app, cafes=CAFES, translate=app[CATALOGS].error_message,
                     ice=config.ice, limits=config.limits, redis_url=config.redis_url)
     return app

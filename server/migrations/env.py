@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from sessions.storage.tables import metadata
+from transcripts.search import is_search_object
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or os.environ.get("CAUSERIE_DATABASE_URL", "")
@@ -21,6 +22,8 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The search index (FTS5 table, tsvector column) lives outside the metadata.
+        include_name=lambda name, _type, _parents: not is_search_object(name),
     )
     with context.begin_transaction():
         context.run_migrations()
