@@ -15,7 +15,7 @@ import jinja2
 from aiohttp import web
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
-from babel.dates import format_datetime
+from babel.dates import format_date, format_time
 
 from server import auth, views_admin, views_public
 from server.config import Config, ensure_secret_key
@@ -120,6 +120,10 @@ async def _template_context(request: web.Request) -> dict[str, Any]:
 
 
 def _localtime(value: datetime | None, tz: ZoneInfo, lang: str, fmt: str) -> str:
+    """A café time in the configured zone: the date in `fmt` (babel's medium or full) and
+    the hour without seconds."""
     if value is None:
         return ""
-    return str(format_datetime(value.astimezone(tz), format=fmt, locale=lang))
+    local = value.astimezone(tz)
+    day = format_date(local, format=fmt, locale=lang)
+    return f"{day}, {format_time(local, 'short', locale=lang)}"

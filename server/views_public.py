@@ -62,6 +62,13 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+@routes.get("/favicon.ico", name="favicon")
+async def favicon(request: web.Request) -> web.StreamResponse:
+    # Browsers ask for /favicon.ico whatever the page says.
+    icon = request.app.router["static"].url_for(filename="favicon.svg")
+    raise web.HTTPMovedPermanently(str(icon))
+
+
 @routes.get("/healthz", name="healthz")
 async def healthz(request: web.Request) -> web.Response:
     try:
