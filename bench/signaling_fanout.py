@@ -141,7 +141,7 @@ def client_process(urls: list[str], slug: str, count: int, ready: Any, done: Any
     os.sched_setaffinity(0, cores)
 
     async def main() -> None:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             clients: list[Client] = []
             for i in range(count):
                 client = await Client.open(session, urls[i % len(urls)])
@@ -195,7 +195,7 @@ async def make_cafe(database_url: str) -> tuple[str, str]:
 
 async def run_rounds(url: str, slug: str, token: str,
                      pids: list[int]) -> tuple[list[float], float, float]:
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         moderator = await Client.open(session, url)
         moderator.keep_payloads = True
         await moderator.join(slug, "Modo", invite=token)
