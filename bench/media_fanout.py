@@ -4,17 +4,23 @@ Compares, in the same run, Causerie's `MediaRouter` (one decode and one encode p
 publisher, one RTP serialization per frame, per subscriber only SRTP + sendto) with aiortc's
 plain `MediaRelay` (one VP8 + Opus encode per subscriber) as the baseline.
 
-Layout: the server in its own process pinned to core 0; the publisher and the subscribers in
-other processes pinned to the last core. Subscribers count RTP packets straight from their
-ICE socket without decrypting or decoding (the RTP header is not encrypted by SRTP), so the
-client core does not saturate first; one subscriber per run decodes for real.
-A step at N passes when every subscriber got >= 95 % of the video frames (of the best
-subscriber's count: the publisher's real rate) and lost < 1 % of its packets in the window.
-Server CPU comes from /proc/<pid>/stat (all its threads).
+Layout: the server in its own process pinned to core 0; the publisher in its own process and
+the subscribers in several processes (``--per-process`` each, niced) pinned to the last
+core. Every subscriber is a real WebRTC peer (aiortc `RTCPeerConnection`: ICE, DTLS, SRTP,
+RTCP receiver reports); all but one skip aiortc's receive path (which decodes every frame
+in a thread whether or not the track is read): they decrypt each SRTP packet and count it,
+and the frames whose packets all arrived (VP8 start-of-frame to marker bit, no sequence
+gap). The first subscriber of a run decodes for real.
+
+The publisher counts the video frames and audio packets it actually sends; a step at N
+passes when, over the same window (one CLOCK_MONOTONIC interval for every process), the
+publisher kept >= 95 % of 30 fps and every subscriber got >= 95 % of the publisher's video
+frames and audio packets and lost < 1 % of its packets (RTP sequence numbers). Server CPU
+comes from /proc/<pid>/stat (all its threads).
 
     .venv/bin/python bench/media_fanout.py [--quick]
 
-Everything runs on 127.0.0.1. Run time: about 2 minutes with --quick, 4 without.
+Everything runs on 127.0.0.1. Run time: about 1.5 minutes with --quick, 3-4 without.
 """
 
 from __future__ import annotations
@@ -22,13 +28,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import fractions
+import json
 import multiprocessing as mp
 import os
 import platform
+import random
 import sys
 import time
-from dataclasses import dataclass, field
+import urllib.request
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -39,7 +49,8 @@ LOOPBACK = ("127.0.0.1",)
 FPS = 30
 VIDEO_PT = 97
 AUDIO_PT = 96
-SUBS_PER_PROCESS = 40
+BUCKET = 0.05  # seconds: events are counted per bucket of CLOCK_MONOTONIC time
+RR_INTERVAL = 1.0  # receiver reports per subscriber per second, as aiortc's receivers
 
 
 def _pin(core: int) -> None:
@@ -118,10 +129,13 @@ async def _serve(mode: str, reply: Connection) -> None:
             await pcs[pid].setRemoteDescription(RTCSessionDescription(text, "answer"))
         return web.Response(text="ok")
 
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response(dataclasses.asdict(router.stats))
+
     app = web.Application()
     app.add_routes(
         [web.post("/publish", publish), web.post("/subscribe", subscribe),
-         web.post("/answer", answer)]
+         web.post("/answer", answer), web.get("/stats", stats)]
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -138,15 +152,40 @@ async def _serve(mode: str, reply: Connection) -> None:
     await runner.cleanup()
 
 
+# -- windows of counts --------------------------------------------------------------------
+
+
+class Tally:
+    """Counts of events per `BUCKET` of monotonic time, summed over any window later."""
+
+    __slots__ = ("buckets",)
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = {}
+
+    def add(self, n: int = 1) -> None:
+        key = int(time.monotonic() / BUCKET)
+        self.buckets[key] = self.buckets.get(key, 0) + n
+
+    def window(self, t0: float, t1: float) -> int:
+        b0, b1 = int(t0 / BUCKET), int(t1 / BUCKET)
+        return sum(v for k, v in self.buckets.items() if b0 <= k < b1)
+
+    def forget_before(self, t: float) -> None:
+        b = int(t / BUCKET)
+        for k in [k for k in self.buckets if k < b]:
+            del self.buckets[k]
+
+
 # -- publisher process ----------------------------------------------------------------------
 
 
-def publisher_main(port: int, core: int) -> None:
+def publisher_main(port: int, core: int, commands: Connection) -> None:
     _pin(core)
-    asyncio.run(_publish(port))
+    asyncio.run(_publish(port, commands))
 
 
-async def _publish(port: int) -> None:
+async def _publish(port: int, commands: Connection) -> None:
     import aiohttp
     import numpy as np
     from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -201,53 +240,172 @@ async def _publish(port: int) -> None:
     with offered_host_addresses(LOOPBACK):
         await pc.setLocalDescription(await pc.createOffer())
     assert pc.localDescription is not None
+
+    # Count what really leaves: RTP packets through the (bundled) DTLS transport, video
+    # frames by their marker bit, audio by packet; RTCP and retransmissions (RTX) aside.
+    video_sent, audio_sent = Tally(), Tally()
+    dtls = pc.getTransceivers()[0].sender.transport
+    send_rtp = dtls._send_rtp
+
+    async def counting_send_rtp(data: bytes) -> None:
+        await send_rtp(data)
+        if len(data) >= 12 and not 192 <= data[1] <= 223:
+            pt = data[1] & 0x7F
+            if pt == VIDEO_PT and data[1] & 0x80:
+                video_sent.add()
+            elif pt == AUDIO_PT:
+                audio_sent.add()
+
+    dtls._send_rtp = counting_send_rtp  # type: ignore[method-assign]
     async with aiohttp.ClientSession() as http:
         url = f"http://127.0.0.1:{port}/publish"
         async with http.post(url, data=pc.localDescription.sdp) as response:
             answer = await response.text()
     await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-    await asyncio.Event().wait()  # until terminated
+    loop = asyncio.get_running_loop()
+    while True:
+        command: tuple[Any, ...] = await loop.run_in_executor(None, commands.recv)
+        if command[0] == "report":
+            _, t0, t1 = command
+            commands.send((video_sent.window(t0, t1), audio_sent.window(t0, t1)))
+            video_sent.forget_before(t1)
+            audio_sent.forget_before(t1)
+        else:
+            await pc.close()
+            commands.send(True)
+            return
 
 
 # -- subscriber processes -------------------------------------------------------------------
 
 
-@dataclass
-class _Counter:
-    """Packets of one kind seen by one subscriber since the window opened."""
+class Stream:
+    """One received RTP stream: packets, sequence gaps and (video) complete frames."""
 
-    received: int = 0
-    first: int | None = None
-    last: int = 0  # extended sequence number
-    frames: int = 0
+    __slots__ = ("frame_ok", "frame_ts", "frames", "highest", "lost", "lost_total",
+                 "next_seq", "packets", "received_total", "ssrc")
 
-    def packet(self, seq: int, marker: int) -> None:
-        if self.first is None:
-            self.first = self.last = seq
-        else:
-            delta = (seq - (self.last & 0xFFFF)) & 0xFFFF
-            if delta < 0x8000:
-                self.last += delta
-        self.received += 1
-        self.frames += marker
+    def __init__(self, ssrc: int, seq: int) -> None:
+        self.ssrc = ssrc
+        self.highest = seq - 1  # extended sequence number of the last packet
+        self.packets = Tally()
+        self.lost = Tally()
+        self.frames = Tally()
+        self.received_total = 0
+        self.lost_total = 0
+        self.frame_ts = -1
+        self.frame_ok = False
+        self.next_seq = -1
 
-    def lost(self) -> int:
-        if self.first is None:
-            return 0
-        return max(0, self.last - self.first + 1 - self.received)
+    def packet(self, seq: int) -> None:
+        delta = (seq - self.highest) & 0xFFFF
+        if delta == 0 or delta >= 0x8000:
+            return  # duplicate or late: not counted twice
+        if delta > 1:
+            self.lost.add(delta - 1)
+            self.lost_total += delta - 1
+        self.highest += delta
+        self.received_total += 1
+        self.packets.add()
+
+    def vp8(self, seq: int, timestamp: int, marker: int, descriptor: int) -> None:
+        """Follow frames: complete when start-of-partition-0 .. marker arrive gap-free."""
+        if descriptor & 0x10 and not descriptor & 0x07:
+            self.frame_ts = timestamp
+            self.frame_ok = True
+        elif timestamp != self.frame_ts or seq != self.next_seq:
+            self.frame_ok = False
+        self.next_seq = (seq + 1) & 0xFFFF
+        if marker and self.frame_ok and timestamp == self.frame_ts:
+            self.frames.add()
+            self.frame_ok = False
 
 
-@dataclass
-class _Subscriber:
-    video: _Counter = field(default_factory=_Counter)
-    audio: _Counter = field(default_factory=_Counter)
-    decoded: int = 0
-    decoding: bool = False
+class LightSubscriber:
+    """A real WebRTC peer (aiortc ICE + DTLS + SRTP + RTCP) that counts instead of decoding."""
 
-    def reset(self) -> None:
-        self.video = _Counter()
-        self.audio = _Counter()
-        self.decoded = 0
+    def __init__(self) -> None:
+        self.video: Stream | None = None
+        self.audio: Stream | None = None
+        self.srtp_errors = 0
+        self.rtcp_ssrc = random.getrandbits(32) or 1
+        self.dtls: Any = None
+
+    def rtp(self, data: bytes) -> None:
+        """One decrypted RTP packet."""
+        b0, b1 = data[0], data[1]
+        pt = b1 & 0x7F
+        seq = (data[2] << 8) | data[3]
+        ssrc = int.from_bytes(data[8:12], "big")
+        if pt == VIDEO_PT:
+            stream = self.video
+            if stream is None or stream.ssrc != ssrc:
+                stream = self.video = Stream(ssrc, seq)
+            stream.packet(seq)
+            offset = 12 + 4 * (b0 & 0x0F)
+            if b0 & 0x10:  # header extension
+                offset += 4 + 4 * ((data[offset + 2] << 8) | data[offset + 3])
+            if offset < len(data):
+                timestamp = int.from_bytes(data[4:8], "big")
+                stream.vp8(seq, timestamp, b1 >> 7, data[offset])
+        elif pt == AUDIO_PT:
+            stream = self.audio
+            if stream is None or stream.ssrc != ssrc:
+                if stream is not None and stream.packets.buckets:
+                    return  # another audio slot (nobody on stage in this benchmark)
+                stream = self.audio = Stream(ssrc, seq)
+            stream.packet(seq)
+
+    def receiver_report(self) -> bytes | None:
+        """An RTCP RR for the streams received (what aiortc's receivers send)."""
+        from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
+
+        reports = [
+            RtcpReceiverInfo(
+                ssrc=s.ssrc,
+                fraction_lost=0,
+                packets_lost=s.lost_total,
+                highest_sequence=s.highest & 0xFFFFFFFF,
+                jitter=0,
+                lsr=0,
+                dlsr=0,
+            )
+            for s in (self.video, self.audio)
+            if s is not None
+        ]
+        if not reports:
+            return None
+        return bytes(RtcpRrPacket(ssrc=self.rtcp_ssrc, reports=reports))
+
+    def report(self, t0: float, t1: float) -> tuple[int, int, int, int]:
+        """(video frames, audio packets, packets lost, packets received) in the window."""
+        frames = audio = lost = received = 0
+        for kind, stream in (("video", self.video), ("audio", self.audio)):
+            if stream is None:
+                continue
+            if kind == "video":
+                frames = stream.frames.window(t0, t1)
+            else:
+                audio = stream.packets.window(t0, t1)
+            lost += stream.lost.window(t0, t1)
+            received += stream.packets.window(t0, t1)
+            for tally in (stream.packets, stream.lost, stream.frames):
+                tally.forget_before(t1)
+        return frames, audio, lost, received
+
+
+class DecodingSubscriber:
+    """A plain aiortc peer whose tracks are read and decoded (checks the stream decodes)."""
+
+    def __init__(self) -> None:
+        self.frames = Tally()
+        self.audio = Tally()
+
+    def report(self, t0: float, t1: float) -> tuple[int, int, int, int]:
+        result = (self.frames.window(t0, t1), self.audio.window(t0, t1), 0, 0)
+        self.frames.forget_before(t1)
+        self.audio.forget_before(t1)
+        return result
 
 
 def client_main(port: int, core: int, commands: Connection) -> None:
@@ -258,52 +416,75 @@ def client_main(port: int, core: int, commands: Connection) -> None:
 
 async def _clients(port: int, commands: Connection) -> None:
     import aiohttp
+    import pylibsrtp
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
     from signaling.media import build_configuration, offered_host_addresses
 
-    subscribers: list[_Subscriber] = []
+    subscribers: list[LightSubscriber | DecodingSubscriber] = []
     pcs: list[RTCPeerConnection] = []
     tasks: list[asyncio.Task[None]] = []
     loop = asyncio.get_running_loop()
     http = aiohttp.ClientSession()
     base = f"http://127.0.0.1:{port}"
 
-    async def decode(track: MediaStreamTrack, sub: _Subscriber) -> None:
+    async def decode(track: MediaStreamTrack, tally: Tally) -> None:
         with contextlib.suppress(MediaStreamError):
             while True:
                 await track.recv()
-                sub.decoded += 1
+                tally.add()
+
+    async def no_receive(parameters: object) -> None:
+        """Stands in for `RTCRtpReceiver.receive`: no decoder thread, no jitter buffer."""
 
     async def connect(pid: int, decoding: bool) -> None:
-        sub = _Subscriber(decoding=decoding)
         pc = RTCPeerConnection(build_configuration())
         tracks: list[MediaStreamTrack] = []
         pc.on("track", tracks.append)
         async with http.post(f"{base}/subscribe?id={pid}") as response:
             offer = await response.text()
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-        if not decoding:
-            connection = pc.getTransceivers()[0].receiver.transport.transport._connection
+        sub: LightSubscriber | DecodingSubscriber
+        if decoding:
+            sub = DecodingSubscriber()
+            audio_seen = False
+            for track in tracks:
+                if track.kind == "video":
+                    tasks.append(asyncio.create_task(decode(track, sub.frames)))
+                else:  # read every track: an unread aiortc track queues frames forever
+                    tally = sub.audio if not audio_seen else Tally()
+                    audio_seen = True
+                    tasks.append(asyncio.create_task(decode(track, tally)))
+        else:
+            light = sub = LightSubscriber()
+            transceivers = pc.getTransceivers()
+            for transceiver in transceivers:
+                transceiver.receiver.receive = no_receive  # type: ignore[method-assign]
+            dtls = light.dtls = transceivers[0].receiver.transport
+            connection = dtls.transport._connection
             original = connection.data_received
+            srtp_error = pylibsrtp.Error
 
-            def count(data: bytes, component: int) -> None:
-                if len(data) >= 12 and 128 <= data[0] < 192 and not 192 <= data[1] <= 223:
-                    pt = data[1] & 0x7F
-                    seq = (data[2] << 8) | data[3]
-                    if pt == VIDEO_PT:
-                        sub.video.packet(seq, data[1] >> 7)
-                    elif pt == AUDIO_PT:
-                        sub.audio.packet(seq, 1)
+            def on_data(data: bytes, component: int) -> None:
+                # SRTP (not SRTCP, not DTLS, not STUN): decrypt and count here; aiortc's
+                # DTLS transport still gets the handshake and the server's RTCP.
+                if (
+                    len(data) > 12
+                    and 127 < data[0] < 192
+                    and not 192 <= data[1] <= 223
+                    and dtls._rx_srtp is not None
+                ):
+                    try:
+                        plain = dtls._rx_srtp.unprotect(data)
+                    except srtp_error:
+                        light.srtp_errors += 1
+                        return
+                    light.rtp(plain)
                     return
                 original(data, component)
 
-            connection.data_received = count  # type: ignore[method-assign]
-        else:
-            for track in tracks:
-                if track.kind == "video":
-                    tasks.append(asyncio.create_task(decode(track, sub)))
+            connection.data_received = on_data  # type: ignore[method-assign]
         with offered_host_addresses(LOOPBACK):
             await pc.setLocalDescription(await pc.createAnswer())
         assert pc.localDescription is not None
@@ -312,6 +493,20 @@ async def _clients(port: int, commands: Connection) -> None:
         subscribers.append(sub)
         pcs.append(pc)
 
+    async def receiver_reports() -> None:
+        while True:
+            lights = [s for s in subscribers if isinstance(s, LightSubscriber)]
+            pause = RR_INTERVAL / max(1, len(lights))
+            for sub in lights:
+                packet = sub.receiver_report()
+                if packet is not None and sub.dtls is not None:
+                    with contextlib.suppress(ConnectionError):
+                        await sub.dtls._send_rtp(packet)
+                await asyncio.sleep(pause)
+            if not lights:
+                await asyncio.sleep(RR_INTERVAL)
+
+    tasks.append(asyncio.create_task(receiver_reports()))
     while True:
         command: tuple[Any, ...] = await loop.run_in_executor(None, commands.recv)
         if command[0] == "add":
@@ -324,15 +519,12 @@ async def _clients(port: int, commands: Connection) -> None:
                     )
                 )
             commands.send(len(subscribers))
-        elif command[0] == "reset":
-            for sub in subscribers:
-                sub.reset()
-            commands.send(True)
         elif command[0] == "report":
+            _, t0, t1 = command
             commands.send(
                 [
-                    (s.decoding, s.video.frames if not s.decoding else s.decoded,
-                     s.video.lost() + s.audio.lost(), s.video.received + s.audio.received)
+                    (isinstance(s, DecodingSubscriber), *s.report(t0, t1),
+                     s.srtp_errors if isinstance(s, LightSubscriber) else 0)
                     for s in subscribers
                 ]
             )
@@ -353,80 +545,111 @@ async def _clients(port: int, commands: Connection) -> None:
 class Step:
     n: int
     cpu: float  # server cores
-    source_fps: float
-    worst_frames: float  # fraction of the expected video frames, worst subscriber
+    client_cpu: float  # publisher + subscriber processes, cores
+    source_fps: float  # video frames the publisher sent per second
+    worst_frames: float  # fraction of the publisher's video frames, worst subscriber
+    worst_audio: float  # fraction of the publisher's audio packets, worst subscriber
     worst_loss: float  # fraction of packets lost, worst subscriber
     passed: bool
 
 
-def run_mode(mode: str, steps: list[int], window: float, client_core: int) -> list[Step]:
+def _ask(conn: Connection, command: tuple[Any, ...], timeout: float = 120) -> Any:
+    conn.send(command)
+    if not conn.poll(timeout):
+        raise TimeoutError(f"no answer to {command[0]}")
+    return conn.recv()
+
+
+def run_mode(
+    mode: str, steps: list[int], window: float, client_core: int, per_process: int
+) -> list[Step]:
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     server = ctx.Process(target=server_main, args=(mode, child), daemon=True)
     server.start()
     port = parent.recv()
-    publisher = ctx.Process(target=publisher_main, args=(port, client_core), daemon=True)
+    pub_conn, pub_child = ctx.Pipe()
+    publisher = ctx.Process(
+        target=publisher_main, args=(port, client_core, pub_child), daemon=True
+    )
     publisher.start()
     time.sleep(3)  # media flowing to the server
-    clients: list[tuple[Any, Connection]] = []
+    clients: list[tuple[Any, Connection, list[int]]] = []  # process, pipe, [connected]
     connected = 0
     results: list[Step] = []
     try:
         for n in steps:
             while connected < n:
-                if not clients or _client_load(clients[-1]) >= SUBS_PER_PROCESS:
+                if not clients or clients[-1][2][0] >= per_process:
                     mine, theirs = ctx.Pipe()
                     proc = ctx.Process(
                         target=client_main, args=(port, client_core, theirs), daemon=True
                     )
                     proc.start()
-                    clients.append((proc, mine))
-                    _loads[id(mine)] = 0
-                proc, conn = clients[-1]
-                room = min(n - connected, SUBS_PER_PROCESS - _client_load((proc, conn)))
-                conn.send(("add", 1000 + connected, room, connected == 0))
-                _loads[id(conn)] = conn.recv()
+                    clients.append((proc, mine, [0]))
+                proc, conn, load = clients[-1]
+                room = min(n - connected, per_process - load[0])
+                load[0] = _ask(conn, ("add", 1000 + connected, room, connected == 0))
                 connected += room
-            time.sleep(2.5)  # new subscribers get their keyframe
-            for _, conn in clients:
-                conn.send(("reset",))
-                conn.recv()
-            cpu0, t0 = _cpu_seconds(server.pid or 0), time.monotonic()
+            time.sleep(2.5)  # new subscribers get their keyframe, DTLS set-up settles
+            pids = [publisher.pid or 0, *(proc.pid or 0 for proc, _, _ in clients)]
+            stats0 = _server_stats(port)
+            t0 = time.monotonic()
+            cpu0 = _cpu_seconds(server.pid or 0)
+            client0 = sum(_cpu_seconds(pid) for pid in pids)
             time.sleep(window)
+            t1 = time.monotonic()
+            cpu = (_cpu_seconds(server.pid or 0) - cpu0) / (t1 - t0)
+            client_cpu = (sum(_cpu_seconds(pid) for pid in pids) - client0) / (t1 - t0)
+            stats1 = _server_stats(port)
+            time.sleep(0.3)  # packets already in socket buffers are counted (after t1: not)
+            sent_frames, sent_audio = _ask(pub_conn, ("report", t0, t1))
             reports = []
-            for _, conn in clients:
-                conn.send(("report",))
-                reports.extend(conn.recv())
-            elapsed = time.monotonic() - t0
-            cpu = (_cpu_seconds(server.pid or 0) - cpu0) / elapsed
-            # Reference: the best subscriber's count (what the publisher really delivered:
-            # aiortc's sources catch up in bursts after a stall of the busy client core).
-            expected = max(1, max(r[1] for r in reports))
-            source_fps = expected / elapsed
-            worst_frames = min(r[1] for r in reports) / expected
-            worst_loss = max(
-                (r[2] / max(1, r[2] + r[3]) for r in reports if not r[0]), default=0.0
+            for _, conn, _ in clients:
+                reports.extend(_ask(conn, ("report", t0, t1)))
+            source_fps = sent_frames / (t1 - t0)
+            worst_frames = min(r[1] for r in reports) / max(1, sent_frames)
+            decoder = [r[1] / max(1, sent_frames) for r in reports if r[0]]
+            light = sorted(r[1] for r in reports if not r[0])
+            worst_audio = min(r[2] for r in reports) / max(1, sent_audio)
+            worst_loss = max(r[3] / max(1, r[3] + r[4]) for r in reports)
+            srtp_errors = sum(r[5] for r in reports)
+            passed = (
+                source_fps >= 0.95 * FPS
+                and worst_frames >= 0.95
+                and worst_audio >= 0.95
+                and worst_loss < 0.01
             )
-            passed = worst_frames >= 0.95 and worst_loss < 0.01
-            step = Step(n, cpu, source_fps, worst_frames, worst_loss, passed)
+            step = Step(n, cpu, client_cpu, source_fps, worst_frames, worst_audio,
+                        worst_loss, passed)
             results.append(step)
             print(
-                f"  {mode:6} N={n:4d}  server {cpu:5.3f} cores  {source_fps:4.1f} fps  "
-                f"worst frames "
-                f"{worst_frames * 100:5.1f}%  worst loss {worst_loss * 100:5.2f}%  "
+                f"  {mode:6} N={n:4d}  server {cpu:5.3f} cores  clients {client_cpu:4.2f}  "
+                f"sent {source_fps:4.1f} fps  worst: video {worst_frames * 100:5.1f}% "
+                f"audio {worst_audio * 100:5.1f}% loss {worst_loss * 100:5.2f}%"
+                f"{f'  srtp errors {srtp_errors}' if srtp_errors else ''}"
+                f"  (decoding subscriber {decoder[0] * 100 if decoder else 0:.1f}%, "
+                f"light min/median {light[0] if light else 0}/"
+                f"{light[len(light) // 2] if light else 0} of {sent_frames})  "
                 f"{'ok' if passed else 'FAIL'}",
                 flush=True,
             )
+            if mode == "shared":
+                delta = {k: stats1[k] - stats0[k] for k in stats1}
+                print(
+                    f"         server: video frames received {delta['video_frames_received']}"
+                    f", dropped before the encoder {delta['video_frames_dropped']}"
+                    f", retransmissions {delta['retransmissions']}"
+                    f", keyframes {delta['keyframes_requested']}",
+                    flush=True,
+                )
             if not passed or cpu > 0.97:
                 break
     finally:
-        for proc, conn in clients:
-            with contextlib.suppress(OSError, EOFError):
-                conn.send(("quit",))
-                if conn.poll(10):
-                    conn.recv()
+        for proc, conn, _ in [*clients, (publisher, pub_conn, [])]:
+            with contextlib.suppress(OSError, EOFError, TimeoutError):
+                _ask(conn, ("quit",), timeout=10)
             proc.terminate()
-        publisher.terminate()
         with contextlib.suppress(OSError):
             parent.send("stop")
         server.join(10)
@@ -435,11 +658,9 @@ def run_mode(mode: str, steps: list[int], window: float, client_core: int) -> li
     return results
 
 
-_loads: dict[int, int] = {}
-
-
-def _client_load(client: tuple[Any, Connection]) -> int:
-    return _loads.get(id(client[1]), 0)
+def _server_stats(port: int) -> dict[str, int]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=30) as response:
+        return dict(json.load(response))
 
 
 def _slope(steps: list[Step]) -> tuple[float, float]:
@@ -457,40 +678,60 @@ def _slope(steps: list[Step]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, shorter windows")
+    parser.add_argument("--per-process", type=int, default=50,
+                        help="subscribers per client process (default 50)")
+    parser.add_argument("--max", type=int, default=300,
+                        help="largest N tried for MediaRouter (default 300)")
+    parser.add_argument("--only", choices=("relay", "shared"), help="run one forwarding")
+    parser.add_argument("--steps", help="comma-separated N to try (with --only)")
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
     client_core = cores[-1]
-    window = 3.0 if args.quick else 6.0
-    relay_steps = [1, 2, 3, 4, 6] if args.quick else [1, 2, 3, 4, 5, 6, 8]
-    shared_steps = (
-        [10, 50, 100, 150, 200] if args.quick else [10, 25, 50, 75, 100, 125, 150, 200, 250]
-    )
-    print(f"machine: {_machine()}")
-    print(f"server on core 0, publisher and subscribers on core {client_core}; "
-          f"window {window:.0f} s per step; 640x480 {FPS} fps VP8 + Opus")
+    window = 3.0 if args.quick else 5.0
+    relay_steps = [1, 2, 4, 6] if args.quick else [1, 2, 3, 4, 5, 6, 8]
+    shared_steps = [50, 100, 200, 300] if args.quick else [
+        25, 50, 100, 150, 200, 250, 300, 400, 500]
+    shared_steps = [n for n in shared_steps if n <= args.max]
+    if args.steps:
+        steps = [int(n) for n in args.steps.split(",")]
+        relay_steps = shared_steps = steps
+    print(f"machine: {_machine()}; load average before: {os.getloadavg()[0]:.2f}")
+    print(f"server on core 0, publisher and subscribers ({args.per_process} per process) on "
+          f"core {client_core}; window {window:.0f} s per step; 640x480 {FPS} fps VP8 + Opus")
     summary = {}
     for mode, steps in (("relay", relay_steps), ("shared", shared_steps)):
-        results = run_mode(mode, steps, window, client_core)
+        if args.only and mode != args.only:
+            summary[mode] = (0.0, 0.0, 0, [])
+            continue
+        results = run_mode(mode, steps, window, client_core, args.per_process)
         base, per_sub = _slope(results)
         best = max((s.n for s in results if s.passed), default=0)
         summary[mode] = (base, per_sub, best, results)
     print()
-    print("forwarding                 server CPU (cores)        largest N passing")
+    print("forwarding                 server CPU (cores)          largest N passing")
     for mode, label in (("relay", "aiortc MediaRelay"), ("shared", "Causerie MediaRouter")):
         base, per_sub, best, results = summary[mode]
-        capped = results and not results[-1].passed and results[-1].cpu < 0.97
-        note = " (stopped by a failing step below 1 core)" if capped else ""
+        if not results:
+            continue
+        last = results[-1] if results else None
+        if last is not None and not last.passed:
+            note = f" (N={last.n} failed, server at {last.cpu:.2f} core)"
+        elif last is not None:
+            note = f" (largest N tried; server at {last.cpu:.2f} core)"
+        else:
+            note = ""
         print(f"{label:26} {base:5.3f} + {per_sub * 1000:6.2f} ms/s x N   {best}{note}")
     relay_best = summary["relay"][2]
     shared_best = summary["shared"][2]
     if relay_best:
         print(f"ratio of largest N: {shared_best / relay_best:.1f}x")
     per_sub = summary["shared"][1]
-    if per_sub > 0:
+    if per_sub > 0 and summary["shared"][3]:
         base = summary["shared"][0]
         print(f"subscribers per server core from the fit: {(1 - base) / per_sub:.0f}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 KEYFRAME_MIN_INTERVAL = 0.5
-VIDEO_BACKLOG = 3  # decoded frames waiting for the shared encoder (100 ms at 30 fps)
+VIDEO_BACKLOG = 10  # decoded frames waiting for the shared encoder (1/3 s at 30 fps)
 HISTORY_SIZE = 512  # packets kept for NACK retransmission, per slot
 _SEQ_MASK = 0xFFFF
 _TS_MASK = 0xFFFFFFFF
