@@ -23,6 +23,7 @@ from server.i18n import Catalogs, negotiate
 from server.keys import CAFES, CATALOGS, CLOCK, CONFIG, DATABASE, METRICS
 from server.metrics import Metrics
 from server.metrics import middleware as metrics_middleware
+from server.recording import transcripts_lifetime
 from server.web_errors import LANG, errors_middleware, security_headers
 from sessions.clock import Clock, SystemClock
 from sessions.service_cafes import CafeService
@@ -77,6 +78,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     setup_transcript_routes(app, DATABASE, data_dir=config.data_dir)
     setup_signaling(app, cafes=CAFES, translate=app[CATALOGS].error_message,
                     ice=config.ice, limits=config.limits, redis_url=config.redis_url)
+    # After signaling's own lifetime: the recorder needs the media router and socket.io.
+    app.cleanup_ctx.append(transcripts_lifetime)
     return app
 
 

@@ -88,6 +88,7 @@ def _actor(conn: Connection) -> Actor:
 async def cafe_open(hub: Hub, conn: Connection, _msg: m.CafeOpen) -> Ack:
     cafe, events = await hub.services().cafes.open_cafe(_actor(conn))
     await hub.emit(events)
+    await hub.cafe_opened(cafe.id)
     return {"cafe": cafe_view(cafe)}
 
 

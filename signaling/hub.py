@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -99,6 +99,19 @@ class Connection:
     subscribed: bool = False
 
 
+class CafeObserver(Protocol):
+    """Told what happens to a café's media on this process (the server connects the
+    recorder and live captions here: signaling does not import transcripts)."""
+
+    async def cafe_opened(self, cafe_id: int) -> None: ...
+
+    async def publishers_changed(self, cafe_id: int, publishers: dict[int, str]) -> None:
+        """The participants whose audio this process forwards now, with their pseudonyms."""
+
+    async def cafe_closed(self, cafe_id: int) -> None:
+        """The café ended: called on every process, after its media stopped."""
+
+
 @dataclass(slots=True)
 class Services:
     cafes: CafeService
@@ -118,6 +131,7 @@ class Hub:
     media: MediaRouter | None = None
     namespace: str = "/"
     connections: dict[str, Connection] = field(default_factory=dict)
+    observers: list[CafeObserver] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- emitting ---------------------------------------------------------------------
@@ -204,6 +218,21 @@ class Hub:
         await self.sio.emit("media.tracks", {"publishers": view["publishers"],
                                              "slots": view["slots"]},
                             room=rooms.cafe_room(cafe_id), namespace=self.namespace)
+        speakers = {p["participant_id"]: p["pseudonym"] for p in view["publishers"]
+                    if "audio" in p["kinds"]}
+        for observer in self.observers:
+            await self._observe(observer.publishers_changed(cafe_id, speakers), cafe_id)
+
+    async def cafe_opened(self, cafe_id: int) -> None:
+        for observer in self.observers:
+            await self._observe(observer.cafe_opened(cafe_id), cafe_id)
+
+    async def _observe(self, call: Awaitable[None], cafe_id: int) -> None:
+        # A failing observer (the recorder) must never break the room's signaling.
+        try:
+            await call
+        except Exception:
+            log.exception("cafe observer failed cafe=%s", cafe_id)
 
     async def media_stopped(self, participant_id: int, reason: str) -> None:
         await self.sio.emit("media.stopped", {"reason": reason},
@@ -264,6 +293,8 @@ class Hub:
                                           namespace=self.namespace)
         if self.media is not None:
             await self.media.close_cafe(cafe_id)
+        for observer in self.observers:
+            await self._observe(observer.cafe_closed(cafe_id), cafe_id)
 
     def spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

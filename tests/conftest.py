@@ -35,6 +35,20 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every app and `causerie` process the tests start shares one reassembled Whisper model
+    (the one `make install-test` put in var/), and starts without live captions unless a
+    test asks for them: a caption model per test app would cost seconds each."""
+    from transcripts.model import default_cache_dir, install_model
+
+    model_dir = install_model(default_cache_dir(REPO / "var"))
+    os.environ.setdefault("CAUSERIE_WHISPER__MODEL", str(model_dir))
+    os.environ.setdefault("CAUSERIE_WHISPER__LIVE_CAPTIONS", "false")
+
+
 def service_missing(what: str, why: object) -> None:
     """Skip locally, fail in CI: a CI run never skips a service test silently."""
     message = f"{what} is not reachable: {why}"
