@@ -17,7 +17,7 @@ from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from babel.dates import format_date, format_time
 
-from server import auth, views_admin, views_public
+from server import admin_sections, auth, views_admin, views_public
 from server.config import Config, ensure_secret_key
 from server.i18n import Catalogs, negotiate
 from server.keys import CAFES, CATALOGS, CLOCK, CONFIG, DATABASE, METRICS
@@ -51,7 +51,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = metrics
     app[CATALOGS] = Catalogs()
-    app[views_admin.ADMIN_SECTIONS] = []
+    app[views_admin.ADMIN_SECTIONS] = list(admin_sections.SECTIONS)
     app[views_admin.auth_throttle_key] = auth.LoginThrottle()
     app.cleanup_ctx.append(_database)
 
