@@ -183,6 +183,58 @@ class Windower:
         )
 
 
+def caption_prompt(title: str, glossary: str = "", max_chars: int = 200) -> str | None:
+    """The prompt for caption windows: the café's terms as a glossary line.
+
+    Not the café's title as a sentence: on a short window whose start is hard to hear,
+    Whisper tends to "hear" the prompt's first sentence (seen: a phrase captioned as the
+    café's title)."""
+    terms = [t.strip() for t in glossary.replace(";", "\n").replace(",", "\n").splitlines()]
+    words = ", ".join(t for t in terms if t) or title.strip()
+    if not words:
+        return None
+    text = f"Glossaire : {words}"
+    return (text[:max_chars].rsplit(" ", 1)[0] if len(text) > max_chars else text) + "."
+
+
+def _words(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+
+
+def is_prompt_echo(text: str, prompt: str | None) -> bool:
+    """True when the caption is only words of the prompt (Whisper repeating it on audio it
+    did not make out)."""
+    found = _words(text)
+    return bool(prompt) and bool(found) and found in _words(prompt or "")
+
+
+# Fast speech is about 4 words a second, French words about 1.5-2 Whisper tokens each.
+TOKENS_PER_SECOND = 10
+
+
+def squash_repeats(text: str, min_repeats: int = 3, max_words: int = 6) -> str:
+    """Collapse a run of the same 1..`max_words` words said `min_repeats` times or more into
+    one (Whisper's repetition loop on hard audio: "les écrans, les écrans, les écrans...")."""
+    words = text.split()
+    keys = [w.strip(",.;:!?").lower() for w in words]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for n in range(1, max_words + 1):
+            k = 1
+            while (i + (k + 1) * n <= len(words)
+                   and keys[i + k * n:i + (k + 1) * n] == keys[i:i + n]):
+                k += 1
+            if k >= min_repeats:
+                out.extend(words[i:i + n])
+                i += k * n
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out)
+
+
 @dataclass(frozen=True)
 class Caption:
     cafe_id: int
@@ -245,6 +297,8 @@ class CaptionService:
         # Latency samples: emitted-at minus the phrase's last speech, in the caller's clock.
         self.latencies: list[float] = []
         self.dropped = 0
+        self.echoes = 0
+        self._busy = 0
 
     def configure_cafe(self, cafe_id: int, language: str = "fr",
                        prompt: str | None = None) -> None:
@@ -264,33 +318,51 @@ class CaptionService:
             job = await self._queue.get()
             if job is None:
                 return
-            waited = self._clock() - job.queued_at
-            if waited > self.max_wait:
-                self.dropped += 1
-                log.warning("caption dropped cafe=%s speaker=%s waited=%.1fs",
-                            job.cafe_id, job.window.speaker, waited)
-                continue
-            language, prompt = self._prompts.get(job.cafe_id, ("fr", None))
+            self._busy = 1
             try:
-                segments = await self.pool.transcribe(job.window.audio, TranscribeOptions(
-                    language=language, prompt=prompt, word_timestamps=False,
-                    beam_size=self.beam_size))
-            except Exception:
-                log.exception("caption failed cafe=%s speaker=%s", job.cafe_id,
-                              job.window.speaker)
-                continue
-            text = " ".join(s.text for s in segments).strip()
-            if not text:
-                continue
-            caption = Caption(job.cafe_id, job.window.speaker, text, job.window.start,
-                              job.window.end)
-            try:
-                await self.emit(caption.as_dict())
-            except Exception:
-                log.exception("caption emit failed cafe=%s", job.cafe_id)
-            # Wait from the end of the phrase: the window closed min_silence after it.
-            self.latencies.append(self._clock() - job.queued_at
-                                  + (job.window.end - job.window.speech_end))
+                await self._caption(job)
+            finally:
+                self._busy = 0
+
+    async def _caption(self, job: _Job) -> None:
+        waited = self._clock() - job.queued_at
+        if waited > self.max_wait:
+            self.dropped += 1
+            log.warning("caption dropped cafe=%s speaker=%s waited=%.1fs",
+                        job.cafe_id, job.window.speaker, waited)
+            return
+        language, prompt = self._prompts.get(job.cafe_id, ("fr", None))
+        seconds = len(job.window.audio) / SAMPLE_RATE
+        try:
+            segments = await self.pool.transcribe(job.window.audio, TranscribeOptions(
+                language=language, prompt=prompt, word_timestamps=False,
+                beam_size=self.beam_size,
+                max_new_tokens=int(TOKENS_PER_SECOND * seconds) + 10))
+        except Exception:
+            log.exception("caption failed cafe=%s speaker=%s", job.cafe_id,
+                          job.window.speaker)
+            return
+        text = squash_repeats(" ".join(s.text for s in segments).strip())
+        if not text:
+            return
+        if is_prompt_echo(text, prompt):
+            self.echoes += 1
+            log.info("caption dropped (prompt echo) cafe=%s speaker=%s", job.cafe_id,
+                     job.window.speaker)
+            return
+        caption = Caption(job.cafe_id, job.window.speaker, text, job.window.start,
+                          job.window.end)
+        try:
+            await self.emit(caption.as_dict())
+        except Exception:
+            log.exception("caption emit failed cafe=%s", job.cafe_id)
+        # Wait from the end of the phrase: the window closed min_silence after it.
+        self.latencies.append(self._clock() - job.queued_at
+                              + (job.window.end - job.window.speech_end))
+
+    def idle(self) -> bool:
+        """True when no window waits or is being transcribed."""
+        return self._queue.empty() and self._busy == 0
 
     async def aclose(self) -> None:
         if self._task is not None and not self._task.done():

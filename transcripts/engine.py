@@ -68,6 +68,10 @@ class TranscribeOptions:
     # of silences (see DESIGN pitfalls: repetition loops, 3x slower retries).
     long_form: bool = False
     beam_size: int | None = None  # None: the engine's configured beam size
+    # A bound on the tokens decoded per 30 s window (captions: a repetition loop on hard
+    # audio then costs a fraction of a second, not seconds). At most 200 (the prompt may
+    # take 224 of Whisper's 448).
+    max_new_tokens: int | None = None
 
 
 def cafe_vocabulary(title: str, description: str = "", glossary: str = "",
@@ -136,6 +140,8 @@ class WhisperTranscriber:
             temperature=(0.0, 0.4, 0.8) if long_form else (0.0,),
             vad_filter=long_form,
             hallucination_silence_threshold=2.0 if long_form and options.word_timestamps
+            else None,
+            max_new_tokens=min(200, options.max_new_tokens) if options.max_new_tokens
             else None,
         )
         duration = float(info.duration) or 1.0

@@ -37,6 +37,8 @@ log = logging.getLogger("causerie.transcripts")
 
 MAX_ATTEMPTS = 3
 STALE_AFTER = dt.timedelta(minutes=10)
+# The Redis queue of transcript jobs (its own name: the Redis may be shared).
+QUEUE_NAME = "causerie:transcripts"
 
 
 class JobQueue(Protocol):
@@ -73,6 +75,10 @@ class TranscriptJobs:
                  job.attempts)
         try:
             found = await self._transcribe(recording, await self.options_for(cafe))
+        except asyncio.CancelledError:  # the worker is stopping: another one takes it now
+            await asyncio.shield(self.repo.release_job(recording_id))
+            log.info("transcript job released cafe=%s recording=%s", cafe, recording_id)
+            raise
         except InvalidAudio as exc:  # permanent: no retry
             await self.repo.fail_job(recording_id, str(exc))
             log.warning("transcript job refused cafe=%s recording=%s: %s", cafe,
@@ -196,20 +202,28 @@ class LocalJobQueue:
 class ArqJobQueue:
     """Jobs through Redis for `causerie worker` processes (arq); same job function."""
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Any, queue_name: str = QUEUE_NAME, redis_url: str = "") -> None:
         self.redis = redis  # an arq.connections.ArqRedis
+        self.queue_name = queue_name
+        self.redis_url = redis_url
 
     @classmethod
-    async def connect(cls, redis_url: str) -> ArqJobQueue:
+    async def connect(cls, redis_url: str, queue_name: str = QUEUE_NAME) -> ArqJobQueue:
         from arq import create_pool
         from arq.connections import RedisSettings
 
-        return cls(await create_pool(RedisSettings.from_dsn(redis_url)))
+        return cls(await create_pool(RedisSettings.from_dsn(redis_url),
+                                     default_queue_name=queue_name), queue_name, redis_url)
+
+    def job_id(self, recording_id: int) -> str:
+        return f"{self.queue_name}:recording:{recording_id}"
 
     async def enqueue(self, cafe_id: int, recording_id: int) -> None:
-        # One arq job id per recording: enqueuing twice while it is queued is a no-op.
+        # One arq job id per recording: enqueuing twice while it is queued or running is a
+        # no-op (arq keeps no result: once done, the database says so and a re-run is a no-op).
         await self.redis.enqueue_job("transcribe_recording", recording_id,
-                                     _job_id=f"causerie-transcript-{recording_id}")
+                                     _job_id=self.job_id(recording_id),
+                                     _queue_name=self.queue_name)
 
     async def aclose(self) -> None:
         await self.redis.aclose()

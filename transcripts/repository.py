@@ -181,6 +181,15 @@ class TranscriptRepository:
                 transcript_jobs.c.recording_id == recording_id,
             ).values(status="failed", error=error[:2000], updated_at=self.now()))
 
+    async def release_job(self, recording_id: int) -> None:
+        """Give a claimed job back (its run was cancelled: a worker stopping): `queued` again,
+        so the next worker claims it at once instead of waiting for it to go stale."""
+        async with self.db.transaction() as conn:
+            await conn.execute(transcript_jobs.update().where(
+                transcript_jobs.c.recording_id == recording_id,
+                transcript_jobs.c.status == "running",
+            ).values(status="queued", updated_at=self.now()))
+
     async def requeue_running(self) -> int:
         """At start-up of an in-process queue: jobs left `running` by a dead process."""
         async with self.db.transaction() as conn:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sessions.storage.database import Database
-from transcripts.captions import CaptionService
-from transcripts.engine import TranscriberPool, WhisperFactory, WhisperSettings, cafe_vocabulary
+from transcripts.captions import CaptionService, caption_prompt
+from transcripts.engine import TranscriberPool, WhisperFactory, WhisperSettings
 from transcripts.jobs import (
     ArqJobQueue,
     JobQueue,
@@ -31,6 +31,19 @@ from transcripts.repository import TranscriptRepository
 log = logging.getLogger("causerie.transcripts")
 
 EmitCaption = Callable[[dict[str, Any]], Awaitable[None]]
+
+# Worker process priorities: live captions as the media (a late caption is useless), the
+# final transcript well below (it has the whole café to catch up; see DESIGN pitfalls).
+CAPTION_NICE = 5
+JOBS_NICE = 15
+
+
+async def caption_service(settings: WhisperSettings, emit: EmitCaption
+                          ) -> tuple[CaptionService, TranscriberPool]:
+    """The live caption service on its own warmed-up worker process (at `CAPTION_NICE`)."""
+    pool = TranscriberPool(WhisperFactory(settings), nice=CAPTION_NICE)
+    await pool.warm_up()
+    return CaptionService(pool, emit), pool
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,7 @@ class Transcripts:
         if values.redis_url:
             queue = await ArqJobQueue.connect(values.redis_url)
         else:
-            jobs_pool = TranscriberPool(WhisperFactory(settings), nice=15)
+            jobs_pool = TranscriberPool(WhisperFactory(settings), nice=JOBS_NICE)
             pools.append(jobs_pool)
             jobs = TranscriptJobs(repo, jobs_pool)
             local = LocalJobQueue(jobs)
@@ -81,10 +94,8 @@ class Transcripts:
             queue = local
         captions = None
         if values.live_captions and emit_caption is not None:
-            caption_pool = TranscriberPool(WhisperFactory(settings), nice=5)
+            captions, caption_pool = await caption_service(settings, emit_caption)
             pools.append(caption_pool)
-            await caption_pool.warm_up()
-            captions = CaptionService(caption_pool, emit_caption)
         recorder = RecorderService(repo, values.data_dir / "recordings",
                                    on_closed=queue.enqueue, policy=recorder_policy)
         return cls(repo, recorder, queue, jobs, captions, pools)
@@ -92,8 +103,8 @@ class Transcripts:
     async def cafe_opened(self, cafe_id: int) -> None:
         cafe = await self.repo.cafe(cafe_id)
         if cafe is not None and self.captions is not None:
-            self.captions.configure_cafe(cafe_id, cafe.language, cafe_vocabulary(
-                cafe.title, cafe.description, cafe.glossary) or None)
+            self.captions.configure_cafe(cafe_id, cafe.language,
+                                         caption_prompt(cafe.title, cafe.glossary))
 
     def open_tap(self, cafe_id: int, participant_id: int | None, speaker: str) -> SpeakerTap:
         """A publisher's audio: call `tap.push(pcm_int16_16k_mono, cafe_seconds)` per chunk,

@@ -2,18 +2,27 @@
 
 The CLI builds the values from its Config and calls `run_worker`; each worker process owns
 one database engine and one Whisper worker process (niced), and runs one job at a time.
+
+Retries: a job that raises is retried by arq (`Retry`, with back-off) up to `MAX_TRIES`; a
+job cancelled by a stopping worker gives its claim back and arq runs it again at once; a
+worker killed outright leaves arq's in-progress key, which expires `job_timeout` + 10 s
+later, when the database claim is stale too (`job_timeout` >= `stale_after`), so the next
+worker runs it. Segments are written once, in the job's last transaction.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sessions.storage.database import Database
 from transcripts.engine import TranscriberPool, WhisperFactory, WhisperSettings
-from transcripts.jobs import STALE_AFTER, TranscriptJobs
+from transcripts.errors import RecordingNotFound
+from transcripts.jobs import QUEUE_NAME, STALE_AFTER, TranscriptJobs
 from transcripts.model import default_cache_dir, resolve_model
 from transcripts.repository import TranscriptRepository
 
@@ -30,7 +39,16 @@ class WorkerValues:
     compute_type: str = "int8"
     cpu_threads: int = 2
     beam_size: int = 5
-    nice: int = 10
+    nice: int = 15
+    queue_name: str = QUEUE_NAME
+    # A part is at most a few minutes of audio (recorder.part_max_seconds): 15 min is ample
+    # even on a loaded machine, and it is how long a killed worker's job waits for a retry.
+    job_timeout: float = 15 * 60
+    stale_after: float = STALE_AFTER.total_seconds()
+
+
+MAX_TRIES = 5
+RETRY_DELAY = 10.0  # seconds, times the try number
 
 
 def whisper_settings(values: WorkerValues) -> WhisperSettings:
@@ -41,22 +59,46 @@ def whisper_settings(values: WorkerValues) -> WhisperSettings:
 
 
 async def transcribe_recording(ctx: dict[str, Any], recording_id: int) -> int | None:
+    from arq.worker import Retry
+
     jobs: TranscriptJobs = ctx["transcript_jobs"]
-    return await jobs.run(recording_id)
+    tries = int(ctx.get("job_try", 1))
+    try:
+        count = await jobs.run(recording_id)
+    except RecordingNotFound:  # deleted since: nothing to do
+        return None
+    except Exception as exc:  # failed (and marked so): again later, up to MAX_TRIES
+        if tries < MAX_TRIES:
+            raise Retry(defer=RETRY_DELAY * tries) from exc
+        raise
+    if count is None:
+        job = await jobs.repo.job(recording_id)
+        if job is not None and job.status == "running" and tries < MAX_TRIES:
+            # Claimed by a run that is neither done nor stale yet (a worker killed a moment
+            # ago, its arq lock expired early): try again once the claim is stale.
+            raise Retry(defer=jobs.stale_after.total_seconds() + 1)
+    return count
 
 
-def worker_settings(values: WorkerValues) -> dict[str, Any]:
-    """arq `Worker` keyword arguments (functions, hooks, Redis, limits)."""
+def worker_settings(values: WorkerValues,
+                    pool_factory: Callable[[], TranscriberPool] | None = None
+                    ) -> dict[str, Any]:
+    """arq `Worker` keyword arguments (functions, hooks, Redis, queue, limits).
+
+    `pool_factory` replaces the Whisper worker process (tests pass a fake transcriber)."""
     from arq.connections import RedisSettings
     from arq.worker import func
 
     async def startup(ctx: dict[str, Any]) -> None:
         db = Database(values.database_url)
-        pool = TranscriberPool(WhisperFactory(whisper_settings(values)), nice=values.nice)
+        pool = pool_factory() if pool_factory is not None else TranscriberPool(
+            WhisperFactory(whisper_settings(values)), nice=values.nice)
         ctx["db"] = db
         ctx["pool"] = pool
-        ctx["transcript_jobs"] = TranscriptJobs(TranscriptRepository(db), pool)
-        log.info("transcript worker started")
+        ctx["transcript_jobs"] = TranscriptJobs(
+            TranscriptRepository(db), pool,
+            stale_after=dt.timedelta(seconds=values.stale_after))
+        log.info("transcript worker started queue=%s", values.queue_name)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["pool"].aclose()
@@ -64,12 +106,15 @@ def worker_settings(values: WorkerValues) -> dict[str, Any]:
 
     return {
         "functions": [func(transcribe_recording, name="transcribe_recording",
-                           max_tries=5, timeout=int(STALE_AFTER.total_seconds() * 6))],
+                           max_tries=MAX_TRIES, timeout=values.job_timeout)],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(values.redis_url),
+        "queue_name": values.queue_name,
         "max_jobs": 1,
-        "keep_result": 3600,
+        # No result kept: the database holds the outcome, and a kept result would make arq
+        # ignore a later enqueue of the same recording (e.g. after a failure).
+        "keep_result": 0,
         "retry_jobs": True,
         "handle_signals": True,
     }

@@ -1,8 +1,9 @@
-"""The real Whisper base model on espeak-ng speech (marked `whisper`; ~30 s in all)."""
+"""The real Whisper base model on espeak-ng speech (marked `whisper`; ~45 s in all)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,14 @@ from transcripts_support import (
     add_cafe,
     make_silence,
     open_db,
+    phrases_with_pauses,
     speak,
     speech_pcm,
     wer,
 )
 
 from sessions.storage.database import Database
-from transcripts.captions import CaptionService
+from transcripts.captions import CaptionService, caption_prompt
 from transcripts.engine import (
     Segment,
     TranscribeOptions,
@@ -136,3 +138,38 @@ async def test_tap_to_captions_and_final_transcript(pool: TranscriberPool, db: D
     assert 120 <= final[0].start < 122 and final[0].speaker == "Dr Martin"
     (recording,) = await repo.recordings(cafe_id)
     assert recording.status == "transcribed" and recording.offset_seconds == 120.0
+
+
+async def test_live_captions_in_real_time(pool: TranscriberPool, tmp_path: Path) -> None:
+    """Two phrases fed as a live tap does (20 ms chunks paced by the clock): each gets its
+    caption soon after it is spoken (the bound is loose for a loaded CI machine; the figure
+    is in bench/captions.py)."""
+    pcm, ends = phrases_with_pauses(
+        ["Les jeux vidéo en ligne permettent de discuter.",
+         "Le téléphone reste hors de la chambre."], tmp_path)
+    emitted: list[tuple[float, dict[str, Any]]] = []
+
+    async def emit(caption: dict[str, Any]) -> None:
+        emitted.append((time.perf_counter(), caption))
+
+    service = CaptionService(pool, emit)
+    service.configure_cafe(1, "fr", caption_prompt("Les écrans en famille",
+                                                   "jeux vidéo, téléphone"))
+    stream = service.open(1, "Dr Martin")
+    t0 = time.perf_counter()
+    for i in range(0, len(pcm), 320):
+        delay = t0 + (i + 320) / 16000 - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        stream.push(pcm[i:i + 320], i / 16000)
+    stream.close()
+    for _ in range(200):
+        if service.idle() and len(emitted) >= len(ends):
+            break
+        await asyncio.sleep(0.05)
+    await service.aclose()
+    texts = " ".join(c["text"] for _, c in emitted).lower()
+    assert "jeux vidéo" in texts and "téléphone" in texts, texts
+    for end in ends:
+        at = next(at for at, c in emitted if c["start"] <= end <= c["end"] + 0.05)
+        assert at - (t0 + end) < 10.0

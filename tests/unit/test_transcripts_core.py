@@ -15,7 +15,13 @@ import pytest
 
 from sessions.storage.database import Database
 from sessions.storage.tables import cafes, metadata
-from transcripts.captions import CaptionService, EnergyDetector, Windower, WindowPolicy
+from transcripts.captions import (
+    CaptionService,
+    EnergyDetector,
+    Windower,
+    WindowPolicy,
+    squash_repeats,
+)
 from transcripts.engine import (
     SAMPLE_RATE,
     Audio,
@@ -285,16 +291,28 @@ async def test_a_job_cut_mid_way_is_resumed_at_start(db: Database, tmp_path: Pat
     slow = TranscriberPool(lambda: FakeTranscriber(delay=0.5), processes=False)
     task = asyncio.create_task(TranscriptJobs(repo, slow).run(rid))
     await asyncio.sleep(0.2)
-    task.cancel()  # the worker dies mid-job: no segment was written, the job stays running
+    task.cancel()  # the worker stops mid-job: no segment was written, the claim is given back
     with pytest.raises(asyncio.CancelledError):
         await task
     job = await repo.job(rid)
-    assert job is not None and job.status == "running" and await repo.segments(cafe_id) == []
+    assert job is not None and job.status == "queued" and await repo.segments(cafe_id) == []
+    # A worker killed outright leaves its claim `running`.
+    assert await repo.start_job(rid, dt.timedelta(minutes=10)) is not None
     pool = TranscriberPool(FakeTranscriber, processes=False)
     queue = LocalJobQueue(TranscriptJobs(repo, pool))
     await queue.start()  # a fresh process requeues it
     await asyncio.wait_for(queue.join(), 10)
     assert len(await repo.segments(cafe_id)) == 2
+    job = await repo.job(rid)
+    assert job is not None and (job.status, job.attempts) == ("done", 3)
     await queue.aclose()
     await pool.aclose()
     await slow.aclose()
+
+
+def test_squash_repeats_bounds_a_repetition_loop() -> None:
+    loop = "les écrans en famille, les écrans, les écrans, les écrans, les écrans, les"
+    assert squash_repeats(loop) == "les écrans en famille, les écrans, les"
+    assert squash_repeats("il faut il faut il faut signaler") == "il faut signaler"
+    assert squash_repeats("bonjour bonjour, à vous") == "bonjour bonjour, à vous"
+    assert squash_repeats("") == ""
