@@ -23,7 +23,7 @@ from sessions.service_qa import QaService
 from sessions.service_stage import StageService
 from signaling import rooms
 from signaling.manager import EXCEPT_ROOM
-from signaling.presence import PresenceEntry, PresenceStore
+from signaling.presence import PresenceBatcher, PresenceEntry, PresenceStore
 
 if TYPE_CHECKING:
     from signaling.media import MediaRouter
@@ -133,6 +133,14 @@ class Hub:
     connections: dict[str, Connection] = field(default_factory=dict)
     observers: list[CafeObserver] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    presence_changes: PresenceBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.presence_changes = PresenceBatcher(self.presence, self._emit_presence, self.spawn)
+
+    async def _emit_presence(self, cafe_id: int, diff: dict[str, Any]) -> None:
+        await self.sio.emit("presence.changed", diff, room=rooms.cafe_room(cafe_id),
+                            namespace=self.namespace)
 
     # -- emitting ---------------------------------------------------------------------
 
@@ -157,16 +165,14 @@ class Hub:
 
     async def attach(self, conn: Connection, actor: Actor) -> bool:
         """Enter the rooms of `actor`, record presence; True for the participant's first
-        socket (and then tell the café)."""
+        socket (and then tell the café, batched: `presence.changed`)."""
         conn.actor = actor
         for room in rooms.rooms_for(actor.cafe_id, actor.participant_id, actor.role):
             await self.sio.enter_room(conn.sid, room, namespace=self.namespace)
         entry = PresenceEntry(actor.participant_id, actor.pseudonym, actor.role.value)
         first = await self.presence.add(actor.cafe_id, entry, conn.sid)
         if first:
-            await self.sio.emit("presence.joined", entry.view(),
-                                room=rooms.cafe_room(actor.cafe_id), skip_sid=conn.sid,
-                                namespace=self.namespace)
+            self.presence_changes.joined(actor.cafe_id, entry)
         return first
 
     async def detach(self, conn: Connection, *, disconnected: bool) -> None:
@@ -179,8 +185,7 @@ class Hub:
             for room in rooms.rooms_for(actor.cafe_id, actor.participant_id, actor.role):
                 await self.sio.leave_room(conn.sid, room, namespace=self.namespace)
         if await self.presence.remove(actor.cafe_id, actor.participant_id, conn.sid):
-            await self.sio.emit("presence.left", {"participant_id": actor.participant_id},
-                                room=rooms.cafe_room(actor.cafe_id), namespace=self.namespace)
+            self.presence_changes.left(actor.cafe_id, actor.participant_id)
         log.info("left cafe=%s participant=%s sid=%s", actor.cafe_id, actor.participant_id,
                  conn.sid)
 
@@ -205,7 +210,8 @@ class Hub:
         for slot, source in slots.items():
             if source is not None:
                 kinds.setdefault(source, []).append("video" if slot == "video" else "audio")
-        names = {e.participant_id: e.pseudonym for e in await self.presence.members(cafe_id)}
+        names = ({e.participant_id: e.pseudonym for e in await self.presence.members(cafe_id)}
+                 if kinds else {})
         publishers = [{"participant_id": pid, "pseudonym": names.get(pid, ""),
                        "kinds": sorted(k)} for pid, k in sorted(kinds.items())]
         return {"publishers": publishers, "publishing": sorted(kinds), "slots": slots}

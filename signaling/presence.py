@@ -4,16 +4,35 @@
 per café, each participant's public entry and the socket ids of that participant (a person
 may have several tabs; presence lists them once). The socket ids let a process address a
 participant's sockets on other processes (exclusions, disconnection on removal).
+
+`PresenceBatcher` coalesces a café's arrivals and departures into one `presence.changed`
+diff at most every `interval` seconds: a café of N people filling up costs N/interval
+broadcasts per second instead of one per arrival (N^2 deliveries).
+
+`RedisPresence` outlives a crashed process: each process has an id and a heartbeat key with a
+TTL, and records its sockets under that id; every live process sweeps the entries of the
+processes whose heartbeat expired (and reports those participants as gone).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Sequence
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["MemoryPresence", "PresenceEntry", "PresenceStore", "RedisPresence"]
+__all__ = ["MemoryPresence", "PresenceBatcher", "PresenceEntry", "PresenceStore",
+           "RedisPresence"]
+
+log = logging.getLogger("causerie.signaling")
+
+# (cafe_id, participant_id): a participant that left without saying so (a dead process)
+StaleHook = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +58,9 @@ class PresenceStore(Protocol):
 
     async def sids(self, cafe_id: int, participant_ids: Sequence[int]) -> list[str]:
         """Every socket of these participants."""
+
+    async def present(self, cafe_id: int, participant_ids: Sequence[int]) -> set[int]:
+        """Those of these participants who are in the café now."""
 
     async def clear(self, cafe_id: int) -> None:
         """The café ended: forget everyone."""
@@ -76,6 +98,10 @@ class MemoryPresence:
     async def sids(self, cafe_id: int, participant_ids: Sequence[int]) -> list[str]:
         return [s for p in participant_ids for s in sorted(self._sids.get((cafe_id, p), ()))]
 
+    async def present(self, cafe_id: int, participant_ids: Sequence[int]) -> set[int]:
+        entries = self._entries.get(cafe_id, {})
+        return {p for p in participant_ids if p in entries}
+
     async def clear(self, cafe_id: int) -> None:
         self._entries.pop(cafe_id, None)
         for key in [k for k in self._sids if k[0] == cafe_id]:
@@ -85,14 +111,18 @@ class MemoryPresence:
         return None
 
 
-# KEYS[1] entries hash, KEYS[2] the participant's sid set; ARGV: pid, entry json, sid.
+# KEYS[1] entries hash, KEYS[2] the participant's sid set, KEYS[3] the process's socket set;
+# ARGV: pid, entry json, sid, the socket's record in KEYS[3] ("cafe:participant:sid").
 _ADD = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local added = redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[4])
 local n = redis.call('SCARD', KEYS[2])
 return (added == 1 and n == 1) and 1 or 0
 """
+# KEYS as _ADD; ARGV: pid, sid, the socket's record.
 _REMOVE = """
+redis.call('SREM', KEYS[3], ARGV[3])
 if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then return 0 end
 if redis.call('SCARD', KEYS[2]) > 0 then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -102,15 +132,87 @@ return 1
 
 class RedisPresence:
     """The same on Redis: a hash per café (participant id -> entry JSON) and a set of socket
-    ids per participant; additions and removals are atomic Lua scripts."""
+    ids per participant; additions and removals are atomic Lua scripts.
 
-    def __init__(self, redis_url: str, prefix: str = "causerie:presence") -> None:
+    Crashed processes: `{prefix}:processes` lists the process ids; `{prefix}:process:{id}` is
+    a process's heartbeat (TTL `heartbeat_ttl`, renewed every third of it from its first
+    `add`), `{prefix}:process:{id}:sockets` its sockets. Each beat also sweeps: the sockets of
+    a process without heartbeat are removed as by `remove`, and `on_stale(cafe, participant)`
+    is called for the participants who left with them."""
+
+    def __init__(self, redis_url: str, prefix: str = "causerie:presence", *,
+                 process_id: str | None = None, heartbeat_ttl: float = 15.0) -> None:
         import redis.asyncio as aioredis
 
         self._redis: Any = aioredis.Redis.from_url(redis_url, decode_responses=True)
         self._prefix = prefix
         self._add = self._redis.register_script(_ADD)
         self._remove = self._redis.register_script(_REMOVE)
+        self.process_id = process_id or uuid.uuid4().hex[:16]
+        self.heartbeat_ttl = heartbeat_ttl
+        self.on_stale: StaleHook | None = None
+        self._beating: asyncio.Task[None] | None = None
+
+    # -- the process's heartbeat and the sweep of dead processes ---------------------------
+
+    def _processes_key(self) -> str:
+        return f"{self._prefix}:processes"
+
+    def _heartbeat_key(self, process_id: str) -> str:
+        return f"{self._prefix}:process:{process_id}"
+
+    def _sockets_key(self, process_id: str) -> str:
+        return f"{self._prefix}:process:{process_id}:sockets"
+
+    async def beat(self) -> None:
+        """Renew this process's heartbeat."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._heartbeat_key(self.process_id), str(time.time()),
+                     px=int(self.heartbeat_ttl * 1000))
+            pipe.sadd(self._processes_key(), self.process_id)
+            await pipe.execute()
+
+    async def start(self) -> None:
+        """Beat now, then every third of the TTL, sweeping dead processes each time
+        (`add` starts it)."""
+        if self._beating is None or self._beating.done():
+            await self.beat()
+            self._beating = asyncio.create_task(self._beat_forever())
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_ttl / 3)
+            try:
+                await self.beat()
+                await self.sweep()
+            except Exception:  # Redis away for a moment: try again at the next beat
+                log.exception("presence heartbeat failed process=%s", self.process_id)
+
+    async def sweep(self) -> list[tuple[int, int]]:
+        """Drop the sockets of every process whose heartbeat expired; return the
+        (cafe, participant) pairs who left with them (also given to `on_stale`)."""
+        gone: list[tuple[int, int]] = []
+        processes: set[str] = await self._redis.smembers(self._processes_key())
+        for process_id in sorted(processes - {self.process_id}):
+            if await self._redis.exists(self._heartbeat_key(process_id)):
+                continue
+            if not await self._redis.srem(self._processes_key(), process_id):
+                continue  # another process is sweeping it
+            records: set[str] = await self._redis.smembers(self._sockets_key(process_id))
+            for record in sorted(records):
+                cafe, participant, sid = record.split(":", 2)
+                cafe_id, participant_id = int(cafe), int(participant)
+                keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, participant_id),
+                        self._sockets_key(process_id)]
+                if await self._remove(keys=keys, args=[participant_id, sid, record]):
+                    gone.append((cafe_id, participant_id))
+            await self._redis.delete(self._sockets_key(process_id))
+            log.warning("presence swept dead process=%s sockets=%s participants=%s",
+                        process_id, len(records), len(gone))
+        if self.on_stale is not None:
+            for cafe_id, participant_id in gone:
+                self.on_stale(cafe_id, participant_id)
+        return gone
 
     def _entries_key(self, cafe_id: int) -> str:
         return f"{self._prefix}:{cafe_id}"
@@ -119,13 +221,18 @@ class RedisPresence:
         return f"{self._prefix}:{cafe_id}:sids:{participant_id}"
 
     async def add(self, cafe_id: int, entry: PresenceEntry, sid: str) -> bool:
+        await self.start()
         value = json.dumps({"pseudonym": entry.pseudonym, "role": entry.role})
-        keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, entry.participant_id)]
-        return bool(await self._add(keys=keys, args=[entry.participant_id, value, sid]))
+        keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, entry.participant_id),
+                self._sockets_key(self.process_id)]
+        record = f"{cafe_id}:{entry.participant_id}:{sid}"
+        return bool(await self._add(keys=keys, args=[entry.participant_id, value, sid, record]))
 
     async def remove(self, cafe_id: int, participant_id: int, sid: str) -> bool:
-        keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, participant_id)]
-        return bool(await self._remove(keys=keys, args=[participant_id, sid]))
+        keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, participant_id),
+                self._sockets_key(self.process_id)]
+        record = f"{cafe_id}:{participant_id}:{sid}"
+        return bool(await self._remove(keys=keys, args=[participant_id, sid, record]))
 
     async def members(self, cafe_id: int) -> list[PresenceEntry]:
         raw: dict[str, str] = await self._redis.hgetall(self._entries_key(cafe_id))
@@ -144,6 +251,13 @@ class RedisPresence:
             results: list[set[str]] = await pipe.execute()
         return [s for members in results for s in sorted(members)]
 
+    async def present(self, cafe_id: int, participant_ids: Sequence[int]) -> set[int]:
+        if not participant_ids:
+            return set()
+        values: list[str | None] = await self._redis.hmget(self._entries_key(cafe_id),
+                                                           list(participant_ids))
+        return {p for p, v in zip(participant_ids, values, strict=True) if v is not None}
+
     async def clear(self, cafe_id: int) -> None:
         keys = [self._entries_key(cafe_id)]
         async for key in self._redis.scan_iter(match=f"{self._prefix}:{cafe_id}:sids:*"):
@@ -151,4 +265,84 @@ class RedisPresence:
         await self._redis.delete(*keys)
 
     async def close(self) -> None:
+        """Stop beating; this process's sockets are gone (a clean shutdown disconnects them
+        first), so its heartbeat and records go too."""
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
+            self._beating = None
+            with contextlib.suppress(Exception):
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.srem(self._processes_key(), self.process_id)
+                    pipe.delete(self._heartbeat_key(self.process_id),
+                                self._sockets_key(self.process_id))
+                    await pipe.execute()
         await self._redis.aclose()
+
+
+# -- coalescing presence changes -------------------------------------------------------------
+
+Emit = Callable[[int, dict[str, Any]], Awaitable[None]]
+Spawn = Callable[[Any], None]
+
+
+class PresenceBatcher:
+    """Collects a café's arrivals (`joined`) and departures (`left`) and emits them as one
+    `presence.changed` `{"joined": [entry, ...], "left": [participant_id, ...]}` at most
+    every `interval` seconds (the first change after a quiet interval goes out at once).
+
+    A participant's last change in a batch wins. Before emitting, the store is asked who is
+    present: a change another process reversed meanwhile (left here, came back there) is
+    dropped rather than sent out of order."""
+
+    def __init__(self, store: PresenceStore, emit: Emit, spawn: Spawn,
+                 interval: float = 0.3) -> None:
+        self._store = store
+        self._emit = emit
+        self._spawn = spawn
+        self.interval = interval
+        self._pending: dict[int, dict[int, PresenceEntry | None]] = {}
+        self._last: dict[int, float] = {}
+        self._scheduled: set[int] = set()
+        if isinstance(store, RedisPresence):
+            store.on_stale = self.left
+
+    def joined(self, cafe_id: int, entry: PresenceEntry) -> None:
+        self._pending.setdefault(cafe_id, {})[entry.participant_id] = entry
+        self._schedule(cafe_id)
+
+    def left(self, cafe_id: int, participant_id: int) -> None:
+        self._pending.setdefault(cafe_id, {})[participant_id] = None
+        self._schedule(cafe_id)
+
+    def forget(self, cafe_id: int) -> None:
+        """The café ended: drop what was not sent yet."""
+        self._pending.pop(cafe_id, None)
+        self._last.pop(cafe_id, None)
+
+    def _schedule(self, cafe_id: int) -> None:
+        if cafe_id in self._scheduled:
+            return
+        self._scheduled.add(cafe_id)
+        delay = max(0.0, self._last.get(cafe_id, 0.0) + self.interval - time.monotonic())
+        self._spawn(self._flush_later(cafe_id, delay))
+
+    async def _flush_later(self, cafe_id: int, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self._scheduled.discard(cafe_id)
+        await self.flush(cafe_id)
+
+    async def flush(self, cafe_id: int) -> None:
+        changes = self._pending.pop(cafe_id, None)
+        if not changes:
+            return
+        self._last[cafe_id] = time.monotonic()
+        present = await self._store.present(cafe_id, list(changes))
+        joined = [e.view() for pid, e in sorted(changes.items())
+                  if e is not None and pid in present]
+        left = [pid for pid, e in sorted(changes.items()) if e is None and pid not in present]
+        if joined or left:
+            await self._emit(cafe_id, {"joined": joined, "left": left})

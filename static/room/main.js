@@ -301,8 +301,7 @@ class Room {
       if (this.joined) handler(payload || {});
     });
     this.connection.on("disconnect", () => { this.joined = false; });
-    on("presence.joined", (p) => this.people.joined(p));
-    on("presence.left", (p) => this.people.left(p));
+    on("presence.changed", ({ joined, left }) => this.people.changed(joined || [], left || []));
     on("cafe.status", (status) => this.setCafe({ ...status }));
     on("media.tracks", ({ publishers }) => this.setPublishers(publishers || []));
     on("media.stopped", ({ reason }) => {
@@ -333,7 +332,7 @@ class Room {
     on("chat.message", (m) => this.chat.add(m));
     on("chat.hidden", (m) => this.chat.hide(m));
     on("captions", (c) => this.captions.add(c));
-    on("moderation.participant_removed", (p) => this.people.left(p));
+    on("moderation.participant_removed", (p) => this.people.changed([], [p.participant_id]));
     on("moderation.removed", ({ banned }) => this.leaveForGood(this.t(banned ? "banned" : "removed")));
   }
 

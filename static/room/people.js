@@ -15,13 +15,10 @@ export class PeoplePanel {
     this.render();
   }
 
-  joined(person) {
-    this.people.set(person.participant_id, person);
-    this.render();
-  }
-
-  left({ participant_id: id }) {
-    this.people.delete(id);
+  // presence.changed: one diff (arrivals and departures batched by the server), one render
+  changed(joined, left) {
+    for (const person of joined) this.people.set(person.participant_id, person);
+    for (const id of left) this.people.delete(id);
     this.render();
   }
 

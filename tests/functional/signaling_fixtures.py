@@ -101,6 +101,26 @@ class Peer:
                 continue
         return self.events[event][count - 1]
 
+    async def presence_change(self, *, joined: int | None = None, left: int | None = None,
+                              wait: float = 5) -> dict[str, Any]:
+        """The first `presence.changed` diff (batched by the server) with participant `joined`
+        among its `joined` entries, or `left` among its `left` ids."""
+        count = 1
+        while True:
+            diff: dict[str, Any] = await self.next("presence.changed", count=count, wait=wait)
+            if joined is not None and joined in [e["participant_id"] for e in diff["joined"]]:
+                return diff
+            if left is not None and left in diff["left"]:
+                return diff
+            count += 1
+
+    def presence_ids(self, which: str) -> list[int]:
+        """Every participant id seen so far in the `joined` (ids) or `left` lists."""
+        diffs = self.events.get("presence.changed", [])
+        if which == "joined":
+            return [e["participant_id"] for d in diffs for e in d["joined"]]
+        return [i for d in diffs for i in d["left"]]
+
     async def close(self) -> None:
         if self.client.connected:
             await self.client.disconnect()

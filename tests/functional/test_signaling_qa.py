@@ -92,6 +92,6 @@ async def test_stage_chat_and_removal(live: Live) -> None:
     assert removed["ok"] is True
     assert (await paul.next("moderation.removed")) == {"banned": True}
     await asyncio.wait_for(paul.disconnected.wait(), 5)
-    assert (await marie.next("presence.left"))["participant_id"] == paul.me["id"]
+    await marie.presence_change(left=paul.me["id"])
     notice = await moderator.next("moderation.participant_removed")
     assert notice == {"participant_id": paul.me["id"], "banned": True}
