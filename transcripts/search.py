@@ -5,7 +5,12 @@
 `transcripts.search_sqlite`, PostgreSQL full-text in `transcripts.search_postgres`) and returns
 ranked hits with safe, highlighted snippets. Only cafés with ``transcript_published`` are
 searched. ``install_search_index`` / ``uninstall_search_index`` create and drop the index
-(migration 0002 and tests call them).
+(migrations 0002 and 0003, and tests call them).
+
+Both backends match French inflections the same way (Snowball French stems of unaccented
+words): ``harcelement`` finds ``harcèlement``, ``harcelé`` and ``harceler``; ``réseau``
+finds ``réseaux``. On SQLite the stems are computed in Python by a function that this
+package registers on every SQLite connection (see `transcripts.search_sqlite`).
 """
 
 from __future__ import annotations
@@ -132,13 +137,12 @@ async def search(
             rows, total = await search_sqlite.query(
                 conn, parsed, limit, offset, filters, CANDIDATES
             )
-            stems: list[str] = []
         else:
             rows, total = await search_postgres.query(
                 conn, parsed, limit, offset, filters, CANDIDATES
             )
-            stems = await search_postgres.stems(conn, parsed) if rows else []
-    highlighter = Highlighter.for_terms(parsed.terms, stems)
+    # Both backends search the Snowball stems that `search_query.stem` computes.
+    highlighter = Highlighter.for_terms(parsed.terms, parsed.stems)
     hits = tuple(
         SearchHit(
             segment_id=row.id,

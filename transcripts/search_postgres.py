@@ -12,7 +12,6 @@ tokens being letters and digits only), never from raw user text.
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +27,6 @@ INDEX_NAME = "ix_segments_search_vector"
 
 _CONFIG: sa.ColumnElement[Any] = sa.literal_column(f"'{CONFIG_NAME}'::regconfig")
 _VECTOR: sa.ColumnElement[Any] = sa.literal_column(f"segments.{VECTOR_COLUMN}")
-_LEXEME = re.compile(r"'([^']+)'")
 
 
 def install(conn: Connection) -> None:
@@ -85,12 +83,6 @@ def tsquery(parsed: ParsedQuery) -> sa.ColumnElement[Any]:
             value = sa.bindparam(f"term_{index}", term.text, type_=sa.Text)
             parts.append(sa.func.plainto_tsquery(_CONFIG, value))
     return functools.reduce(lambda a, b: a.op("&&")(b), parts)
-
-
-async def stems(conn: AsyncConnection, parsed: ParsedQuery) -> list[str]:
-    """The lexemes PostgreSQL searches for (stems without accents), for highlighting."""
-    text = await conn.scalar(sa.select(sa.cast(tsquery(parsed), sa.Text)))
-    return _LEXEME.findall(text or "")
 
 
 async def query(

@@ -17,13 +17,16 @@ words only is empty and finds nothing.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+import snowballstemmer  # type: ignore[import-untyped]
 from markupsafe import Markup, escape
 
 from sessions.errors import InvalidInput
@@ -56,12 +59,43 @@ les cet cette ça si
 """
 
 
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE"})
+
+
 def normalize(text: str) -> str:
-    """Lower case, accents removed (NFKD, combining marks dropped).
+    """Lower case, accents removed (NFKD, combining marks dropped), œ/æ spelt out like
+    PostgreSQL's ``unaccent``.
 
     ``Harcèlement`` -> ``harcelement``."""
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+
+
+# --- French stemming (both backends index and search stems) ------------------------------
+#
+# PostgreSQL's ``fr_unaccent`` configuration runs ``unaccent`` then ``french_stem`` (the
+# Snowball French algorithm); `stem` runs the same Snowball algorithm on the same normalized
+# token, so SQLite indexes and searches the very lexemes PostgreSQL does: ``harcèlement``,
+# ``harcelé``, ``harceler`` -> ``harcel``; ``réseau``, ``réseaux`` -> ``reseau``;
+# ``sociaux``, ``sociale`` -> ``social``. (Snowball keeps an ``s`` after ``o``:
+# ``vidéos`` -> ``videos`` on both backends.)
+
+_STEMMERS = threading.local()  # Snowball stemmers keep state while stemming: one a thread
+
+
+@functools.lru_cache(maxsize=100_000)
+def stem(token: str) -> str:
+    """The Snowball French stem of a normalized token (``harcelement`` -> ``harcel``)."""
+    stemmer = getattr(_STEMMERS, "french", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.french = snowballstemmer.stemmer("french")
+    return str(stemmer.stemWord(token))
+
+
+def stemmed_text(text: str) -> str:
+    """The text as the SQLite index sees it: each word normalized and stemmed, in order,
+    separated by spaces (``"Les jeux vidéo"`` -> ``"le jeux video"``)."""
+    return " ".join(stem(token) for token in _WORD.findall(normalize(text)))
 
 
 STOP_WORDS: frozenset[str] = frozenset(normalize(w) for w in _FRENCH_STOP.split())
@@ -97,6 +131,18 @@ class ParsedQuery:
             quoted = '"' + " ".join(term.tokens) + '"'
             parts.append(quoted + "*" if term.kind == "prefix" else quoted)
         return " ".join(parts)
+
+    def stemmed(self) -> ParsedQuery:
+        """The same terms with every token stemmed (prefixes too, as PostgreSQL's
+        ``to_tsquery('harcel:*')`` does): what the SQLite stem index is searched with."""
+        return ParsedQuery(tuple(
+            Term(t.kind, tuple(stem(token) for token in t.tokens)) for t in self.terms
+        ))
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        """Every stem the query searches for (highlighting)."""
+        return tuple(dict.fromkeys(token for t in self.stemmed().terms for token in t.tokens))
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -256,26 +302,38 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class Highlighter:
-    """Marks the words of a segment that match: exact tokens, or words starting with a prefix
-    (prefix terms, and on PostgreSQL the stems of the query's words)."""
+    """Marks the words of a segment that match: exact tokens, words whose stem is one the
+    query searches for, words starting with a prefix (or whose stem does)."""
 
     exact: frozenset[str]
     prefixes: tuple[str, ...]
+    stems: frozenset[str] = frozenset()
 
     @classmethod
     def for_terms(cls, terms: Iterable[Term], stems: Iterable[str] = ()) -> Highlighter:
         exact: set[str] = set()
-        prefixes: set[str] = set(stems)
+        prefixes: set[str] = set()
+        stem_set: set[str] = set(stems)
         for term in terms:
             if term.kind == "prefix":
                 prefixes.add(term.tokens[0])
+                prefixes.add(stem(term.tokens[0]))
             else:
                 exact.update(term.tokens)
-        return cls(frozenset(exact), tuple(sorted(p for p in prefixes if p)))
+                stem_set.update(stem(token) for token in term.tokens)
+        return cls(
+            frozenset(exact), tuple(sorted(p for p in prefixes if p)),
+            frozenset(s for s in stem_set if s),
+        )
 
     def matches(self, word: str) -> bool:
         norm = normalize(word)
-        return norm in self.exact or norm.startswith(self.prefixes)
+        if norm in self.exact or (self.prefixes and norm.startswith(self.prefixes)):
+            return True
+        stemmed = stem(norm)
+        return stemmed in self.stems or (
+            bool(self.prefixes) and stemmed.startswith(self.prefixes)
+        )
 
     def snippet(self, text: str, max_chars: int = SNIPPET_MAX) -> Markup:
         """Safe HTML: the text escaped, matching words wrapped in ``<mark>``, long text cut

@@ -1,40 +1,54 @@
-"""Transcript search on SQLite: an FTS5 index over ``segments.text``.
+"""Transcript search on SQLite: an FTS5 index over the French stems of ``segments.text``.
 
-``segments_fts`` is an external-content FTS5 table (``content='segments'``): it stores only
-the index, the text stays in ``segments``; three triggers keep it in step with every insert,
-update and delete (a café deleted cascades to its segments, and the triggers fire). Tokenizer
-``unicode61 remove_diacritics 2``: case- and accent-insensitive. Ranking: bm25.
+``segments_fts`` is an FTS5 table with one column, ``stems``: each segment's words
+normalized (no accents, lower case) and stemmed with the Snowball French algorithm, the very
+lexemes PostgreSQL's ``fr_unaccent`` configuration indexes (`transcripts.search_query.stem`).
+So ``jeux vidéo``, ``réseaux``/``réseau``, ``harcelé``/``harceler``/``harcèlement`` match as
+they do on PostgreSQL, and a phrase still matches its words in order, side by side.
+
+SQLite has no French stemmer, so the stems are computed in Python: `register_functions`
+adds ``causerie_fr_stems(text)`` to a connection, and triggers call it on every insert and
+text update of ``segments`` (deletes need no function: the FTS table keeps its own copy of
+the stems and deletes by rowid). Every connection that may insert segments must have the
+function: importing this module listens to SQLAlchemy's pool ``connect`` event for every
+engine of the process (`listen_on_all_engines`), and `install` adds it to the connection it
+runs on. Ranking: bm25.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.pool import Pool
 
 from sessions.storage.tables import cafes, segments
-from transcripts.search_query import ParsedQuery, SearchFilters
+from transcripts.search_query import ParsedQuery, SearchFilters, stemmed_text
 
 FTS_TABLE = "segments_fts"
+STEMS_FUNCTION = "causerie_fr_stems"
 
 DDL: tuple[str, ...] = (
+    # A regular FTS5 table (it stores the stems): a delete by rowid needs no Python function.
     f"""CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(
-        text, content='segments', content_rowid='id',
-        tokenize='unicode61 remove_diacritics 2', prefix='3')""",
+        stems, tokenize='unicode61 remove_diacritics 2', prefix='3')""",
     f"""CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON segments BEGIN
-        INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text);
+        INSERT INTO {FTS_TABLE}(rowid, stems) VALUES (new.id, {STEMS_FUNCTION}(new.text));
     END""",
     f"""CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON segments BEGIN
-        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) VALUES ('delete', old.id, old.text);
+        DELETE FROM {FTS_TABLE} WHERE rowid = old.id;
     END""",
-    f"""CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE ON segments BEGIN
-        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) VALUES ('delete', old.id, old.text);
-        INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text);
+    f"""CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF id, text ON segments BEGIN
+        DELETE FROM {FTS_TABLE} WHERE rowid = old.id;
+        INSERT INTO {FTS_TABLE}(rowid, stems) VALUES (new.id, {STEMS_FUNCTION}(new.text));
     END""",
     # Index what is already there (a database upgraded with segments in it).
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",
+    f"""INSERT INTO {FTS_TABLE}(rowid, stems)
+        SELECT id, {STEMS_FUNCTION}(text) FROM segments ORDER BY id""",
 )
 
 DROP: tuple[str, ...] = (
@@ -45,7 +59,37 @@ DROP: tuple[str, ...] = (
 )
 
 
+def _stems(text: object) -> str | None:
+    return None if text is None else stemmed_text(str(text))
+
+
+def register_functions(dbapi_connection: Any) -> None:
+    """Add ``causerie_fr_stems`` to a DBAPI connection (sqlite3, or SQLAlchemy's aiosqlite
+    adapter); other drivers are left alone."""
+    create = getattr(dbapi_connection, "create_function", None)
+    if create is None:
+        return
+    driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    if not isinstance(driver, sqlite3.Connection) and "sqlite" not in type(driver).__module__:
+        return
+    create(STEMS_FUNCTION, 1, _stems, deterministic=True)
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    register_functions(dbapi_connection)
+
+
+def listen_on_all_engines() -> None:
+    """Register the function on every new SQLite connection of every engine (idempotent)."""
+    if not event.contains(Pool, "connect", _on_connect):
+        event.listen(Pool, "connect", _on_connect)
+
+
+listen_on_all_engines()
+
+
 def install(conn: Connection) -> None:
+    register_functions(conn.connection.dbapi_connection)
     for statement in DDL:
         conn.exec_driver_sql(statement)
 
@@ -53,6 +97,11 @@ def install(conn: Connection) -> None:
 def uninstall(conn: Connection) -> None:
     for statement in DROP:
         conn.exec_driver_sql(statement)
+
+
+def optimize(conn: Connection) -> None:
+    """Merge the FTS5 b-trees (after a bulk load)."""
+    conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
 
 
 def _filtered(select: sa.Select[Any], filters: SearchFilters) -> sa.Select[Any]:
@@ -70,7 +119,9 @@ async def query(
     Ranking is over the newest ``candidates`` matches (rowid order), so a very common word
     costs a bounded time; a page beyond them is empty."""
     fts = sa.table(FTS_TABLE, sa.column("rowid"))
-    match = sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=parsed.to_fts5())
+    match = sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(
+        fts_query=parsed.stemmed().to_fts5()
+    )
     joined = fts.join(segments, segments.c.id == fts.c.rowid).join(
         cafes, cafes.c.id == segments.c.cafe_id
     )

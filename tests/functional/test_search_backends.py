@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,7 +20,9 @@ from search_support import (
 )
 
 from sessions.storage.database import Database
+from sessions.storage.tables import segments
 from transcripts.search import SearchFilters, SearchQueryError, search
+from transcripts.search_sqlite import register_functions
 
 __all__ = ["postgres_database_url"]  # a fixture, shared through this import
 
@@ -156,3 +159,94 @@ async def test_index_follows_updates_and_deletes(db: Database) -> None:
     await delete_cafe(db, "ecrans-famille")
     assert (await search(db, "dormir")).total == 0
     assert (await search(db, "harcelement")).total >= 1
+
+
+# --- French inflections: the same answers on SQLite (Python Snowball stems) and PostgreSQL.
+
+INFLECTIONS = [
+    Seg(0, 5, "Parent", "Mon fils passe ses soirées sur les réseaux sociaux."),
+    Seg(5, 10, "Parent", "Il a été harcelé par des camarades de sa classe."),
+    Seg(10, 15, "Experte", "Comment surveiller les écrans dans la chambre ?"),
+    Seg(15, 20, "Experte", "La surveillance parentale a ses limites."),
+]
+
+
+async def starts(db: Database, query: str) -> set[float]:
+    result = await search(db, query, filters=SearchFilters(cafe="flexions"))
+    return {h.start for h in result.hits}
+
+
+@pytest.fixture
+async def inflections(db: Database) -> Database:
+    await add_cafe(db, "flexions", segs=INFLECTIONS)
+    return db
+
+
+async def test_singular_finds_plural_and_back(inflections: Database) -> None:
+    assert await starts(inflections, "réseau social") == {0.0}
+    assert await starts(inflections, "reseaux sociaux") == {0.0}
+    assert await starts(inflections, "écran") == {10.0}
+    assert slugs(await search(inflections, "ecran")) >= {"ecrans-famille", "flexions"}
+
+
+async def test_masculine_finds_feminine(inflections: Database) -> None:
+    assert await starts(inflections, "parental") == {15.0}
+    assert await starts(inflections, "sociale") == {0.0}
+
+
+async def test_verb_forms_and_nouns(inflections: Database) -> None:
+    for query in ("harceler", "harcelé", "HARCELE", "harcèlement", "harcelements"):
+        assert await starts(inflections, query) == {5.0}, query
+    # "harcèlement" also finds "harcelé" in the other café, and marks the inflected word.
+    result = await search(inflections, "harcèlement", filters=SearchFilters(
+        cafe="harcelement-ecole"))
+    assert {h.start for h in result.hits} == {0.0, 4.5, 9.0}
+    assert any("<mark>harcelé</mark>" in str(h.snippet) for h in result.hits)
+    assert await starts(inflections, "surveillance") == {10.0, 15.0}
+
+
+async def test_phrases_match_words_in_order_side_by_side(inflections: Database) -> None:
+    assert await starts(inflections, '"réseaux sociaux"') == {0.0}
+    assert await starts(inflections, '"réseau social"') == {0.0}  # inflected, like PostgreSQL
+    assert await starts(inflections, '"sociaux réseaux"') == set()
+    assert await starts(inflections, '"surveillance parentale"') == {15.0}
+    assert await starts(inflections, '"parentale surveillance"') == set()
+    assert await starts(inflections, '"surveiller écrans"') == set()  # "les" between them
+    assert await starts(inflections, '"surveiller les écrans"') == {10.0}
+
+
+async def test_prefix_on_stems(inflections: Database) -> None:
+    assert await starts(inflections, "surveil*") == {10.0, 15.0}
+    assert await starts(inflections, "harcel*") == {5.0}
+
+
+async def test_index_follows_text_updates(inflections: Database) -> None:
+    async with inflections.transaction() as conn:
+        await conn.execute(
+            segments.update().where(segments.c.text.like("Mon fils%"))
+            .values(text="Ma fille joue aux jeux vidéo.")
+        )
+    assert await starts(inflections, "réseaux") == set()
+    assert await starts(inflections, "jeux video") == {0.0}
+
+
+async def test_sqlite_delete_needs_no_python_function(tmp_path: Path,
+                                                      request: pytest.FixtureRequest) -> None:
+    """A plain sqlite3 connection (an operator's shell, a script) can delete cafés: the
+    delete trigger needs no Python function; inserting segments there needs
+    ``causerie_fr_stems``, which `register_functions` adds."""
+    async for database in open_database("sqlite", tmp_path, request):
+        await add_cafe(database, "flexions", segs=INFLECTIONS)
+        path = database.url.split("///", 1)[1]
+    plain = sqlite3.connect(path)
+    try:
+        plain.execute("PRAGMA foreign_keys=ON")
+        with pytest.raises(sqlite3.OperationalError, match="causerie_fr_stems"):
+            plain.execute("UPDATE segments SET text = 'autre' WHERE start_seconds = 0")
+        plain.execute("DELETE FROM cafes WHERE slug = 'flexions'")
+        plain.commit()
+        assert plain.execute("SELECT count(*) FROM segments_fts").fetchone() == (0,)
+        register_functions(plain)
+        plain.execute("INSERT INTO segments_fts(segments_fts) VALUES ('integrity-check')")
+    finally:
+        plain.close()

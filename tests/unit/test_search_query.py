@@ -14,6 +14,8 @@ from transcripts.search_query import (
     parse_filters,
     parse_paging,
     parse_query,
+    stem,
+    stemmed_text,
 )
 
 
@@ -131,3 +133,33 @@ def test_filters_and_paging() -> None:
     for limit, offset in (("0", "0"), ("51", "0"), ("x", "0"), ("10", "-1"), ("10", "1001")):
         with pytest.raises(SearchQueryError):
             parse_paging(limit, offset)
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    (("harcèlement", "harcelé", "harceler", "harcelant", "harcèlements"), "harcel"),
+    (("réseau", "réseaux"), "reseau"),
+    (("social", "sociale", "sociaux", "sociales"), "social"),
+    (("écran", "écrans", "Écrans"), "ecran"),
+    (("surveiller", "surveillance", "surveillé"), "surveil"),
+])
+def test_inflections_share_a_stem(words: tuple[str, ...], expected: str) -> None:
+    # The lexemes PostgreSQL's fr_unaccent (unaccent, then french_stem) produces.
+    assert {stem(normalize(w)) for w in words} == {expected}
+
+
+def test_stemmed_text_keeps_every_word_in_order() -> None:
+    assert stemmed_text("Les jeux vidéo, en ligne : l'Œuvre !") == "le jeux video en lign l oeuvr"
+    assert stemmed_text("") == ""
+
+
+def test_stemmed_query_for_fts5() -> None:
+    parsed = parse_query('harcelés "réseaux sociaux" surveil*')
+    assert parsed.stemmed().to_fts5() == '"harcel" "reseau social" "surveil"*'
+    assert parsed.stems == ("harcel", "reseau", "social", "surveil")
+
+
+def test_highlight_inflections() -> None:
+    parsed = parse_query("réseau harceler")
+    light = Highlighter.for_terms(parsed.terms, parsed.stems)
+    assert str(light.snippet("Harcelé sur les réseaux.")) == (
+        "<mark>Harcelé</mark> sur les <mark>réseaux</mark>.")
