@@ -23,6 +23,7 @@ from server.i18n import Catalogs, negotiate
 from server.keys import CAFES, CATALOGS, CLOCK, CONFIG, DATABASE, METRICS
 from server.metrics import Metrics
 from server.metrics import middleware as metrics_middleware
+from server.observability import observability_lifetime
 from server.recording import transcripts_lifetime
 from server.web_errors import LANG, errors_middleware, security_headers
 from sessions.clock import Clock, SystemClock
@@ -80,6 +81,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
                     ice=config.ice, limits=config.limits, redis_url=config.redis_url)
     # After signaling's own lifetime: the recorder needs the media router and socket.io.
     app.cleanup_ctx.append(transcripts_lifetime)
+    app.cleanup_ctx.append(observability_lifetime)
     return app
 
 

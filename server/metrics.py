@@ -22,15 +22,6 @@ class Metrics:
         self.http_latency = Histogram(
             "causerie_http_request_seconds", "HTTP request latency", ["route"],
             registry=self.registry)
-        self.socket_events = Counter(
-            "causerie_socket_events_total", "socket.io events handled", ["event", "outcome"],
-            registry=self.registry)
-        self.connected_clients = Gauge(
-            "causerie_connected_clients", "socket.io clients connected to this process",
-            registry=self.registry)
-        self.live_cafes = Gauge(
-            "causerie_live_cafes", "cafés with a live room in this process",
-            registry=self.registry)
 
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """Register a gauge read at scrape time (media, transcripts)."""

@@ -164,3 +164,6 @@ async def test_healthz_and_metrics(client: Client) -> None:
     await client.get("/")
     metrics = await (await client.get("/metrics")).text()
     assert 'causerie_http_requests_total{method="GET",route="/",status="200"}' in metrics
+    for name in ("causerie_socket_connections", "causerie_media_subscribers",
+                 "causerie_media_packets_out_total"):
+        assert f"\n{name} " in metrics, name
