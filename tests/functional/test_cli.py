@@ -114,3 +114,39 @@ def test_transcribe_publish_search_export(data_dir: Path, tmp_path: Path) -> Non
     assert refused.returncode == 1 and "audio" in refused.stderr
     unknown = run(["transcribe", str(wav), "--cafe", "no-such-cafe"], data_dir)
     assert unknown.returncode == 1 and "café" in unknown.stderr
+
+
+def test_serve_and_graceful_shutdown(data_dir: Path) -> None:
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {**os.environ, "CAUSERIE_DATA_DIR": str(data_dir), "CAUSERIE_LOG_LEVEL": "INFO",
+               "CAUSERIE_LOG_FORMAT": "json"}
+    server = subprocess.Popen([*CAUSERIE, "serve", "--port", str(port)], env=environ,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert json.loads(r.read())["status"] == "ok"
+                    break
+            except OSError:
+                assert server.poll() is None, server.communicate()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.3)
+        server.send_signal(signal.SIGTERM)
+        _out, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, err
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    messages = [entry["message"] for entry in logged]
+    assert "signaling closed" in messages and "database closed" in messages
+    assert {entry["logger"] for entry in logged} >= {"causerie.http", "causerie.signaling"}
