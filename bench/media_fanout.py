@@ -503,7 +503,7 @@ async def _clients(port: int, commands: Connection) -> None:
             original = connection.data_received
             srtp_error = pylibsrtp.Error
 
-            def on_data(data: bytes, component: int) -> None:
+            def srtp_in(data: bytes) -> bool:
                 # SRTP (not SRTCP, not DTLS, not STUN): decrypt and count here; aiortc's
                 # DTLS transport still gets the handshake and the server's RTCP.
                 if (
@@ -516,15 +516,30 @@ async def _clients(port: int, commands: Connection) -> None:
                         plain = dtls._rx_srtp.unprotect(data)
                     except srtp_error:
                         light.srtp_errors += 1
-                        return
+                        return True
                     light.rtp(plain)
-                    return
-                original(data, component)
+                    return True
+                return False
+
+            def on_data(data: bytes, component: int) -> None:
+                if not srtp_in(data):
+                    original(data, component)
 
             connection.data_received = on_data  # type: ignore[method-assign]
         with offered_host_addresses(LOOPBACK):
             await pc.setLocalDescription(await pc.createAnswer())
         assert pc.localDescription is not None
+        if isinstance(sub, LightSubscriber):
+            # aioice tries to parse every datagram as STUN (a raised ValueError per media
+            # packet) before handing it on: look at SRTP first, on the gathered sockets.
+            for protocol in connection._protocols:
+                received = protocol.datagram_received
+
+                def on_datagram(data: bytes | str, addr: Any, received: Any = received) -> None:
+                    if not (isinstance(data, bytes) and srtp_in(data)):
+                        received(data, addr)
+
+                protocol.datagram_received = on_datagram  # type: ignore[method-assign]
         async with http.post(f"{base}/answer?id={pid}", data=pc.localDescription.sdp) as r:
             await r.text()
         subscribers.append(sub)
