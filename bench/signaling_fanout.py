@@ -11,7 +11,13 @@ process(es) during the rounds.
 
     .venv/bin/python bench/signaling_fanout.py                 # N = 500, 1000, 2000
     .venv/bin/python bench/signaling_fanout.py --sizes 2000 --processes 2 --redis redis://127.0.0.1:6379/9
-    .venv/bin/python bench/signaling_fanout.py --stock         # python-socketio's own manager
+    .venv/bin/python bench/signaling_fanout.py --managers stock   # python-socketio's own only
+
+Each size runs with Causerie's manager (`fanout`: `signaling.manager`) then with
+python-socketio's stock `AsyncManager` / `AsyncRedisManager` and engine.io's aiohttp
+websocket (compressed), the baseline, in the same run; the 1-minute load average of the
+machine is printed beside each line (the machine may be shared). A size whose clients do not
+all connect within `--connect-timeout` seconds is reported as such and skipped.
 
 Redis (for --processes 2) pub/sub channels ignore database numbers; the channel is derived
 from the database (see `signaling.setup.pubsub_channel`), so pick a database of its own.
@@ -25,6 +31,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import queue
 import secrets
 import socket
 import statistics
@@ -65,7 +72,13 @@ def serve(port: int, database_url: str, redis_url: str, data_dir: str, stock: bo
             hooked_events: frozenset[str] = frozenset()
             room_closed_hook = None
 
+        class StockRedis(socketio.AsyncRedisManager):  # type: ignore[misc]
+            delivery_hook = None
+            hooked_events: frozenset[str] = frozenset()
+            room_closed_hook = None
+
         setattr(signaling.setup, "FanoutManager", Stock)  # noqa: B010 - the baseline
+        setattr(signaling.setup, "FanoutRedisManager", StockRedis)  # noqa: B010
     config = load_config(data_dir=Path(data_dir), database_url=database_url, secret_key=SECRET,
                          redis_url=redis_url, port=port,
                          limits={"questions_per_minute": 100, "events_per_second": 1000})
@@ -137,16 +150,21 @@ class Client:
 
 
 def client_process(urls: list[str], slug: str, count: int, ready: Any, done: Any,
-                   results: Any, cores: set[int]) -> None:
+                   results: Any, cores: set[int], concurrency: int) -> None:
     os.sched_setaffinity(0, cores)
 
     async def main() -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             clients: list[Client] = []
-            for i in range(count):
-                client = await Client.open(session, urls[i % len(urls)])
-                await client.join(slug, f"p{os.getpid()}-{i}")
-                clients.append(client)
+            gate = asyncio.Semaphore(concurrency)
+
+            async def arrive(i: int) -> None:
+                async with gate:
+                    client = await Client.open(session, urls[i % len(urls)])
+                    await client.join(slug, f"p{os.getpid()}-{i}")
+                    clients.append(client)
+
+            await asyncio.gather(*(arrive(i) for i in range(count)))
             ready.put(count)
             await asyncio.to_thread(done.wait)
             results.put([t for c in clients for t in c.received])
@@ -222,7 +240,13 @@ async def run_rounds(url: str, slug: str, token: str,
     return starts, cpu, wall
 
 
-def bench(size: int, processes: int, redis_url: str, stock: bool, client_procs: int) -> None:
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def bench(size: int, processes: int, redis_url: str, stock: bool, client_procs: int,
+          connect_timeout: float, concurrency: int) -> None:
+    load0 = loadavg()
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite+aiosqlite:///{tmp}/causerie.db"
         from server.migrate import upgrade
@@ -249,13 +273,22 @@ def bench(size: int, processes: int, redis_url: str, stock: bool, client_procs: 
             share = [size // client_procs + (1 if i < size % client_procs else 0)
                      for i in range(client_procs)]
             workers = [ctx.Process(target=client_process,
-                                   args=(urls, slug, n, ready, done, results, last))
+                                   args=(urls, slug, n, ready, done, results, last,
+                                         concurrency))
                        for n in share]
             t0 = time.monotonic()
             for w in workers:
                 w.start()
-            for _ in workers:
-                ready.get(timeout=600)
+            try:
+                for _ in workers:
+                    ready.get(timeout=max(1.0, connect_timeout - (time.monotonic() - t0)))
+            except queue.Empty:
+                print(f"N={size:5d} servers={processes} manager="
+                      f"{'stock' if stock else 'fanout'}: clients not all connected within "
+                      f"{connect_timeout:.0f} s; skipped (load {load0})", flush=True)
+                for w in workers:
+                    w.kill()
+                return
             connect_s = time.monotonic() - t0
             starts, cpu, wall = asyncio.run(run_rounds(urls[0], slug, token,
                                                        [s.pid for s in servers]))
@@ -281,7 +314,7 @@ def bench(size: int, processes: int, redis_url: str, stock: bool, client_procs: 
           f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  max {latencies[-1]:6.1f} ms  "
           f"deliveries {len(latencies)}/{expected}  server CPU {burst_cpu * 1000:6.1f} ms "
           f"per event ({cpu / wall:.3f} core average over {wall:.1f} s)  "
-          f"connect+join {connect_s:.1f} s", flush=True)
+          f"connect+join {connect_s:.1f} s  load {load0}->{loadavg()}", flush=True)
 
 
 def machine() -> str:
@@ -305,16 +338,27 @@ def main() -> None:
     parser.add_argument("--sizes", default="500,1000,2000")
     parser.add_argument("--processes", type=int, default=1, choices=[1, 2])
     parser.add_argument("--redis", default="", help="redis://HOST:PORT/DB (needed for 2)")
-    parser.add_argument("--stock", action="store_true")
+    parser.add_argument("--managers", default="fanout,stock",
+                        help="fanout (signaling.manager), stock (python-socketio's), or both")
     parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--join-concurrency", type=int, default=8,
+                        help="joins in flight per client process (browsers arrive together)")
+    parser.add_argument("--connect-timeout", type=float, default=300.0,
+                        help="seconds for all clients of one size to connect and join")
     args = parser.parse_args()
     if args.processes > 1 and not args.redis:
         parser.error("--processes 2 needs --redis")
     print(machine(), flush=True)
-    print(f"server pinned to core 0, clients on core {(os.cpu_count() or 1) - 1}; "
+    print(f"server pinned to core 0, clients on core {(os.cpu_count() or 1) - 1} "
+          f"({args.client_processes} processes, {args.join_concurrency} joins in flight each); "
           f"{ROUNDS} rounds per size", flush=True)
+    managers = [m.strip() for m in args.managers.split(",") if m.strip()]
+    if not managers or set(managers) - {"fanout", "stock"}:
+        parser.error("--managers: fanout, stock or both")
     for size in (int(s) for s in args.sizes.split(",")):
-        bench(size, args.processes, args.redis, args.stock, args.client_processes)
+        for manager in managers:
+            bench(size, args.processes, args.redis, manager == "stock", args.client_processes,
+                  args.connect_timeout, args.join_concurrency)
 
 
 if __name__ == "__main__":
