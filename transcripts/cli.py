@@ -9,17 +9,17 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sessions.errors import NotFound
 from sessions.storage.database import Database
-from transcripts.engine import TranscriberPool, WhisperFactory
-from transcripts.export import FORMATS, export_transcript
-from transcripts.jobs import TranscriptJobs, transcribe_file
-from transcripts.model import default_cache_dir, install_model
-from transcripts.repository import TranscriptRepository
-from transcripts.search import search
-from transcripts.worker import WorkerValues, run_worker, whisper_settings
+from transcripts.export import FORMATS
+
+if TYPE_CHECKING:
+    from transcripts.worker import WorkerValues
+
+# The commands import what they use when they run: `causerie --help` and the other
+# packages' commands do not pay for faster-whisper, PyAV and SQLAlchemy's search queries.
 
 
 class WhisperLike(Protocol):
@@ -79,12 +79,16 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def cmd_model_install(_args: argparse.Namespace, config: ConfigLike) -> int:
+    from transcripts.model import default_cache_dir, install_model
+
     path = install_model(default_cache_dir(config.data_dir))
     print(f"whisper model ready: {path}")
     return 0
 
 
 def _worker_values(config: ConfigLike) -> WorkerValues:
+    from transcripts.worker import WorkerValues
+
     w = config.whisper
     return WorkerValues(
         database_url=config.effective_database_url, redis_url=config.redis_url,
@@ -99,6 +103,10 @@ def cmd_transcribe(args: argparse.Namespace, config: ConfigLike) -> int:
 async def _transcribe(args: argparse.Namespace, config: ConfigLike) -> int:
     from sessions import cafe as cafe_rules
     from sessions.storage.repo_cafes import CafeRepository
+    from transcripts.engine import TranscriberPool, WhisperFactory
+    from transcripts.jobs import TranscriptJobs, transcribe_file
+    from transcripts.repository import TranscriptRepository
+    from transcripts.worker import whisper_settings
 
     db = Database(config.effective_database_url)
     repo = TranscriptRepository(db)
@@ -128,6 +136,8 @@ async def _transcribe(args: argparse.Namespace, config: ConfigLike) -> int:
 
 
 def cmd_search(args: argparse.Namespace, config: ConfigLike) -> int:
+    from transcripts.search import search
+
     async def run() -> int:
         db = Database(config.effective_database_url)
         try:
@@ -148,6 +158,8 @@ def cmd_search(args: argparse.Namespace, config: ConfigLike) -> int:
 
 
 def cmd_export(args: argparse.Namespace, config: ConfigLike) -> int:
+    from transcripts.export import export_transcript
+
     async def run() -> int:
         db = Database(config.effective_database_url)
         try:
@@ -165,5 +177,7 @@ def cmd_worker(_args: argparse.Namespace, config: ConfigLike) -> int:
         print("causerie: the worker takes jobs from Redis: set redis_url "
               "(without it, the server transcribes in process)", file=sys.stderr)
         return 2
+    from transcripts.worker import run_worker
+
     asyncio.run(run_worker(_worker_values(config)))
     return 0
