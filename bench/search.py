@@ -32,7 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sessions.storage.database import Database
 from sessions.storage.tables import cafes, metadata, recordings, segments
-from transcripts.search import SearchFilters, install_search_index, search
+from transcripts import search_postgres, search_sqlite
+from transcripts.search import (
+    SearchFilters,
+    install_search_index,
+    search,
+    uninstall_search_index,
+)
 
 SEGMENT_SECONDS = 5.0
 CAFE_HOURS = 1.5
@@ -150,7 +156,7 @@ async def build(db: Database, hours: float) -> int:
         if not db.is_sqlite:
             # Bulk load first, index after: much faster than a GIN insert per row.
             await conn.run_sync(install_search_index)
-            await conn.exec_driver_sql("DROP INDEX ix_segments_search_vector")
+            await conn.run_sync(search_postgres.drop_indexes)
     total = 0
     t0 = time.perf_counter()
     for cafe_rows, seg_rows in corpus_rows(hours):
@@ -164,16 +170,34 @@ async def build(db: Database, hours: float) -> int:
         total += len(seg_rows)
         if total % 96_000 < len(seg_rows):
             print(f"  {total:,} segments, {time.perf_counter() - t0:.0f} s", flush=True)
-    async with db.transaction() as conn:
-        if db.is_sqlite:
-            await conn.run_sync(install_search_index)  # builds the FTS index ("rebuild")
-            await conn.exec_driver_sql("INSERT INTO segments_fts(segments_fts) VALUES ('optimize')")
-            await conn.exec_driver_sql("ANALYZE")
-        else:
-            await conn.run_sync(install_search_index)
-            await conn.exec_driver_sql("ANALYZE")
+    await index(db)
     print(f"  built {total:,} segments in {time.perf_counter() - t0:.0f} s", flush=True)
     return total
+
+
+async def index(db: Database, again: bool = False) -> None:
+    """Install the search index (SQLite: stems every segment), or drop and install it again
+    (``again``: a corpus built by an older version of the index)."""
+    t0 = time.perf_counter()
+    async with db.transaction() as conn:
+        if again:
+            await conn.run_sync(uninstall_search_index)
+        await conn.run_sync(install_search_index)
+        if db.is_sqlite:
+            await conn.run_sync(search_sqlite.optimize)
+        await conn.exec_driver_sql("ANALYZE")
+    print(f"  search index built in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+async def index_is_current(db: Database) -> bool:
+    async with db.connect() as conn:
+        if db.is_sqlite:
+            sql = (f"SELECT 1 FROM pragma_table_info('{search_sqlite.FTS_TABLE}')"
+                   " WHERE name = 'stems'")
+        else:
+            sql = (f"SELECT 1 FROM pg_indexes WHERE indexname ="
+                   f" '{search_postgres.INDEX_NAME}_b{search_postgres.BUCKETS - 1}'")
+        return bool(await conn.scalar(sa.text(sql)))
 
 
 async def count_segments(db: Database) -> int:
@@ -202,7 +226,8 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def run(backend: str, hours: float, rebuild: bool, rounds: int) -> dict[str, list[float]]:
+async def run(backend: str, hours: float, rebuild: bool, rounds: int,
+              reindex: bool = False) -> dict[str, list[float]]:
     if backend == "sqlite":
         path = Path("var/bench") / f"search-{hours:g}h-v{CORPUS_VERSION}.db"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,6 +243,9 @@ async def run(backend: str, hours: float, rebuild: bool, rounds: int) -> dict[st
         await build(db, hours)
     else:
         print(f"  reusing {have:,} segments", flush=True)
+        if reindex or not await index_is_current(db):
+            print("  indexing again (the search index changed)", flush=True)
+            await index(db, again=True)
     timings: dict[str, list[float]] = {kind: [] for kind in QUERIES}
     hits: dict[str, list[int]] = {kind: [] for kind in QUERIES}
     # Warm-up: one pass not measured (page cache, prepared statements).
@@ -269,11 +297,13 @@ async def main() -> None:
     parser.add_argument("--hours", type=float, default=1000.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--reindex", action="store_true",
+                        help="drop and build the search index again, keep the corpus")
     args = parser.parse_args()
     print("machine:", machine())
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     for backend in backends:
-        await run(backend, args.hours, args.rebuild, args.rounds)
+        await run(backend, args.hours, args.rebuild, args.rounds, args.reindex)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,16 @@ A text search configuration ``fr_unaccent`` (a copy of ``french`` whose word map
 through ``unaccent`` then ``french_stem``); a stored generated column
 ``segments.search_vector = to_tsvector('fr_unaccent', text)`` with a GIN index (the column is
 outside ``tables.py``: migrations own it, see `transcripts.search.is_search_object`).
-Ranking: ``ts_rank``. Queries are built from parsed tokens with bound parameters
-(``plainto_tsquery``, ``phraseto_tsquery``, ``to_tsquery(token || ':*')`` for prefixes,
-tokens being letters and digits only), never from raw user text.
+The column is indexed by ``BUCKETS`` partial GIN indexes, one per ``(id / BLOCK) % BUCKETS``:
+a GIN scan cannot stop early (it builds the bitmap of every match before the first row), so
+a common word or a prefix read the postings of ~100,000 segments. A search is a ``UNION ALL``
+of one branch per bucket under ``LIMIT``: PostgreSQL runs the branches one after another and
+stops as soon as it holds enough candidates, so a common word reads one bucket's postings
+(1/BUCKETS of them), and a rare word reads every bucket's few postings. The candidates are
+thereby spread over all cafés and dates (the ids hash into buckets), as deterministic as
+before. Ranking: ``ts_rank`` over the candidates only. Queries are built from parsed tokens
+with bound parameters (``plainto_tsquery``, ``phraseto_tsquery``, ``to_tsquery(token ||
+':*')`` for prefixes, tokens being letters and digits only), never from raw user text.
 """
 
 from __future__ import annotations
@@ -24,6 +31,11 @@ from transcripts.search_query import ParsedQuery, SearchFilters
 CONFIG_NAME = "fr_unaccent"
 VECTOR_COLUMN = "search_vector"
 INDEX_NAME = "ix_segments_search_vector"
+BUCKETS = 16
+# Runs of BLOCK consecutive segments share a bucket: a café's rows stay side by side on disk,
+# so a bucket's candidates sit on few heap pages (``id % BUCKETS`` scattered them, one a page).
+BLOCK = 256
+_BUCKET_SQL = f"((id / {BLOCK}) % {BUCKETS})"
 
 _CONFIG: sa.ColumnElement[Any] = sa.literal_column(f"'{CONFIG_NAME}'::regconfig")
 _VECTOR: sa.ColumnElement[Any] = sa.literal_column(f"segments.{VECTOR_COLUMN}")
@@ -58,13 +70,23 @@ def install(conn: Connection) -> None:
         f"ALTER TABLE segments ADD COLUMN IF NOT EXISTS {VECTOR_COLUMN} tsvector"
         f" GENERATED ALWAYS AS (to_tsvector('{CONFIG_NAME}'::regconfig, text)) STORED"
     )
-    conn.exec_driver_sql(
-        f"CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON segments USING gin ({VECTOR_COLUMN})"
-    )
+    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {INDEX_NAME}")  # one index: version 0002
+    for bucket in range(BUCKETS):
+        conn.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS {INDEX_NAME}_b{bucket} ON segments"
+            f" USING gin ({VECTOR_COLUMN}) WHERE {_BUCKET_SQL} = {bucket}"
+        )
+
+
+def drop_indexes(conn: Connection) -> None:
+    """Drop the GIN indexes (a bulk load is faster without them; `install` makes them)."""
+    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {INDEX_NAME}")
+    for bucket in range(BUCKETS):
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {INDEX_NAME}_b{bucket}")
 
 
 def uninstall(conn: Connection) -> None:
-    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {INDEX_NAME}")
+    drop_indexes(conn)
     conn.exec_driver_sql(f"ALTER TABLE segments DROP COLUMN IF EXISTS {VECTOR_COLUMN}")
     conn.exec_driver_sql(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {CONFIG_NAME}")
 
@@ -98,17 +120,27 @@ async def query(
     # A scalar subquery: an InitPlan that PostgreSQL evaluates once (and can use in the GIN
     # index condition), not a function call per row under a generic prepared plan.
     q = sa.select(tsquery(parsed)).scalar_subquery()
-    joined = segments.join(cafes, cafes.c.id == segments.c.cafe_id)
-    where = (_VECTOR.op("@@")(q), cafes.c.transcript_published.is_(True),
-             *filter_clauses(filters))
+    # One branch per bucket, its bucket written as a literal so that the planner proves the
+    # partial index's predicate (also under a generic plan); the branches run lazily.
+    bucket_of = sa.literal_column(f"((segments.id / {BLOCK}) % {BUCKETS})")
+    branches = [
+        sa.select(
+            segments.c.id, segments.c.cafe_id, segments.c.start_seconds,
+            segments.c.end_seconds, segments.c.speaker, segments.c.text,
+            _VECTOR.label("vector"),
+        ).where(_VECTOR.op("@@")(q), bucket_of == sa.literal_column(str(bucket)))
+        for bucket in range(BUCKETS)
+    ]
+    found = sa.union_all(*branches).subquery("found")
+    joined = found.join(cafes, cafes.c.id == found.c.cafe_id)
     inner = (
         sa.select(
-            segments.c.id, segments.c.start_seconds, segments.c.end_seconds,
-            segments.c.speaker, segments.c.text, cafes.c.slug, cafes.c.title, cafes.c.theme,
-            cafes.c.starts_at, sa.func.ts_rank(_VECTOR, q).label("score"),
+            found.c.id, found.c.start_seconds, found.c.end_seconds, found.c.speaker,
+            found.c.text, cafes.c.slug, cafes.c.title, cafes.c.theme, cafes.c.starts_at,
+            sa.func.ts_rank(found.c.vector, q).label("score"),
         )
         .select_from(joined)
-        .where(*where)
+        .where(cafes.c.transcript_published.is_(True), *filter_clauses(filters))
         .limit(candidates)
         .subquery("hits")
     )
