@@ -122,7 +122,7 @@ async def query(
     q = sa.select(tsquery(parsed)).scalar_subquery()
     # One branch per bucket, its bucket written as a literal so that the planner proves the
     # partial index's predicate (also under a generic plan); the branches run lazily.
-    bucket_of = sa.literal_column(f"((segments.id / {BLOCK}) % {BUCKETS})")
+    bucket_of: sa.ColumnElement[Any] = sa.literal_column(f"((segments.id / {BLOCK}) % {BUCKETS})")
     branches = [
         sa.select(
             segments.c.id, segments.c.cafe_id, segments.c.start_seconds,
