@@ -31,6 +31,7 @@ from transcripts.engine import SAMPLE_RATE
 log = logging.getLogger("causerie.transcripts")
 
 PCM = npt.NDArray[np.int16]
+BLOCK = 320  # 20 ms
 
 
 class OggOpusWriter:
@@ -104,9 +105,14 @@ def speaker_slug(speaker: str) -> str:
 
 @dataclass
 class RecorderPolicy:
-    part_seconds: float = 120.0  # aim: cut a part after this long, at a quiet moment
+    part_seconds: float = 120.0  # aim: cut a part after this long, at a pause
     part_max_seconds: float = 150.0  # hard cut
-    quiet_db: float = -40.0  # a chunk below this loudness is a good place to cut
+    # A pause: `min_quiet` seconds of 20 ms blocks all below `quiet_db`. Measured on
+    # espeak-ng French (bench/end_to_transcript.py): pauses between sentences are 0.38-0.54 s
+    # below -40 dBFS, silences inside a sentence (stops, word gaps) 0.18 s at most; a single
+    # quiet 20 ms block (the old rule) falls inside words.
+    quiet_db: float = -40.0
+    min_quiet: float = 0.3
     max_gap: float = 2.0  # a longer hole in the timestamps starts a new part
     flush_seconds: float = 2.0
 
@@ -123,6 +129,7 @@ class SpeakerRecorder:
     _offset: float = field(default=0.0, init=False)
     _part: int = field(default=0, init=False)
     _since_flush: int = field(default=0, init=False)
+    _quiet: int = field(default=0, init=False)  # samples of the current quiet run
 
     @property
     def expected(self) -> float:
@@ -140,19 +147,26 @@ class SpeakerRecorder:
                 self._writer.write(np.zeros(int(gap * SAMPLE_RATE), dtype=np.int16))
             elif gap < -0.02:  # overlap: drop what is already written
                 pcm = pcm[int(-gap * SAMPLE_RATE):]
-        if self._writer is None:
-            events.append(self._open(timestamp))
-        writer = self._writer
-        assert writer is not None
-        writer.write(pcm)
-        self._since_flush += len(pcm)
-        if self._since_flush >= self.policy.flush_seconds * SAMPLE_RATE:
-            writer.flush()
-            self._since_flush = 0
-        length = writer.duration
-        if length >= self.policy.part_max_seconds or (
-                length >= self.policy.part_seconds and _loudness_db(pcm) < self.policy.quiet_db):
-            events.extend(self.close())
+                timestamp -= gap
+        p = self.policy
+        at = 0
+        while at < len(pcm):  # 20 ms blocks: a part is cut inside a pause, not a word
+            block = pcm[at:at + BLOCK]
+            if self._writer is None:
+                events.append(self._open(timestamp + at / SAMPLE_RATE))
+            writer = self._writer
+            assert writer is not None
+            writer.write(block)
+            at += len(block)
+            self._quiet = self._quiet + len(block) if _loudness_db(block) < p.quiet_db else 0
+            self._since_flush += len(block)
+            if self._since_flush >= p.flush_seconds * SAMPLE_RATE:
+                writer.flush()
+                self._since_flush = 0
+            length = writer.duration
+            if length >= p.part_max_seconds or (
+                    length >= p.part_seconds and self._quiet >= p.min_quiet * SAMPLE_RATE):
+                events.extend(self.close())
         return events
 
     def _open(self, timestamp: float) -> PartOpened:
@@ -165,6 +179,7 @@ class SpeakerRecorder:
 
     def close(self) -> list[RecorderEvent]:
         writer, self._writer = self._writer, None
+        self._quiet = 0
         if writer is None:
             return []
         writer.close()

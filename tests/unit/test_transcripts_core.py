@@ -221,6 +221,23 @@ def test_recorder_parts_gaps_and_offsets(tmp_path: Path) -> None:
     assert closed[0].path.name == "dr-martin-000005000.ogg"
 
 
+def test_recorder_cuts_parts_in_pauses_between_sentences(tmp_path: Path) -> None:
+    """Word gaps (0.15 s) are not pauses; a sentence pause (0.4 s) is, live 20 ms chunks."""
+    sentence = np.concatenate([tone(0.6), silence(0.15), tone(0.02), silence(0.02),
+                               tone(0.6), silence(0.15), tone(0.8)])
+    audio = np.concatenate([np.concatenate([sentence, silence(0.4)]) for _ in range(4)])
+    rec = SpeakerRecorder(tmp_path, "x", RecorderPolicy(part_seconds=1.0, part_max_seconds=8))
+    events = []
+    for i in range(0, len(audio), 320):
+        events += rec.push(audio[i:i + 320], i / SAMPLE_RATE)
+    events += rec.close()
+    period = (len(sentence) + len(silence(0.4))) / SAMPLE_RATE
+    cuts = [e.offset for e in events if isinstance(e, PartOpened)][1:]
+    assert len(cuts) == 4  # the last in the final pause
+    for n, cut in enumerate(cuts, 1):  # 0.3 s into the n-th sentence pause
+        assert cut == pytest.approx(n * period - 0.1, abs=0.03)
+
+
 # -- jobs -------------------------------------------------------------------------------------
 
 
