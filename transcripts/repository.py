@@ -14,11 +14,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sessions.storage.database import Database
-from sessions.storage.tables import cafes, recordings, segments, transcript_jobs
 # Registers the French stemming function the SQLite search triggers call when segments are
 # written: a process that writes segments (a worker, `causerie transcribe`) needs it.
 import transcripts.search_sqlite  # noqa: F401
+from sessions.storage.database import Database
+from sessions.storage.tables import cafes, recordings, segments, transcript_jobs
 from transcripts.engine import Segment
 from transcripts.errors import RecordingNotFound
 
