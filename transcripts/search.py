@@ -21,9 +21,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions.storage.database import Database
-from sessions.storage.tables import cafes
+from sessions.storage.tables import cafes, segments
 from transcripts import search_postgres, search_sqlite
 from transcripts.search_query import (
     DEFAULT_LIMIT,
@@ -115,6 +116,15 @@ def _utc(value: Any) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+async def _moments(conn: AsyncConnection, segment_ids: list[int]) -> dict[int, Any]:
+    """The word timings of the hits (one small query for at most a page of ids)."""
+    if not segment_ids:
+        return {}
+    rows = await conn.execute(
+        sa.select(segments.c.id, segments.c.words).where(segments.c.id.in_(segment_ids)))
+    return {row.id: row.words if isinstance(row.words, list) else [] for row in rows}
+
+
 async def search(
     db: Database,
     query: str | ParsedQuery,
@@ -141,6 +151,7 @@ async def search(
             rows, total = await search_postgres.query(
                 conn, parsed, limit, offset, filters, CANDIDATES
             )
+        moments = await _moments(conn, [row.id for row in rows])
     # Both backends search the Snowball stems that `search_query.stem` computes.
     highlighter = Highlighter.for_terms(parsed.terms, parsed.stems)
     hits = tuple(
@@ -157,6 +168,7 @@ async def search(
             snippet=highlighter.snippet(row.text),
             # Higher is better on both backends (bm25 is negative, better more negative).
             score=-float(row.score) if db.is_sqlite else float(row.score),
+            moment=highlighter.first_match(moments.get(row.id, ())),
         )
         for row in rows
     )

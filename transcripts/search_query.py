@@ -243,6 +243,13 @@ class SearchHit:
     text: str
     snippet: Markup
     score: float
+    # When the first matching word is spoken (its Whisper word timing); the segment's start
+    # when the segment has no word timings. Replays start here, not at the segment.
+    moment: float | None = None
+
+    @property
+    def at(self) -> float:
+        return self.start if self.moment is None else self.moment
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -255,10 +262,11 @@ class SearchHit:
             },
             "start": self.start,
             "end": self.end,
+            "moment": self.at,
             "speaker": self.speaker,
             "text": self.text,
             "snippet": str(self.snippet),
-            "url": f"/cafes/{self.cafe_slug}/transcript#t={self.start:g}",
+            "url": f"/cafes/{self.cafe_slug}/transcript#t={self.at:g}",
         }
 
 
@@ -334,6 +342,21 @@ class Highlighter:
         return stemmed in self.stems or (
             bool(self.prefixes) and stemmed.startswith(self.prefixes)
         )
+
+    def first_match(self, words: Iterable[Any]) -> float | None:
+        """The start of the first matching word among stored word timings
+        (``[start, end, word, probability]`` lists or objects with those keys), or None."""
+        for item in words:
+            if isinstance(item, dict):
+                start, word = item.get("start"), item.get("word")
+            elif isinstance(item, list | tuple) and len(item) >= 3:
+                start, word = item[0], item[2]
+            else:
+                continue
+            if (isinstance(word, str) and isinstance(start, int | float)
+                    and any(self.matches(w) for w in _WORD.findall(word))):
+                return float(start)
+        return None
 
     def snippet(self, text: str, max_chars: int = SNIPPET_MAX) -> Markup:
         """Safe HTML: the text escaped, matching words wrapped in ``<mark>``, long text cut

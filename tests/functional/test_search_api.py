@@ -58,6 +58,11 @@ async def test_api_search_hits(client: Client) -> None:
     assert hit["cafe"]["slug"] == "harcelement-ecole" and hit["cafe"]["title"]
     assert "<mark>" in hit["snippet"]
     assert all(h["cafe"]["slug"] != "brouillon" for h in data["hits"])
+    # The replay starts at the matching word, from the word timings, inside the segment.
+    for h in data["hits"]:
+        assert h["start"] <= h["moment"] < h["end"]
+        assert h["url"].endswith(f"#t={h['moment']:g}")
+    assert any(h["moment"] > h["start"] for h in data["hits"])
 
 
 async def test_api_filters_and_paging(client: Client) -> None:
@@ -110,8 +115,12 @@ async def test_search_page_groups_by_cafe(client: Client) -> None:
     assert resp.status == 200
     html = await resp.text()
     assert html.count('class="search-group"') == 2
-    assert 'href="/cafes/ecrans-famille/transcript#t=5"' in html
-    assert 'href="/cafes/harcelement-ecole/transcript#t=4.5"' in html
+    # Each hit links to the moment its matching word is spoken.
+    api = await (await client.get("/api/search", params={"q": "téléphone"})).json()
+    assert len(api["hits"]) == 2
+    for hit in api["hits"]:
+        assert f'href="{hit["url"]}"' in html
+        assert hit["moment"] > hit["start"]
     assert "<mark>téléphone</mark>" in html
 
 
