@@ -17,6 +17,7 @@ from aiohttp import web
 from sessions.actors import Actor
 from sessions.errors import CauserieError
 from sessions.events import Audience, Outbound
+from sessions.ratelimit import LimitsLike
 from sessions.service_cafes import CafeService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
@@ -33,8 +34,8 @@ log = logging.getLogger("causerie.signaling")
 Translate = Callable[[str, CauserieError], str]
 
 
-class SignalingLimits(Protocol):
-    """What signaling reads of `server.config.LimitsConfig` (and passes to the services)."""
+class SignalingLimits(LimitsLike, Protocol):
+    """What signaling reads of `server.config.LimitsConfig`: the services' limits and its own."""
 
     @property
     def events_per_second(self) -> int: ...
@@ -42,20 +43,6 @@ class SignalingLimits(Protocol):
     def sdp_max_bytes(self) -> int: ...
     @property
     def max_tracks_per_publisher(self) -> int: ...
-    @property
-    def question_max_length(self) -> int: ...
-    @property
-    def questions_per_minute(self) -> int: ...
-    @property
-    def votes_per_second(self) -> int: ...
-    @property
-    def chat_max_length(self) -> int: ...
-    @property
-    def chat_per_minute(self) -> int: ...
-    @property
-    def reject_reason_max_length(self) -> int: ...
-    @property
-    def stage_max(self) -> int: ...
 
 
 class IceLike(Protocol):
