@@ -152,11 +152,16 @@ async def run(minutes: float, part: float, tmp: Path) -> None:
     print(f"end café -> transcript stored: {end_to_transcript:.1f} s for a last part of "
           f"{last.duration_seconds:.0f} s; load average after: {loadavg()}")
     worst = max(c / (r.duration_seconds or 1) for c, r in zip(compute, recs, strict=True))
-    print(f"extrapolated for a 60-minute café: the 29-30 earlier parts are done during it "
-          f"(each within the next part's duration, as above), so {end_to_transcript:.0f} s "
-          f"for this last part; a last part of up to {part + 30:.0f} s at the worst RTF seen "
-          f"({worst:.3f}) takes {worst * (part + 30):.0f} s. Without live captions competing "
-          "for the cores.")
+    late = sum(1 for n in range(len(recs) - 1)
+               if compute[n] >= (recs[n + 1].duration_seconds or 0))
+    pace = ("every part was transcribed before the next one closed, so the earlier parts "
+            "of a 60-minute café are done during it and" if not late else
+            f"{late} of {len(recs) - 1} parts took longer than the next part lasted (the "
+            "machine's load average is above): a backlog can build up, and")
+    print(f"extrapolated for a 60-minute café: {pace} the end-to-transcript time is the "
+          f"last part's compute time: {end_to_transcript:.0f} s here; a last part of up to "
+          f"{part + 30:.0f} s at the worst RTF seen ({worst:.3f}) takes "
+          f"{worst * (part + 30):.0f} s. Without live captions competing for the cores.")
     await recorder.aclose()
     await queue.aclose()
     await pool.aclose()
