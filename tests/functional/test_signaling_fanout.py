@@ -38,7 +38,8 @@ def test_text_frame_headers() -> None:
 
 async def test_room_events_are_written_once_directly_and_uncompressed(live: Live) -> None:
     cafe = await make_cafe(live.cafes, live=True)
-    manager = cast(LocalFanout, live.app[SOCKETIO].manager)
+    sio: Any = live.app[SOCKETIO]
+    manager = cast(LocalFanout, sio.manager)
     peers = [await live.peer() for _ in range(4)]
     for i, peer in enumerate(peers):
         assert (await peer.join(cafe, f"P{i}"))["ok"] is True
@@ -62,11 +63,11 @@ async def test_room_events_are_written_once_directly_and_uncompressed(live: Live
 async def test_a_busy_socket_gets_its_packets_in_order(live: Live) -> None:
     """Packets already queued for a socket are not overtaken by a direct write."""
     cafe = await make_cafe(live.cafes, live=True)
-    manager = cast(LocalFanout, live.app[SOCKETIO].manager)
+    sio: Any = live.app[SOCKETIO]
+    manager = cast(LocalFanout, sio.manager)
     a, b = await live.peer(), await live.peer()
     assert (await a.join(cafe, "A"))["ok"] and (await b.join(cafe, "B"))["ok"]
     await asyncio.sleep(0.5)
-    sio = live.app[SOCKETIO]
     room = f"cafe:{cafe.id}"
     queued0 = manager.queued_writes
     # many emits in one go: the first are written directly, then the engine.io writer of
