@@ -606,10 +606,15 @@ class Step:
     contended: bool  # the server or the clients waited long for a CPU (other work)
 
 
-def _ask(conn: Connection, command: tuple[Any, ...], timeout: float = 120) -> Any:
+def _ask(proc: Any, conn: Connection, command: tuple[Any, ...], timeout: float = 120) -> Any:
+    """Send a command to a child process and wait for its answer (it may die meanwhile)."""
     conn.send(command)
-    if not conn.poll(timeout):
-        raise TimeoutError(f"no answer to {command[0]}")
+    deadline = time.monotonic() + timeout
+    while not conn.poll(0.5):
+        if not proc.is_alive():
+            raise RuntimeError(f"process {proc.pid} died (exit code {proc.exitcode})")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no answer to {command[0]}")
     return conn.recv()
 
 
@@ -628,95 +633,16 @@ def run_mode(
     publisher.start()
     time.sleep(3)  # media flowing to the server
     clients: list[tuple[Any, Connection, list[int]]] = []  # process, pipe, [connected]
-    connected = 0
     results: list[Step] = []
     try:
-        for n in steps:
-            while connected < n:
-                if not clients or clients[-1][2][0] >= per_process:
-                    mine, theirs = ctx.Pipe()
-                    proc = ctx.Process(
-                        target=client_main, args=(port, client_core, theirs), daemon=True
-                    )
-                    proc.start()
-                    clients.append((proc, mine, [0]))
-                proc, conn, load = clients[-1]
-                room = min(n - connected, per_process - load[0])
-                load[0] = _ask(conn, ("add", 1000 + connected, room, connected == 0))
-                connected += room
-            time.sleep(2.5)  # new subscribers get their keyframe, DTLS set-up settles
-            pids = [publisher.pid or 0, *(proc.pid or 0 for proc, _, _ in clients)]
-            stats0 = _server_stats(port)
-            t0 = time.monotonic()
-            cpu0 = _cpu_seconds(server.pid or 0)
-            wait0 = _run_delay(server.pid or 0)
-            client0 = sum(_cpu_seconds(pid) for pid in pids)
-            client_wait0 = sum(_run_delay(pid) for pid in pids)
-            busy0 = (_core_busy(0), _core_busy(client_core))
-            time.sleep(window)
-            t1 = time.monotonic()
-            cpu = (_cpu_seconds(server.pid or 0) - cpu0) / (t1 - t0)
-            wait = (_run_delay(server.pid or 0) - wait0) / (t1 - t0)
-            client_cpu = (sum(_cpu_seconds(pid) for pid in pids) - client0) / (t1 - t0)
-            client_wait = (sum(_run_delay(pid) for pid in pids) - client_wait0) / (t1 - t0)
-            # Other work on the two cores (whatever is not the server, resp. the clients).
-            other_server_core = (_core_busy(0) - busy0[0]) / (t1 - t0) - cpu
-            other_client_core = (
-                (_core_busy(client_core) - busy0[1]) / (t1 - t0) - client_cpu
-            )
-            stats1 = _server_stats(port)
-            time.sleep(0.3)  # packets already in socket buffers are counted (after t1: not)
-            sent_frames, sent_audio = _ask(pub_conn, ("report", t0, t1))
-            reports = []
-            for _, conn, _ in clients:
-                reports.extend(_ask(conn, ("report", t0, t1)))
-            source_fps = sent_frames / (t1 - t0)
-            worst_frames = min(r[1] for r in reports) / max(1, sent_frames)
-            decoder = [r[1] / max(1, sent_frames) for r in reports if r[0]]
-            light = sorted(r[1] for r in reports if not r[0])
-            worst_audio = min(r[2] for r in reports) / max(1, sent_audio)
-            worst_loss = max(r[3] / max(1, r[3] + r[4]) for r in reports)
-            srtp_errors = sum(r[5] for r in reports)
-            passed = (
-                cpu < SATURATED
-                and source_fps >= 0.95 * FPS
-                and worst_frames >= 0.95
-                and worst_audio >= 0.95
-                and worst_loss < 0.01
-            )
-            contended = max(other_server_core, other_client_core) > CONTENDED
-            step = Step(n, cpu, client_cpu, source_fps, worst_frames, worst_audio,
-                        worst_loss, passed, contended)
-            results.append(step)
-            print(
-                f"  {mode:6} N={n:4d}  server {cpu:5.3f} cores (threads waited "
-                f"{wait * 1000:3.0f} ms/s)  clients {client_cpu:4.2f} (waited "
-                f"{client_wait * 1000:4.0f} ms/s)  other work {other_server_core:4.2f}"
-                f"/{other_client_core:4.2f} cores  "
-                f"sent {source_fps:4.1f} fps  worst: video {worst_frames * 100:5.1f}% "
-                f"audio {worst_audio * 100:5.1f}% loss {worst_loss * 100:5.2f}%"
-                f"{f'  srtp errors {srtp_errors}' if srtp_errors else ''}"
-                f"  (decoding subscriber {decoder[0] * 100 if decoder else 0:.1f}%, light "
-                f"min/median {f'{light[0]}/{light[len(light) // 2]}' if light else '-'}"
-                f" of {sent_frames})  "
-                f"{'ok' if passed else 'FAIL'}{' (contended)' if contended else ''}",
-                flush=True,
-            )
-            if mode == "shared":
-                delta = {k: stats1[k] - stats0[k] for k in stats1}
-                print(
-                    f"         server: video frames received {delta['video_frames_received']}"
-                    f", dropped before the encoder {delta['video_frames_dropped']}"
-                    f", retransmissions {delta['retransmissions']}"
-                    f", keyframes {delta['keyframes_requested']}",
-                    flush=True,
-                )
-            if not passed:
-                break
+        _steps(mode, steps, window, client_core, per_process, port, server, publisher,
+               pub_conn, clients, results, ctx)
+    except (RuntimeError, TimeoutError, OSError, EOFError) as exc:
+        print(f"  {mode:6} stopped: {exc}", flush=True)
     finally:
         for proc, conn, _ in [*clients, (publisher, pub_conn, [])]:
-            with contextlib.suppress(OSError, EOFError, TimeoutError):
-                _ask(conn, ("quit",), timeout=10)
+            with contextlib.suppress(OSError, EOFError, TimeoutError, RuntimeError):
+                _ask(proc, conn, ("quit",), timeout=10)
             proc.terminate()
         with contextlib.suppress(OSError):
             parent.send("stop")
@@ -724,6 +650,105 @@ def run_mode(
         if server.is_alive():
             server.terminate()
     return results
+
+
+def _steps(
+    mode: str,
+    steps: list[int],
+    window: float,
+    client_core: int,
+    per_process: int,
+    port: int,
+    server: Any,
+    publisher: Any,
+    pub_conn: Connection,
+    clients: list[tuple[Any, Connection, list[int]]],
+    results: list[Step],
+    ctx: Any,
+) -> None:
+    connected = 0
+    for n in steps:
+        while connected < n:
+            if not clients or clients[-1][2][0] >= per_process:
+                mine, theirs = ctx.Pipe()
+                proc = ctx.Process(
+                    target=client_main, args=(port, client_core, theirs), daemon=True
+                )
+                proc.start()
+                clients.append((proc, mine, [0]))
+            proc, conn, load = clients[-1]
+            room = min(n - connected, per_process - load[0])
+            load[0] = _ask(proc, conn, ("add", 1000 + connected, room, connected == 0))
+            connected += room
+        time.sleep(2.5)  # new subscribers get their keyframe, DTLS set-up settles
+        pids = [publisher.pid or 0, *(proc.pid or 0 for proc, _, _ in clients)]
+        stats0 = _server_stats(port)
+        t0 = time.monotonic()
+        cpu0 = _cpu_seconds(server.pid or 0)
+        wait0 = _run_delay(server.pid or 0)
+        client0 = sum(_cpu_seconds(pid) for pid in pids)
+        client_wait0 = sum(_run_delay(pid) for pid in pids)
+        busy0 = (_core_busy(0), _core_busy(client_core))
+        time.sleep(window)
+        t1 = time.monotonic()
+        cpu = (_cpu_seconds(server.pid or 0) - cpu0) / (t1 - t0)
+        wait = (_run_delay(server.pid or 0) - wait0) / (t1 - t0)
+        client_cpu = (sum(_cpu_seconds(pid) for pid in pids) - client0) / (t1 - t0)
+        client_wait = (sum(_run_delay(pid) for pid in pids) - client_wait0) / (t1 - t0)
+        # Other work on the two cores (whatever is not the server, resp. the clients).
+        other_server_core = (_core_busy(0) - busy0[0]) / (t1 - t0) - cpu
+        other_client_core = (
+            (_core_busy(client_core) - busy0[1]) / (t1 - t0) - client_cpu
+        )
+        stats1 = _server_stats(port)
+        time.sleep(0.3)  # packets already in socket buffers are counted (after t1: not)
+        sent_frames, sent_audio = _ask(publisher, pub_conn, ("report", t0, t1))
+        reports = []
+        for proc, conn, _ in clients:
+            reports.extend(_ask(proc, conn, ("report", t0, t1)))
+        source_fps = sent_frames / (t1 - t0)
+        worst_frames = min(r[1] for r in reports) / max(1, sent_frames)
+        decoder = [r[1] / max(1, sent_frames) for r in reports if r[0]]
+        light = sorted(r[1] for r in reports if not r[0])
+        worst_audio = min(r[2] for r in reports) / max(1, sent_audio)
+        worst_loss = max(r[3] / max(1, r[3] + r[4]) for r in reports)
+        srtp_errors = sum(r[5] for r in reports)
+        passed = (
+            cpu < SATURATED
+            and source_fps >= 0.95 * FPS
+            and worst_frames >= 0.95
+            and worst_audio >= 0.95
+            and worst_loss < 0.01
+        )
+        contended = max(other_server_core, other_client_core) > CONTENDED
+        step = Step(n, cpu, client_cpu, source_fps, worst_frames, worst_audio,
+                    worst_loss, passed, contended)
+        results.append(step)
+        print(
+            f"  {mode:6} N={n:4d}  server {cpu:5.3f} cores (threads waited "
+            f"{wait * 1000:3.0f} ms/s)  clients {client_cpu:4.2f} (waited "
+            f"{client_wait * 1000:4.0f} ms/s)  other work {other_server_core:4.2f}"
+            f"/{other_client_core:4.2f} cores  "
+            f"sent {source_fps:4.1f} fps  worst: video {worst_frames * 100:5.1f}% "
+            f"audio {worst_audio * 100:5.1f}% loss {worst_loss * 100:5.2f}%"
+            f"{f'  srtp errors {srtp_errors}' if srtp_errors else ''}"
+            f"  (decoding subscriber {decoder[0] * 100 if decoder else 0:.1f}%, light "
+            f"min/median {f'{light[0]}/{light[len(light) // 2]}' if light else '-'}"
+            f" of {sent_frames})  "
+            f"{'ok' if passed else 'FAIL'}{' (contended)' if contended else ''}",
+            flush=True,
+        )
+        if mode == "shared":
+            delta = {k: stats1[k] - stats0[k] for k in stats1}
+            print(
+                f"         server: video frames received {delta['video_frames_received']}"
+                f", dropped before the encoder {delta['video_frames_dropped']}"
+                f", retransmissions {delta['retransmissions']}"
+                f", keyframes {delta['keyframes_requested']}",
+                flush=True,
+            )
+        if not passed:
+            break
 
 
 def _server_stats(port: int) -> dict[str, int]:
@@ -796,7 +821,7 @@ def main() -> None:
         print(f"{label:26} {base:5.3f} + {per_sub * 1000:6.2f} ms/s x N   {best}{note}")
     relay_best = summary["relay"][2]
     shared_best = summary["shared"][2]
-    if relay_best:
+    if relay_best and shared_best:
         print(f"ratio of largest N: {shared_best / relay_best:.1f}x")
     per_sub = summary["shared"][1]
     if per_sub > 0 and summary["shared"][3]:
