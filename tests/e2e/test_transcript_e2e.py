@@ -33,7 +33,7 @@ from e2e_harness import CAUSERIE, CHROMIUM_FLAGS, REPO, Cafe, Namespace, Server
 from e2e_pages import Room, end_cafe, go_live, open_cafe, wait_for_js
 from playwright.sync_api import Browser, Page, Playwright
 
-# About 75 s here: server start with a caption model, 18 s of speech, the final transcript.
+# 35-65 s here: server start with a caption model, 18 s of speech, the final transcript.
 pytestmark = [pytest.mark.e2e, pytest.mark.whisper, pytest.mark.timeout(240)]
 
 RATE = 48_000
@@ -250,6 +250,7 @@ def test_spoken_words_are_captioned_then_found_and_played_at_their_moment(
     assert hits, said
     hit = hits[0]
     assert hit["cafe"]["slug"] == cafe.slug and hit["speaker"] == "Dr Martin"
+    # A hit starts where its first matching word is spoken (Whisper's word timings).
     assert abs(hit["start"] - spoken[SEARCHED]) <= TOLERANCE, (hit, spoken)
     # The other sentence too, by whichever of its words Whisper got right this time.
     other = next((h[0] for w in ("vidéo", "jeux", "ligne", "discuter")
