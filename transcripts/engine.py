@@ -14,6 +14,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -76,11 +77,37 @@ class TranscribeOptions:
 
 def cafe_vocabulary(title: str, description: str = "", glossary: str = "",
                     max_chars: int = 400) -> str:
-    """A short prompt of the café's words: title, glossary terms, then the description."""
-    terms = [t.strip() for t in glossary.replace(";", "\n").replace(",", "\n").splitlines()]
-    parts = [title.strip(), ", ".join(t for t in terms if t), description.strip()]
-    text = ". ".join(p for p in parts if p)
-    return text[:max_chars].rsplit(" ", 1)[0] if len(text) > max_chars else text
+    """The café's words for the decoder: the glossary's terms, then the distinct content
+    words of the title and the description, as a comma-separated list.
+
+    A list of terms, not the title as a sentence: on damaged audio Whisper copies a
+    sentence-like prompt into the transcript (the title repeated over a whole segment),
+    while a list only biases the spelling of words that are really spoken."""
+    from transcripts.search_query import STOP_WORDS, normalize
+
+    terms: list[str] = []
+    seen: set[str] = set()
+
+    def add(term: str) -> None:
+        key = normalize(term)
+        if key and key not in seen:
+            seen.add(key)
+            terms.append(term)
+
+    for term in glossary.replace(";", "\n").replace(",", "\n").splitlines():
+        add(term.strip())
+    for text in (title, description):
+        for word in re.findall(r"[^\W\d_][\w'’-]*", text):
+            word = re.split("['’]", word)[-1].strip("-")  # l'école -> école
+            if len(word) >= 4 and normalize(word) not in STOP_WORDS:
+                add(word)
+    out = ""
+    for term in terms:
+        candidate = f"{out}, {term}" if out else term
+        if len(candidate) > max_chars:
+            break
+        out = candidate
+    return out
 
 
 class Transcriber(Protocol):
