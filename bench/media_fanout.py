@@ -4,13 +4,14 @@ Compares, in the same run, Causerie's `MediaRouter` (one decode and one encode p
 publisher, one RTP serialization per frame, per subscriber only SRTP + sendto) with aiortc's
 plain `MediaRelay` (one VP8 + Opus encode per subscriber) as the baseline.
 
-Layout: the server in its own process pinned to core 0; the publisher in its own process and
-the subscribers in several processes (``--per-process`` each, niced) pinned to the last
-core. Every subscriber is a real WebRTC peer (aiortc `RTCPeerConnection`: ICE, DTLS, SRTP,
-RTCP receiver reports); all but one skip aiortc's receive path (which decodes every frame
-in a thread whether or not the track is read): they decrypt each SRTP packet and count it,
-and the frames whose packets all arrived (VP8 start-of-frame to marker bit, no sequence
-gap). The first subscriber of a run decodes for real.
+Layout: the server in its own process pinned to the first core (``--server-core``); the
+publisher in its own process and the subscribers in several processes (``--per-process``
+each, niced) pinned to the last core (``--client-core``). Every subscriber is a real WebRTC
+peer (aiortc `RTCPeerConnection`: ICE, DTLS, SRTP, RTCP receiver reports). All but one skip
+aiortc's receive path, which decodes every frame in a thread whether or not the track is
+read: they decrypt each SRTP packet and count it, and count the frames whose packets all
+arrived (VP8 start-of-frame to marker bit, no sequence gap). The first subscriber of a run
+decodes for real.
 
 The publisher counts the video frames and audio packets it actually sends; a step at N
 passes when, over the same window (one CLOCK_MONOTONIC interval for every process), the
@@ -104,8 +105,8 @@ def _machine() -> str:
 # -- server process -------------------------------------------------------------------------
 
 
-def server_main(mode: str, reply: Connection) -> None:
-    _pin(0)
+def server_main(mode: str, reply: Connection, core: int) -> None:
+    _pin(core)
     log = os.environ.get("MEDIA_FANOUT_LOG")
     if log:
         import logging
@@ -619,11 +620,16 @@ def _ask(proc: Any, conn: Connection, command: tuple[Any, ...], timeout: float =
 
 
 def run_mode(
-    mode: str, steps: list[int], window: float, client_core: int, per_process: int
+    mode: str,
+    steps: list[int],
+    window: float,
+    server_core: int,
+    client_core: int,
+    per_process: int,
 ) -> list[Step]:
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    server = ctx.Process(target=server_main, args=(mode, child), daemon=True)
+    server = ctx.Process(target=server_main, args=(mode, child, server_core), daemon=True)
     server.start()
     port = parent.recv()
     pub_conn, pub_child = ctx.Pipe()
@@ -635,8 +641,8 @@ def run_mode(
     clients: list[tuple[Any, Connection, list[int]]] = []  # process, pipe, [connected]
     results: list[Step] = []
     try:
-        _steps(mode, steps, window, client_core, per_process, port, server, publisher,
-               pub_conn, clients, results, ctx)
+        _steps(mode, steps, window, server_core, client_core, per_process, port, server,
+               publisher, pub_conn, clients, results, ctx)
     except (RuntimeError, TimeoutError, OSError, EOFError) as exc:
         print(f"  {mode:6} stopped: {exc}", flush=True)
     finally:
@@ -656,6 +662,7 @@ def _steps(
     mode: str,
     steps: list[int],
     window: float,
+    server_core: int,
     client_core: int,
     per_process: int,
     port: int,
@@ -688,7 +695,7 @@ def _steps(
         wait0 = _run_delay(server.pid or 0)
         client0 = sum(_cpu_seconds(pid) for pid in pids)
         client_wait0 = sum(_run_delay(pid) for pid in pids)
-        busy0 = (_core_busy(0), _core_busy(client_core))
+        busy0 = (_core_busy(server_core), _core_busy(client_core))
         time.sleep(window)
         t1 = time.monotonic()
         cpu = (_cpu_seconds(server.pid or 0) - cpu0) / (t1 - t0)
@@ -696,7 +703,7 @@ def _steps(
         client_cpu = (sum(_cpu_seconds(pid) for pid in pids) - client0) / (t1 - t0)
         client_wait = (sum(_run_delay(pid) for pid in pids) - client_wait0) / (t1 - t0)
         # Other work on the two cores (whatever is not the server, resp. the clients).
-        other_server_core = (_core_busy(0) - busy0[0]) / (t1 - t0) - cpu
+        other_server_core = (_core_busy(server_core) - busy0[0]) / (t1 - t0) - cpu
         other_client_core = (
             (_core_busy(client_core) - busy0[1]) / (t1 - t0) - client_cpu
         )
@@ -781,9 +788,12 @@ def main() -> None:
                         help="largest N tried for MediaRouter (default 300)")
     parser.add_argument("--only", choices=("relay", "shared"), help="run one forwarding")
     parser.add_argument("--steps", help="comma-separated N to try (with --only)")
+    parser.add_argument("--server-core", type=int, help="default: the first core")
+    parser.add_argument("--client-core", type=int, help="default: the last core")
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
-    client_core = cores[-1]
+    server_core = cores[0] if args.server_core is None else args.server_core
+    client_core = cores[-1] if args.client_core is None else args.client_core
     window = 3.0 if args.quick else 5.0
     relay_steps = [1, 2, 4, 6] if args.quick else [1, 2, 3, 4, 5, 6, 8]
     shared_steps = [50, 100, 200, 300] if args.quick else [
@@ -793,14 +803,15 @@ def main() -> None:
         steps = [int(n) for n in args.steps.split(",")]
         relay_steps = shared_steps = steps
     print(f"machine: {_machine()}; load average before: {os.getloadavg()[0]:.2f}")
-    print(f"server on core 0, publisher and subscribers ({args.per_process} per process) on "
-          f"core {client_core}; window {window:.0f} s per step; 640x480 {FPS} fps VP8 + Opus")
+    print(f"server on core {server_core}, publisher and subscribers ({args.per_process} per "
+          f"process) on core {client_core}; window {window:.0f} s per step; "
+          f"640x480 {FPS} fps VP8 + Opus")
     summary: dict[str, tuple[float, float, int, list[Step]]] = {}
     for mode, steps in (("relay", relay_steps), ("shared", shared_steps)):
         if args.only and mode != args.only:
             summary[mode] = (0.0, 0.0, 0, [])
             continue
-        results = run_mode(mode, steps, window, client_core, args.per_process)
+        results = run_mode(mode, steps, window, server_core, client_core, args.per_process)
         base, per_sub = _slope(results)
         best = max((s.n for s in results if s.passed), default=0)
         summary[mode] = (base, per_sub, best, results)
