@@ -68,6 +68,19 @@ def serve(port: int, database_url: str, redis_url: str, data_dir: str, stock: bo
     from server.config import load_config
 
     logging.basicConfig(level=logging.WARNING)
+    gc_log = os.environ.get("BENCH_GC_LOG")
+    if gc_log:  # record the server's cyclic-GC pauses (generation, ms, wall clock)
+        started: list[float] = [0.0]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            elif info["generation"] == 2:
+                with open(gc_log, "a") as f:
+                    f.write(f"{time.time():.3f} gen2 "
+                            f"{(time.perf_counter() - started[0]) * 1000:.1f} ms\n")
+
+        gc.callbacks.append(on_gc)
     if stock:
         import socketio
 
