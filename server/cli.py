@@ -130,10 +130,21 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     if args.demo or config.demo_cafe:
         asyncio.run(_ensure_demo(config))
     app = create_app(config)
+    app.on_startup.append(_freeze_startup_objects)
     print(f"Causerie on {config.base_url}/", flush=True)
     web.run_app(app, host=config.host, port=config.port, print=None, shutdown_timeout=10,
                 access_log=None)
     return 0
+
+
+async def _freeze_startup_objects(_app: object) -> None:
+    """Move everything loaded at start-up (aiortc, PyAV, SQLAlchemy, the app) out of the
+    garbage collector's reach: with thousands of sockets, full collections that walked those
+    objects paused the event loop for up to a second (bench/signaling_fanout.py)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def cmd_cafe_create(args: argparse.Namespace, config: Config) -> int:
