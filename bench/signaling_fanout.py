@@ -64,7 +64,7 @@ def serve(port: int, database_url: str, redis_url: str, data_dir: str, stock: bo
     from aiohttp import web
 
     import signaling.setup
-    from server.app import create_app
+    from server.app import create_app, freeze_startup_objects
     from server.config import load_config
 
     logging.basicConfig(level=logging.WARNING)
@@ -99,7 +99,9 @@ def serve(port: int, database_url: str, redis_url: str, data_dir: str, stock: bo
     config = load_config(data_dir=Path(data_dir), database_url=database_url, secret_key=SECRET,
                          redis_url=redis_url, port=port,
                          limits={"questions_per_minute": 100, "events_per_second": 1000})
-    web.run_app(create_app(config), host="127.0.0.1", port=port, print=None,
+    app = create_app(config)
+    app.on_startup.append(freeze_startup_objects)  # as `causerie serve` does
+    web.run_app(app, host="127.0.0.1", port=port, print=None,
                 access_log=None)
 
 

@@ -132,3 +132,13 @@ def _localtime(value: datetime | None, tz: ZoneInfo, lang: str, fmt: str) -> str
     local = value.astimezone(tz)
     day = format_date(local, format=fmt, locale=lang)
     return f"{day}, {format_time(local, 'short', locale=lang)}"
+
+
+async def freeze_startup_objects(_app: web.Application) -> None:
+    """Move everything loaded at start-up (aiortc, PyAV, SQLAlchemy, the app) out of the
+    garbage collector's reach: with thousands of sockets, full collections that walked those
+    objects paused the event loop for up to a second (bench/signaling_fanout.py)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -121,7 +121,7 @@ def cmd_db_upgrade(_args: argparse.Namespace, config: Config) -> int:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from aiohttp import web
 
-    from server.app import create_app
+    from server.app import create_app, freeze_startup_objects
 
     config = ensure_secret_key(config)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -130,21 +130,11 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     if args.demo or config.demo_cafe:
         asyncio.run(_ensure_demo(config))
     app = create_app(config)
-    app.on_startup.append(_freeze_startup_objects)
+    app.on_startup.append(freeze_startup_objects)
     print(f"Causerie on {config.base_url}/", flush=True)
     web.run_app(app, host=config.host, port=config.port, print=None, shutdown_timeout=10,
                 access_log=None)
     return 0
-
-
-async def _freeze_startup_objects(_app: object) -> None:
-    """Move everything loaded at start-up (aiortc, PyAV, SQLAlchemy, the app) out of the
-    garbage collector's reach: with thousands of sockets, full collections that walked those
-    objects paused the event loop for up to a second (bench/signaling_fanout.py)."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
 
 
 def cmd_cafe_create(args: argparse.Namespace, config: Config) -> int:
