@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -74,7 +76,7 @@ class TranscriptJobs:
         log.info("transcript job started cafe=%s recording=%s attempt=%d", cafe, recording_id,
                  job.attempts)
         try:
-            found = await self._transcribe(recording, await self.options_for(cafe))
+            found = await self.transcribe_guarded(recording, await self.options_for(cafe))
         except asyncio.CancelledError:  # the worker is stopping: another one takes it now
             await asyncio.shield(self.repo.release_job(recording_id))
             log.info("transcript job released cafe=%s recording=%s", cafe, recording_id)
@@ -94,6 +96,19 @@ class TranscriptJobs:
         if self.on_done is not None:
             await self.on_done(cafe, recording_id)
         return count
+
+    async def transcribe_guarded(self, recording: RecordingRow,
+                                 options: TranscribeOptions) -> list[Segment]:
+        """Transcribe with the café's words; if Whisper echoed them instead of hearing the
+        audio (a list of the café's words, the same word on and on), transcribe again
+        without them: a garbled but honest transcript beats invented text."""
+        found = await self._transcribe(recording, options)
+        if options.hotwords and echoes_vocabulary(found, options.hotwords):
+            log.warning("transcript echoed the café's words, retrying without them "
+                        "cafe=%s recording=%s", recording.cafe_id, recording.id)
+            found = await self._transcribe(recording, dataclasses.replace(options,
+                                                                          hotwords=None))
+        return found
 
     async def _transcribe(self, recording: RecordingRow,
                           options: TranscribeOptions) -> list[Segment]:
@@ -117,6 +132,28 @@ class TranscriptJobs:
             with contextlib.suppress(Exception):
                 await task
         return placed_all(found, recording.offset_seconds, recording.speaker)
+
+
+def echoes_vocabulary(segments: list[Segment], vocabulary: str) -> bool:
+    """True when a segment is mostly the café's own words, or one word said on and on:
+    Whisper's echo of its hotwords on audio it did not make out."""
+    vocab = set(_tokens(vocabulary))
+    for segment in segments:
+        tokens = _tokens(segment.text)
+        if len(tokens) < 3:
+            continue
+        if sum(t in vocab for t in tokens) / len(tokens) >= 0.6:
+            return True
+        run = 1
+        for previous, token in itertools.pairwise(tokens):
+            run = run + 1 if token == previous else 1
+            if run >= 4:
+                return True
+    return False
+
+
+def _tokens(text: str) -> list[str]:
+    return "".join(c if c.isalnum() else " " for c in text.lower()).split()
 
 
 async def enqueue_cafe(repo: TranscriptRepository, queue: JobQueue, cafe_id: int) -> list[int]:
@@ -253,7 +290,7 @@ async def transcribe_file(repo: TranscriptRepository, jobs: TranscriptJobs, path
     claimed = await repo.start_job(recording_id, jobs.stale_after)
     assert claimed is not None
     try:
-        found = await jobs._transcribe(recording, options)
+        found = await jobs.transcribe_guarded(recording, options)
     except Exception as exc:
         await repo.fail_job(recording_id, f"{type(exc).__name__}: {exc}")
         raise
