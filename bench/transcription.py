@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from transcripts.engine import cafe_vocabulary
+
 FRENCH = [
     "Les jeux vidéo en ligne permettent de discuter avec des inconnus.",
     "Le téléphone portable reste hors de la chambre la nuit.",
@@ -41,8 +43,11 @@ ENGLISH = [
     "Fake news spreads very quickly on screens.",
     "Report shocking content to the platform.",
 ]
-VOCABULARY = ("Les écrans en famille. jeux vidéo, téléphone portable, cyberharcèlement, "
-              "réseaux sociaux, contrôle parental, fausses informations, plateforme")
+# The café's words as the product builds them (transcripts.engine.cafe_vocabulary).
+VOCABULARY = cafe_vocabulary(
+    "Les écrans en famille",
+    "Réseaux sociaux, contrôle parental et fausses informations : parlons-en.",
+    "jeux vidéo; téléphone portable; cyberharcèlement; plateforme")
 
 
 def norm(s: str) -> list[str]:
