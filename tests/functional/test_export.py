@@ -26,7 +26,6 @@ from sessions.storage.database import Database
 from transcripts.export import export_transcript
 
 __all__ = ["postgres_database_url"]  # a fixture, shared through this import
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 Client = TestClient[Any, Any]
 TRICKY = Seg(20.0, 20.0, "Dr <Martin> & co", "Attention --> ici <b>gras</b> &amp;\n\nfin")
 

@@ -7,7 +7,6 @@ decode what the server forwards.
 from __future__ import annotations
 
 import asyncio
-import fractions
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -17,12 +16,12 @@ import numpy as np
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import (
-    AudioStreamTrack,
     MediaStreamError,
     MediaStreamTrack,
     VideoStreamTrack,
 )
 from av import AudioFrame, VideoFrame
+from media_support import Tone
 
 from sessions.errors import InvalidInput, PermissionDenied
 from signaling.media import (
@@ -61,30 +60,6 @@ class MovingPicture(VideoStreamTrack):
         )
         frame.pts = pts
         frame.time_base = time_base
-        return frame
-
-
-class Tone(AudioStreamTrack):
-    """A 440 Hz tone, 48 kHz mono, 20 ms frames in real time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._sent = 0
-        self._t0 = 0.0
-
-    async def recv(self) -> AudioFrame:
-        rate, samples = 48000, 960
-        if self._sent == 0:
-            self._t0 = time.monotonic()
-        else:
-            await asyncio.sleep(self._t0 + self._sent / rate - time.monotonic())
-        t = (np.arange(samples) + self._sent) / rate
-        pcm = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16).reshape(1, -1)
-        frame = AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.pts = self._sent
-        frame.sample_rate = rate
-        frame.time_base = fractions.Fraction(1, rate)
-        self._sent += samples
         return frame
 
 

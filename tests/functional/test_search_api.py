@@ -23,8 +23,6 @@ from sessions.storage.database import Database
 __all__ = ["postgres_database_url"]  # a fixture, shared through this import
 
 Client = TestClient[Any, Any]
-# aiohttp_jinja2 1.6 stores its context under a str key; until pyproject ignores it for all.
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -23,7 +23,6 @@ from search_support import (
 from sessions.storage.database import Database
 
 __all__ = ["postgres_database_url"]  # a fixture, shared through this import
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 Client = TestClient[Any, Any]
 AUDIO = b"OggS" + bytes(range(256)) * 40
 
