@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions import cafe as cafe_rules
 from sessions.actors import Actor
-from sessions.cafe import Cafe, CafeDraft, CafeStatus
+from sessions.cafe import Cafe, CafeDraft, CafeEnded, CafeOpened, CafeStatus
 from sessions.clock import Clock
 from sessions.errors import Banned, InvalidInput, InvitationInvalid, NotFound, PermissionDenied
 from sessions.events import Audience, Outbound
@@ -115,24 +116,25 @@ class CafeService:
 
     async def open_cafe(self, actor: Actor) -> tuple[Cafe, list[Outbound]]:
         actor.require(Permission.OPEN_CAFE)
-        async with self.db.transaction() as conn:
-            cafe = await self._get_id(conn, actor.cafe_id)
-            cafe, opened = cafe_rules.open_cafe(cafe, self.clock.now())
-            await self.repo.save_state(conn, cafe)
-        log.info("café opened cafe=%s participant=%s", cafe.id, actor.participant_id)
-        return cafe, [Outbound("cafe.status", {"status": cafe.status.value,
-                                               "opened_at": opened.at.isoformat()},
-                               Audience.CAFE, cafe.id)]
+        return await self._lifecycle(actor, cafe_rules.open_cafe, "opened_at")
 
     async def end_cafe(self, actor: Actor) -> tuple[Cafe, list[Outbound]]:
         actor.require(Permission.END_CAFE)
+        return await self._lifecycle(actor, cafe_rules.end_cafe, "ended_at")
+
+    async def _lifecycle(
+        self, actor: Actor,
+        step: Callable[[Cafe, datetime], tuple[Cafe, CafeOpened | CafeEnded]], stamp: str,
+    ) -> tuple[Cafe, list[Outbound]]:
+        """One step of the pure lifecycle, persisted, announced to the café."""
         async with self.db.transaction() as conn:
             cafe = await self._get_id(conn, actor.cafe_id)
-            cafe, ended = cafe_rules.end_cafe(cafe, self.clock.now())
+            cafe, happened = step(cafe, self.clock.now())
             await self.repo.save_state(conn, cafe)
-        log.info("café ended cafe=%s participant=%s", cafe.id, actor.participant_id)
+        log.info("café %s cafe=%s participant=%s", cafe.status.value, cafe.id,
+                 actor.participant_id)
         return cafe, [Outbound("cafe.status", {"status": cafe.status.value,
-                                               "ended_at": ended.at.isoformat()},
+                                               stamp: happened.at.isoformat()},
                                Audience.CAFE, cafe.id)]
 
     async def set_transcript_published(self, slug: str, published: bool) -> Cafe:
