@@ -117,7 +117,7 @@ async def _transcribe(args: argparse.Namespace, config: ConfigLike) -> int:
         speaker = args.speaker or "expert"
         pool = TranscriberPool(WhisperFactory(whisper_settings(_worker_values(config))), nice=0)
         try:
-            jobs = TranscriptJobs(repo, pool)
+            jobs = TranscriptJobs(repo, pool, replay_dir=config.data_dir / "recordings")
             segments = await transcribe_file(repo, jobs, args.audio, cafe.id, speaker,
                                              args.language)
         finally:

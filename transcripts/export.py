@@ -106,7 +106,8 @@ def _utc(value: datetime) -> datetime:
 
 
 async def load_transcript(db: Database, slug: str, *, published_only: bool = True) -> Transcript:
-    """The café's segments in time order, with its main recording (the longest one)."""
+    """The café's segments in time order, with the recording the page plays: the café's
+    replay once built, else its longest part."""
     async with db.connect() as conn:
         cafe = (await conn.execute(
             sa.select(cafes.c.id, cafes.c.slug, cafes.c.title, cafes.c.theme, cafes.c.language,
@@ -125,7 +126,9 @@ async def load_transcript(db: Database, slug: str, *, published_only: bool = Tru
             sa.select(recordings.c.id, recordings.c.path, recordings.c.offset_seconds,
                       recordings.c.duration_seconds)
             .where(recordings.c.cafe_id == cafe.id, recordings.c.status != "recording")
-            .order_by(sa.func.coalesce(recordings.c.duration_seconds, 0).desc(),
+            # The replay (every part on one timeline) when it exists, else the longest part.
+            .order_by((recordings.c.status == "replay").desc(),
+                      sa.func.coalesce(recordings.c.duration_seconds, 0).desc(),
                       recordings.c.offset_seconds, recordings.c.id)
             .limit(1)
         )).first()

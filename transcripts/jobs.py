@@ -33,6 +33,7 @@ from transcripts.engine import (
     speech_ratio,
 )
 from transcripts.errors import InvalidAudio, RecordingNotFound
+from transcripts.replay import REPLAY_STATUS, build_replay
 from transcripts.repository import RecordingRow, TranscriptRepository
 
 log = logging.getLogger("causerie.transcripts")
@@ -52,10 +53,13 @@ class TranscriptJobs:
 
     def __init__(self, repo: TranscriptRepository, pool: TranscriberPool, *,
                  stale_after: dt.timedelta = STALE_AFTER,
-                 on_done: Callable[[int, int], Awaitable[None]] | None = None) -> None:
+                 on_done: Callable[[int, int], Awaitable[None]] | None = None,
+                 replay_dir: Path | None = None) -> None:
         self.repo = repo
         self.pool = pool
         self.stale_after = stale_after
+        # Where the café's replay file goes once its transcript is complete (None: no replay).
+        self.replay_dir = replay_dir
         self.on_done = on_done  # (cafe_id, recording_id): e.g. refresh the search index
 
     async def options_for(self, cafe_id: int, language: str | None = None) -> TranscribeOptions:
@@ -93,9 +97,26 @@ class TranscriptJobs:
         count = await self.repo.complete_job(recording, found)
         log.info("transcript job done cafe=%s recording=%s segments=%d", cafe, recording_id,
                  count)
+        await self.refresh_replay(cafe)
         if self.on_done is not None:
             await self.on_done(cafe, recording_id)
         return count
+
+    async def refresh_replay(self, cafe_id: int) -> None:
+        """Once every recording of a café that is no longer live is transcribed, mix them into
+        the replay the transcript page plays."""
+        if (self.replay_dir is None or await self.repo.cafe_is_live(cafe_id)
+                or await self.repo.cafe_progress(cafe_id) < 1.0):
+            return
+        parts = [(Path(r.path), r.offset_seconds) for r in await self.repo.recordings(cafe_id)
+                 if r.status not in ("recording", REPLAY_STATUS)]
+        if not parts:
+            return
+        out = self.replay_dir / str(cafe_id) / "replay.ogg"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        duration = await asyncio.to_thread(build_replay, parts, out)
+        await self.repo.save_replay(cafe_id, str(out), duration)
+        log.info("replay ready cafe=%s parts=%d seconds=%.1f", cafe_id, len(parts), duration)
 
     async def transcribe_guarded(self, recording: RecordingRow,
                                  options: TranscribeOptions) -> list[Segment]:
@@ -295,6 +316,7 @@ async def transcribe_file(repo: TranscriptRepository, jobs: TranscriptJobs, path
         await repo.fail_job(recording_id, f"{type(exc).__name__}: {exc}")
         raise
     await repo.complete_job(recording, found)
+    await jobs.refresh_replay(cafe_id)
     return found
 
 

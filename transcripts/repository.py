@@ -201,6 +201,21 @@ class TranscriptRepository:
                 status="queued", updated_at=self.now()))
             return int(result.rowcount)
 
+    async def cafe_is_live(self, cafe_id: int) -> bool:
+        async with self.db.connect() as conn:
+            status = await conn.scalar(sa.select(cafes.c.status).where(cafes.c.id == cafe_id))
+        return status == "live"
+
+    async def save_replay(self, cafe_id: int, path: str, duration: float) -> None:
+        """The café's one replay file (replaces the previous one's row)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(recordings.delete().where(
+                recordings.c.cafe_id == cafe_id, recordings.c.status == "replay"))
+            await conn.execute(recordings.insert().values(
+                cafe_id=cafe_id, participant_id=None, speaker="", path=path,
+                offset_seconds=0.0, duration_seconds=duration, status="replay",
+                created_at=self.now()))
+
     async def complete_job(self, recording: RecordingRow, found: Sequence[Segment]) -> int:
         """Replace the recording's segments and mark its job done, in one transaction."""
         async with self.db.transaction() as conn:

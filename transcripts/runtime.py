@@ -88,7 +88,7 @@ class Transcripts:
         else:
             jobs_pool = TranscriberPool(WhisperFactory(settings), nice=JOBS_NICE)
             pools.append(jobs_pool)
-            jobs = TranscriptJobs(repo, jobs_pool)
+            jobs = TranscriptJobs(repo, jobs_pool, replay_dir=values.data_dir / "recordings")
             local = LocalJobQueue(jobs)
             await local.start()
             queue = local

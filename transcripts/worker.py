@@ -97,7 +97,8 @@ def worker_settings(values: WorkerValues,
         ctx["pool"] = pool
         ctx["transcript_jobs"] = TranscriptJobs(
             TranscriptRepository(db), pool,
-            stale_after=dt.timedelta(seconds=values.stale_after))
+            stale_after=dt.timedelta(seconds=values.stale_after),
+            replay_dir=values.data_dir / "recordings")
         log.info("transcript worker started queue=%s", values.queue_name)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
