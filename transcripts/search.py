@@ -116,6 +116,24 @@ def _utc(value: Any) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+async def _ranked_page(conn: AsyncConnection, candidates: sa.Subquery, limit: int,
+                       offset: int) -> tuple[list[sa.Row[Any]], int]:
+    """One page of a backend's candidates, best first, and how many there are."""
+    # One statement: the window counts the candidates (at most CANDIDATES) before the page
+    # is cut, so there is no second scan for the total.
+    counted = sa.select(candidates, sa.func.count().over().label("total")).subquery("counted")
+    page = (sa.select(counted).order_by(counted.c.score.desc(), counted.c.id)
+            .limit(limit).offset(offset))
+    rows = list(await conn.execute(page))
+    if rows:
+        return rows, int(rows[0].total)
+    if offset == 0:
+        return rows, 0
+    # A page past the end: count on its own.
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(candidates))
+    return rows, int(total or 0)
+
+
 async def _moments(conn: AsyncConnection, segment_ids: list[int]) -> dict[int, Any]:
     """The word timings of the hits (one small query for at most a page of ids)."""
     if not segment_ids:
@@ -142,15 +160,10 @@ async def search(
     filters = filters or SearchFilters()
     if parsed.is_empty:
         return SearchResult(text, (), 0, True, limit, offset, ())
+    backend = search_sqlite if db.is_sqlite else search_postgres
     async with db.connect() as conn:
-        if db.is_sqlite:
-            rows, total = await search_sqlite.query(
-                conn, parsed, limit, offset, filters, CANDIDATES
-            )
-        else:
-            rows, total = await search_postgres.query(
-                conn, parsed, limit, offset, filters, CANDIDATES
-            )
+        rows, total = await _ranked_page(
+            conn, backend.candidates(parsed, filters, CANDIDATES), limit, offset)
         moments = await _moments(conn, [row.id for row in rows])
     # Both backends search the Snowball stems that `search_query.stem` computes.
     highlighter = Highlighter.for_terms(parsed.terms, parsed.stems)
@@ -166,8 +179,7 @@ async def search(
             speaker=row.speaker,
             text=row.text,
             snippet=highlighter.snippet(row.text),
-            # Higher is better on both backends (bm25 is negative, better more negative).
-            score=-float(row.score) if db.is_sqlite else float(row.score),
+            score=float(row.score),
             moment=highlighter.first_match(moments.get(row.id, ())),
         )
         for row in rows

@@ -23,7 +23,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions.storage.tables import cafes, segments
 from transcripts.search_query import ParsedQuery, SearchFilters
@@ -107,14 +106,9 @@ def tsquery(parsed: ParsedQuery) -> sa.ColumnElement[Any]:
     return functools.reduce(lambda a, b: a.op("&&")(b), parts)
 
 
-async def query(
-    conn: AsyncConnection, parsed: ParsedQuery, limit: int, offset: int,
-    filters: SearchFilters, candidates: int,
-) -> tuple[list[sa.Row[Any]], int]:
-    """The page of ranked rows and the number of matches, counted up to ``candidates``.
-
-    Ranking is over the first ``candidates`` matches found, so a very common word costs a
-    bounded time."""
+def candidates(parsed: ParsedQuery, filters: SearchFilters, cap: int) -> sa.Subquery:
+    """The first ``cap`` matches found, each with a ``score`` (ts_rank, higher is better),
+    so a very common word costs a bounded time (`transcripts.search` ranks and pages them)."""
     from transcripts.search import filter_clauses
 
     # A scalar subquery: an InitPlan that PostgreSQL evaluates once (and can use in the GIN
@@ -141,23 +135,7 @@ async def query(
         )
         .select_from(joined)
         .where(cafes.c.transcript_published.is_(True), *filter_clauses(filters))
-        .limit(candidates)
+        .limit(cap)
         .subquery("hits")
     )
-    # One statement: the window counts the candidates (at most `candidates`) before the
-    # page is cut, so there is no second scan for the total.
-    counted = sa.select(inner, sa.func.count().over().label("total")).subquery("counted")
-    page = (
-        sa.select(counted)
-        .order_by(counted.c.score.desc(), counted.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = list(await conn.execute(page))
-    if rows:
-        return rows, int(rows[0].total)
-    if offset == 0:
-        return rows, 0
-    # A page past the end: count on its own.
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(inner))
-    return rows, int(total or 0)
+    return inner

@@ -23,7 +23,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import Pool
 
 from sessions.storage.tables import cafes, segments
@@ -110,14 +109,9 @@ def _filtered(select: sa.Select[Any], filters: SearchFilters) -> sa.Select[Any]:
     return select.where(*filter_clauses(filters))
 
 
-async def query(
-    conn: AsyncConnection, parsed: ParsedQuery, limit: int, offset: int,
-    filters: SearchFilters, candidates: int,
-) -> tuple[list[sa.Row[Any]], int]:
-    """The page of ranked rows and the number of matches, counted up to ``candidates``.
-
-    Ranking is over the newest ``candidates`` matches (rowid order), so a very common word
-    costs a bounded time; a page beyond them is empty."""
+def candidates(parsed: ParsedQuery, filters: SearchFilters, cap: int) -> sa.Subquery:
+    """The newest ``cap`` matches (rowid order), each with a ``score``, higher is better, so
+    a very common word costs a bounded time (`transcripts.search` ranks and pages them)."""
     fts = sa.table(FTS_TABLE, sa.column("rowid"))
     match = sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(
         fts_query=parsed.stemmed().to_fts5()
@@ -129,26 +123,12 @@ async def query(
         sa.select(
             segments.c.id, segments.c.start_seconds, segments.c.end_seconds,
             segments.c.speaker, segments.c.text, cafes.c.slug, cafes.c.title, cafes.c.theme,
-            cafes.c.starts_at, sa.literal_column(f"bm25({FTS_TABLE})").label("score"),
+            cafes.c.starts_at,
+            # bm25 is better when lower: negated, both backends rank by score descending.
+            (-sa.literal_column(f"bm25({FTS_TABLE})")).label("score"),
         )
         .select_from(joined)
         .where(match, cafes.c.transcript_published.is_(True)),
         filters,
-    ).order_by(fts.c.rowid.desc()).limit(candidates).subquery("hits")
-    # One statement: the window counts the candidates (at most `candidates`) before the
-    # page is cut, so there is no second scan for the total.
-    counted = sa.select(inner, sa.func.count().over().label("total")).subquery("counted")
-    page = (
-        sa.select(counted)
-        .order_by(counted.c.score, counted.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = list(await conn.execute(page))
-    if rows:
-        return rows, int(rows[0].total)
-    if offset == 0:
-        return rows, 0
-    # A page past the end: count on its own.
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(inner))
-    return rows, int(total or 0)
+    ).order_by(fts.c.rowid.desc()).limit(cap).subquery("hits")
+    return inner
