@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,7 +24,7 @@ from sessions.events import Audience, Outbound
 from sessions.roles import Permission, Role, allows
 from sessions.storage.database import Database
 from sessions.storage.repo_cafes import CafeRepository
-from sessions.storage.tables import bans
+from sessions.storage.repo_moderation import ModerationRepository
 
 log = logging.getLogger("causerie.cafes")
 
@@ -66,6 +65,7 @@ class CafeService:
         self.db = db
         self.clock = clock
         self.repo = CafeRepository()
+        self.bans = ModerationRepository()
         self._signer = URLSafeTimedSerializer(secret_key, salt="causerie.invitation")
         self.invitation_ttl = invitation_ttl
         self.pseudonym_max_length = pseudonym_max_length
@@ -226,7 +226,7 @@ class CafeService:
         if cafe.status is CafeStatus.SCHEDULED and not allows(role, Permission.JOIN_BEFORE_LIVE):
             raise PermissionDenied("This café has not started yet.")
         async with self.db.transaction() as conn:
-            if await self._banned(conn, cafe.id, browser_key, invitation_id):
+            if await self.bans.is_banned(conn, cafe.id, browser_key, invitation_id):
                 raise Banned()
             existing = await self.repo.participant_by_browser(conn, cafe.id, browser_key)
             if existing is None:
@@ -245,14 +245,6 @@ class CafeService:
                 rejoined = True
         log.info("joined cafe=%s participant=%s role=%s", cafe.id, pid, role)
         return Joined(Actor(pid, cafe.id, role, pseudonym), cafe, invitation_id, rejoined)
-
-    async def _banned(self, conn: AsyncConnection, cafe_id: int,
-                      browser_key: str, invitation_id: int | None) -> bool:
-        match = bans.c.browser_key == browser_key
-        if invitation_id is not None:
-            match = sa.or_(match, bans.c.invitation_id == invitation_id)
-        found = await conn.scalar(sa.select(bans.c.id).where(bans.c.cafe_id == cafe_id, match))
-        return found is not None
 
     async def _get(self, conn: AsyncConnection, slug: str, *,
                    for_update: bool = False) -> Cafe:
