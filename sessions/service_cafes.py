@@ -23,7 +23,7 @@ from sessions.errors import Banned, InvalidInput, InvitationInvalid, NotFound, P
 from sessions.events import Audience, Outbound
 from sessions.roles import Permission, Role, allows
 from sessions.storage.database import Database
-from sessions.storage.repo_cafes import CafeRepository
+from sessions.storage.repo_cafes import CafeRepository, as_utc
 from sessions.storage.repo_moderation import ModerationRepository
 
 log = logging.getLogger("causerie.cafes")
@@ -165,7 +165,7 @@ class CafeService:
         async with self.db.connect() as conn:
             rows = await self.repo.invitations_for(conn, cafe_id)
         return [
-            Invitation(r["id"], r["cafe_id"], Role(r["role"]), _aware(r["expires_at"]),
+            Invitation(r["id"], r["cafe_id"], Role(r["role"]), as_utc(r["expires_at"]),
                        r["revoked_at"] is not None, self._token(r["id"], r["nonce"]))
             for r in rows
         ]
@@ -195,7 +195,7 @@ class CafeService:
             row = await self.repo.invitation(conn, data["i"])
         if (row is None or row["nonce"] != data.get("n") or row["cafe_id"] != cafe_id
                 or row["revoked_at"] is not None
-                or _aware(row["expires_at"]) <= self.clock.now()):
+                or as_utc(row["expires_at"]) <= self.clock.now()):
             raise InvitationInvalid()
         return int(row["id"]), Role(row["role"])
 
@@ -258,9 +258,3 @@ class CafeService:
         if cafe is None:
             raise NotFound("No such café.")
         return cafe
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,22 +16,20 @@ def row_to_cafe(row: Any) -> Cafe:
     m = row._mapping
     return Cafe(
         id=m["id"], slug=m["slug"], title=m["title"], description=m["description"],
-        theme=m["theme"], language=m["language"], starts_at=_utc(m["starts_at"]),
+        theme=m["theme"], language=m["language"], starts_at=as_utc(m["starts_at"]),
         duration_minutes=m["duration_minutes"], status=CafeStatus(m["status"]),
         transcript_published=bool(m["transcript_published"]), glossary=m["glossary"],
         opened_at=_utc_or_none(m["opened_at"]), ended_at=_utc_or_none(m["ended_at"]),
     )
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    from datetime import UTC
-
+def as_utc(value: datetime) -> datetime:
+    """A stored time, aware: SQLite hands back naive datetimes; everything stored is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
+    return None if value is None else as_utc(value)
 
 
 class CafeRepository:
