@@ -11,9 +11,10 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import pytest
 import sqlalchemy as sa
@@ -36,6 +37,7 @@ TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,6 +49,13 @@ def pytest_configure(config: pytest.Config) -> None:
     model_dir = install_model(default_cache_dir(REPO / "var"))
     os.environ.setdefault("CAUSERIE_WHISPER__MODEL", str(model_dir))
     os.environ.setdefault("CAUSERIE_WHISPER__LIVE_CAPTIONS", "false")
+
+
+def in_thread(work: Callable[[], T]) -> T:
+    """Run blocking set-up (an `asyncio.run`, an Alembic upgrade) in a thread of its own, so
+    fixtures may call it whether or not an event loop runs in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result()
 
 
 def service_missing(what: str, why: object) -> None:
@@ -61,7 +70,7 @@ def service_missing(what: str, why: object) -> None:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated once per session; each test gets a copy."""
     path = tmp_path_factory.mktemp("sqlite-template") / "causerie.db"
-    upgrade(f"sqlite+aiosqlite:///{path}")
+    in_thread(lambda: upgrade(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
@@ -79,13 +88,13 @@ def postgres_database() -> Iterator[str]:
             await engine.dispose()
 
     try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        in_thread(lambda: asyncio.run(admin(f'CREATE DATABASE "{name}"')))
     except Exception as exc:  # connection refused, auth: the service is not there
         service_missing("PostgreSQL", exc)
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
+    in_thread(lambda: upgrade(url))
     yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    in_thread(lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
 
 
 async def _truncate(url: str) -> None:
@@ -104,8 +113,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         path = tmp_path / "causerie.db"
         shutil.copyfile(template, path)
         return f"sqlite+aiosqlite:///{path}"
+    return empty_postgres(request)
+
+
+def empty_postgres(request: pytest.FixtureRequest) -> str:
+    """The session's migrated PostgreSQL database, emptied for this test."""
     url: str = request.getfixturevalue("postgres_database")
-    asyncio.run(_truncate(url))
+    in_thread(lambda: asyncio.run(_truncate(url)))
     return url
 
 

@@ -3,11 +3,7 @@ SQLite or PostgreSQL (a database of its own per test run), and a seeded corpus."
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,66 +11,26 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from sessions.storage.database import Database
-from sessions.storage.tables import cafes, metadata, recordings, segments
-from transcripts.search import install_search_index
+from sessions.storage.tables import cafes, recordings, segments
 
-POSTGRES_URL = os.environ.get(
-    "CAUSERIE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
+SHARED_CONFTEST = str(Path(__file__).resolve().parent.parent / "conftest.py")
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
 
 
-def _admin(url: str, statement: str) -> None:
-    """Run one statement on the server, from a thread of its own (callers may be inside an
-    event loop)."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, _admin_async(url, statement)).result()
-
-
-async def _admin_async(url: str, statement: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql(statement)
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def postgres_database_url() -> Iterator[str]:
-    """A database of its own for this test run (created from the configured one, dropped at
-    the end), so runs beside each other and other teams' schemas never collide."""
-    name = f"causerie_search_{uuid.uuid4().hex[:10]}"
-    try:
-        _admin(POSTGRES_URL, f'CREATE DATABASE "{name}"')
-    except (OSError, Exception) as exc:  # no server: skip, as the marker promises
-        pytest.skip(f"PostgreSQL unavailable at {POSTGRES_URL}: {exc}")
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    _admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 async def fresh_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """The URL of an empty database with every table and the search index."""
+    """The URL of an empty, migrated database (tables and search index): the shared
+    fixtures of tests/conftest.py (a copy of the migrated SQLite file; the session's
+    PostgreSQL database, emptied), which fail in CI when PostgreSQL is missing."""
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'causerie.db'}"
-    else:
-        url = request.getfixturevalue("postgres_database_url")
-    db = Database(url)
-    try:
-        async with db.transaction() as conn:
-            await conn.run_sync(metadata.drop_all)
-            await conn.run_sync(metadata.create_all)
-            await conn.run_sync(install_search_index)
-    finally:
-        await db.close()
-    return url
+        return str(request.getfixturevalue("sqlite_url"))
+    shared = request.config.pluginmanager.get_plugin(SHARED_CONFTEST)
+    assert shared is not None, "tests/conftest.py is not loaded"
+    return str(shared.empty_postgres(request))
 
 
 async def open_database(backend: str, tmp_path: Path,

@@ -18,14 +18,12 @@ from search_support import (
     add_cafe,
     build_app,
     fresh_database,
-    postgres_database_url,
 )
 
 from sessions.errors import InvalidInput, NotFound
 from sessions.storage.database import Database
 from transcripts.export import export_transcript
 
-__all__ = ["postgres_database_url"]  # a fixture, shared through this import
 Client = TestClient[Any, Any]
 TRICKY = Seg(20.0, 20.0, "Dr <Martin> & co", "Attention --> ici <b>gras</b> &amp;\n\nfin")
 

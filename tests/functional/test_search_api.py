@@ -15,12 +15,9 @@ from search_support import (
     add_cafe,
     build_app,
     fresh_database,
-    postgres_database_url,
 )
 
 from sessions.storage.database import Database
-
-__all__ = ["postgres_database_url"]  # a fixture, shared through this import
 
 Client = TestClient[Any, Any]
 

@@ -15,7 +15,6 @@ from search_support import (
     add_cafe,
     delete_cafe,
     open_database,
-    postgres_database_url,
     set_published,
 )
 
@@ -23,8 +22,6 @@ from sessions.storage.database import Database
 from sessions.storage.tables import segments
 from transcripts.search import SearchFilters, SearchQueryError, search
 from transcripts.search_sqlite import register_functions
-
-__all__ = ["postgres_database_url"]  # a fixture, shared through this import
 
 
 @pytest.fixture(params=BACKENDS)

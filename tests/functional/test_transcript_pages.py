@@ -16,13 +16,11 @@ from search_support import (
     add_cafe,
     build_app,
     fresh_database,
-    postgres_database_url,
     set_published,
 )
 
 from sessions.storage.database import Database
 
-__all__ = ["postgres_database_url"]  # a fixture, shared through this import
 Client = TestClient[Any, Any]
 AUDIO = b"OggS" + bytes(range(256)) * 40
 
