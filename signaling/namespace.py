@@ -28,6 +28,12 @@ EVENTS: dict[str, EventSpec] = {
     **handlers_qa.EVENTS,
 }
 FIELD_NAME_MAX = 40
+# Names python-socketio runs as connection events on the server; a client may send an event
+# with these names, which must never be taken for the real thing.
+LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+# Every name socket.io reserves (server and browser client): never a client event.
+RESERVED_EVENTS = LIFECYCLE_EVENTS | frozenset(
+    {"connect_error", "disconnecting", "newListener", "removeListener", "message"})
 SIZE_BOUNDED_FIELDS = frozenset({"sdp"})
 
 
@@ -67,19 +73,28 @@ class CafeNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.hub = hub
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event == "connect":
-            sid, environ = args[0], args[1]
-            request = environ.get("aiohttp.request") if isinstance(environ, dict) else None
-            self.hub.connections[sid] = Connection(sid, request)
-            return True
-        if event == "disconnect":
-            conn = self.hub.connections.pop(args[0], None)
+        sid: str = args[0] if args else ""
+        if event in LIFECYCLE_EVENTS and not self._connected(sid):
+            # The library's own connection events: it runs them while the socket is
+            # still connecting (or already disconnecting), never for a client's event.
+            if event == "connect":
+                environ = args[1] if len(args) > 1 else None
+                request = environ.get("aiohttp.request") if isinstance(environ, dict) else None
+                self.hub.connections[sid] = Connection(sid, request)
+                return True
+            conn = self.hub.connections.pop(sid, None)
             if conn is not None:
                 await self.hub.detach(conn, disconnected=True)
             return None
-        sid, data = args[0], args[1:]
+        # A client's event, whatever its name: `connect`, `disconnect` and the other names
+        # socket.io reserves are not in `EVENTS`, so they get `unknown_event`.
+        data = args[1:]
         payload = data[0] if len(data) == 1 else (data or None)
         return await self.dispatch(sid, event, payload)
+
+    def _connected(self, sid: str) -> bool:
+        """Whether the socket is fully connected (neither connecting nor disconnecting)."""
+        return bool(self.server.manager.is_connected(sid, self.namespace))
 
     async def dispatch(self, sid: str, event: str, payload: Any) -> Ack:
         conn = self.hub.connections.get(sid)
@@ -87,7 +102,8 @@ class CafeNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return _error_ack("fr", NotJoined(), self.hub)
         try:
             self._count(conn)
-            spec = EVENTS.get(event) if isinstance(event, str) else None
+            spec = (EVENTS.get(event) if isinstance(event, str)
+                    and event not in RESERVED_EVENTS else None)
             if spec is None:
                 raise UnknownEvent(event=str(event)[:FIELD_NAME_MAX])
             if spec.needs_join and conn.actor is None:
