@@ -85,14 +85,20 @@ def serve(port: int, database_url: str, redis_url: str, data_dir: str, stock: bo
         import socketio
 
         class Stock(socketio.AsyncManager):  # type: ignore[misc]
-            delivery_hook = None
-            hooked_events: frozenset[str] = frozenset()
+            command_hook = None
             room_closed_hook = None
 
+            async def send_command(self, command: dict[str, Any]) -> None:
+                if self.command_hook is not None:
+                    await self.command_hook(command)
+
         class StockRedis(socketio.AsyncRedisManager):  # type: ignore[misc]
-            delivery_hook = None
-            hooked_events: frozenset[str] = frozenset()
+            command_hook = None
             room_closed_hook = None
+
+            async def send_command(self, command: dict[str, Any]) -> None:
+                if self.command_hook is not None:
+                    await self.command_hook(command)
 
         setattr(signaling.setup, "FanoutManager", Stock)  # noqa: B010 - the baseline
         setattr(signaling.setup, "FanoutRedisManager", StockRedis)  # noqa: B010

@@ -13,8 +13,9 @@ from sessions import moderation as rules
 from sessions import stage as stage_rules
 from sessions.actors import Actor
 from sessions.clock import Clock
+from sessions.commands import DisconnectParticipant, MediaReason
 from sessions.errors import InvalidTransition, NotFound
-from sessions.events import Outbound
+from sessions.events import Effects, Outbound
 from sessions.moderation import AuditAction, AuditEntry, ChatMessage
 from sessions.ratelimit import LimitsLike, RateLimiter
 from sessions.roles import Permission, allows
@@ -81,19 +82,19 @@ class ModerationService:
 
     # removing and banning
 
-    async def remove(self, actor: Actor, participant_id: int) -> list[Outbound]:
-        """Remove (kick) a participant: off the stage, told why; the edge disconnects them.
-        They may join again; `ban` prevents that."""
+    async def remove(self, actor: Actor, participant_id: int) -> Effects:
+        """Remove (kick) a participant: off the stage, told why, their sockets (and media)
+        disconnected. They may join again; `ban` prevents that."""
         actor.require(P.REMOVE)
         return await self._remove(actor, participant_id, banned=False)
 
-    async def ban(self, actor: Actor, participant_id: int) -> list[Outbound]:
+    async def ban(self, actor: Actor, participant_id: int) -> Effects:
         """Remove a participant and bar their browser (and invitation) from this café."""
         actor.require(P.BAN)
         return await self._remove(actor, participant_id, banned=True)
 
     async def _remove(self, actor: Actor, participant_id: int, *,
-                      banned: bool) -> list[Outbound]:
+                      banned: bool) -> Effects:
         now = self.clock.now()
         async with self.db.transaction() as conn:
             await guard(conn, actor)
@@ -115,7 +116,9 @@ class ModerationService:
         log.info("participant %s cafe=%s participant=%s target=%s",
                  "banned" if banned else "removed", actor.cafe_id, actor.participant_id,
                  participant_id)
-        return rules.removal(target, banned=banned) + stage_events
+        return Effects(tuple(rules.removal(target, banned=banned) + stage_events),
+                       (DisconnectParticipant(actor.cafe_id, participant_id,
+                                              MediaReason.REMOVED),))
 
     async def is_banned(self, cafe_id: int, browser_key: str | None,
                         invitation_id: int | None) -> bool:

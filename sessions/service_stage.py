@@ -2,22 +2,25 @@
 
 Same shape as the Q&A service: one transaction per action, the café locked, the pure
 `sessions.stage` machine applied to the state rebuilt from `stage_entries`, the difference
-written back. The edge acts on the events: `stage.invited` makes the browser publish its
-microphone, `stage.dismissed` stop; the media plane must also stop forwarding a speaker who
-was sent back or muted (check `is_on_stage` before accepting a published track).
+written back. The browser acts on the events (`stage.invited`: publish the microphone,
+`stage.dismissed`: stop); the media plane acts on the commands returned beside them
+(`send_back` stops the publication, `mute` mutes it), and checks `speaker_state` before
+accepting a published track, so a stored mute holds across a restart.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sessions import stage as rules
 from sessions.actors import Actor
 from sessions.clock import Clock
-from sessions.events import Outbound
+from sessions.commands import MediaReason, SetMuted, StopPublication
+from sessions.events import Effects, Outbound
 from sessions.moderation import AuditAction
 from sessions.ratelimit import LimitsLike
 from sessions.roles import Permission
@@ -27,6 +30,12 @@ from sessions.storage.database import Database
 from sessions.storage.repo_moderation import ModerationRepository, StageRepository
 
 log = logging.getLogger("causerie.stage")
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerState:
+    on_stage: bool
+    muted: bool
 
 P = Permission
 
@@ -64,23 +73,27 @@ class StageService:
                                                 stage_max=self.limits.stage_max),
             AuditAction.STAGE_INVITE)
 
-    async def send_back(self, actor: Actor, participant_id: int | None = None) -> list[Outbound]:
-        """Leave the stage oneself, or (staff) send a speaker back to the audience."""
+    async def send_back(self, actor: Actor, participant_id: int | None = None) -> Effects:
+        """Leave the stage oneself, or (staff) send a speaker back to the audience: their
+        publication stops."""
         target = actor.participant_id if participant_id is None else participant_id
         audit = None
         if target != actor.participant_id:
             actor.require(P.MANAGE_STAGE)
             audit = AuditAction.STAGE_SEND_BACK
-        return await self._apply(actor, target, lambda s, _now: rules.send_back(s, target),
-                                 audit)
+        events = await self._apply(actor, target, lambda s, _now: rules.send_back(s, target),
+                                   audit)
+        return Effects(tuple(events),
+                       (StopPublication(actor.cafe_id, target, MediaReason.DISMISSED),))
 
-    async def mute(self, actor: Actor, participant_id: int, muted: bool = True) -> list[Outbound]:
-        """A moderator mutes (or unmutes) a speaker."""
+    async def mute(self, actor: Actor, participant_id: int, muted: bool = True) -> Effects:
+        """A moderator mutes (or unmutes) a speaker: stored, and applied to their audio."""
         actor.require(P.MUTE)
-        return await self._apply(
+        events = await self._apply(
             actor, participant_id,
             lambda s, _now: rules.set_muted(s, participant_id, muted=muted),
             AuditAction.STAGE_MUTE if muted else AuditAction.STAGE_UNMUTE)
+        return Effects(tuple(events), (SetMuted(actor.cafe_id, participant_id, muted),))
 
     async def snapshot(self, actor: Actor) -> dict[str, Any]:
         async with self.db.connect() as conn:
@@ -92,6 +105,15 @@ class StageService:
         async with self.db.connect() as conn:
             stage = await self.repo.load(conn, cafe_id)
         return stage.is_on_stage(participant_id)
+
+    async def speaker_state(self, cafe_id: int, participant_id: int) -> SpeakerState:
+        """For the media plane, when a participant publishes: on stage, and muted (the stored
+        mute, which outlives the media router's memory: a restart keeps a speaker muted)."""
+        async with self.db.connect() as conn:
+            stage = await self.repo.load(conn, cafe_id)
+        entry = stage.entries.get(participant_id)
+        return SpeakerState(on_stage=stage.is_on_stage(participant_id),
+                            muted=entry is not None and entry.muted)
 
     async def _apply(self, actor: Actor, target: int,
                      transition: Callable[[Stage, datetime], rules.Step],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from sessions.actors import Actor
 from sessions.errors import PermissionDenied, Unavailable
 from sessions.roles import Permission, Role
 from signaling import messages as m
@@ -27,22 +26,20 @@ def _check_sdp(hub: Hub, sdp: str) -> None:
         raise PayloadTooLarge(field="sdp", max=limit)
 
 
-async def _current(hub: Hub, actor: Actor) -> Actor:
-    """The actor with `on_stage` read now: the stage may have changed on another process."""
-    if actor.role is not Role.PARTICIPANT:
-        return actor
-    on_stage = await hub.services().stage.is_on_stage(actor.cafe_id, actor.participant_id)
-    return dataclasses.replace(actor, on_stage=on_stage)
-
-
 async def publish(hub: Hub, conn: Connection, msg: m.MediaPublish) -> Ack:
     assert conn.actor is not None
     _check_sdp(hub, msg.sdp)
-    actor = await _current(hub, conn.actor)
+    actor = conn.actor
+    # Read now, from the store: the stage may have changed on another process, and a mute
+    # must hold although this process's media router was restarted since.
+    speaker = await hub.services().stage.speaker_state(actor.cafe_id, actor.participant_id)
+    if actor.role is Role.PARTICIPANT:
+        actor = dataclasses.replace(actor, on_stage=speaker.on_stage)
     if not (actor.can(Permission.PUBLISH_MICROPHONE) or actor.can(Permission.PUBLISH_CAMERA)):
         raise PermissionDenied()
     answer = await _router(hub).publish(actor.cafe_id, actor.participant_id, msg.sdp,
-                                        allow_video=actor.can(Permission.PUBLISH_CAMERA))
+                                        allow_video=actor.can(Permission.PUBLISH_CAMERA),
+                                        muted=speaker.muted)
     conn.publishing = True
     await hub.announce_slots(actor.cafe_id)
     return {"sdp": answer, "type": "answer"}

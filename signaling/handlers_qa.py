@@ -6,18 +6,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sessions.actors import Actor
-from sessions.events import Outbound
+from sessions.events import Effects, Outbound
 from signaling import messages as m
 from signaling.events import Ack, EventSpec
 from signaling.hub import Connection, Hub, Services
 
-Call = Callable[[Services, Actor, Any], Awaitable[list[Outbound]]]
+Call = Callable[[Services, Actor, Any], Awaitable[list[Outbound] | Effects]]
 
 
 def _event(model: type[m.Message], call: Call) -> EventSpec:
     async def handler(hub: Hub, conn: Connection, msg: Any) -> Ack:
         assert conn.actor is not None
-        await hub.emit(await call(hub.services(), conn.actor, msg))
+        await hub.carry_out(await call(hub.services(), conn.actor, msg))
         return {}
 
     return EventSpec(model, handler)
@@ -25,8 +25,8 @@ def _event(model: type[m.Message], call: Call) -> EventSpec:
 
 async def _remove(hub: Hub, conn: Connection, msg: m.ModerationRemove | m.ModerationBan,
                   *, banned: bool) -> Ack:
-    """Tell the participant and the staff; the participant's process disconnects them
-    when `moderation.removed` reaches them (`Hub.on_delivery`)."""
+    """Tell the participant and the staff; the service's `DisconnectParticipant` command
+    disconnects them on whichever process holds their sockets (`Hub.on_command`)."""
     actor = conn.actor
     assert actor is not None
     moderation = hub.services().moderation
@@ -34,7 +34,7 @@ async def _remove(hub: Hub, conn: Connection, msg: m.ModerationRemove | m.Modera
         events = await moderation.ban(actor, msg.participant_id)
     else:
         events = await moderation.remove(actor, msg.participant_id)
-    await hub.emit(events)
+    await hub.carry_out(events)
     return {}
 
 

@@ -15,14 +15,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from sessions.actors import Actor
+from sessions.commands import (
+    DisconnectMedia,
+    DisconnectParticipant,
+    MediaReason,
+    SetMuted,
+    StopPublication,
+)
 from sessions.errors import CauserieError
-from sessions.events import Audience, Outbound
+from sessions.events import Audience, Effects, Outbound
 from sessions.ratelimit import LimitsLike
 from sessions.service_cafes import CafeService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
 from sessions.service_stage import StageService
 from signaling import rooms
+from signaling.commands import from_wire, to_wire
 from signaling.manager import EXCEPT_ROOM
 from signaling.presence import PresenceBatcher, PresenceEntry, PresenceStore
 
@@ -235,40 +243,58 @@ class Hub:
         return [c for c in self.connections.values()
                 if c.actor is not None and c.actor.participant_id == participant_id]
 
-    # -- hooks the manager calls on every process ----------------------------------------
+    # -- media commands, carried out on every process -------------------------------------
 
-    async def on_delivery(self, room: str, event: str, data: Any) -> None:
-        """An event reaches a participant of this process: act on the media plane."""
-        participant_id = rooms.participant_of_room(room)
-        if participant_id is None:
+    async def carry_out(self, result: Effects | Iterable[Outbound]) -> None:
+        """What a service returned: emit its events, then send its media commands to every
+        process (`manager.LocalFanout.send_command`), each applying them to what it holds."""
+        effects = Effects.of(result)
+        await self.emit(effects.events)
+        for command in effects.commands:
+            await self.sio.manager.send_command(to_wire(command))
+
+    async def on_command(self, data: dict[str, Any]) -> None:
+        """A media command reached this process (sent by it or another one): apply it to
+        the participant's sockets and media here, if they are here."""
+        command = from_wire(data)
+        if command is None:
             return
-        local = self.local_participant(participant_id)
-        if not local:
-            return
-        actor = local[0].actor
-        assert actor is not None
-        cafe_id = actor.cafe_id
-        if event == "moderation.removed":
-            self.spawn(self._disconnect_local([c.sid for c in local]))
-        elif self.media is not None and event == "stage.dismissed":
-            self.spawn(self._unpublish(cafe_id, participant_id, local))
-        elif self.media is not None and event == "stage.muted" and isinstance(data, dict):
-            muted = bool(data.get("muted"))
-            self.media.mute(cafe_id, participant_id, muted)
-            if muted:
-                self.spawn(self.media_stopped(participant_id, "muted"))
+        cafe_id, participant_id = command.cafe_id, command.participant_id
+        local = [c for c in self.local_participant(participant_id)
+                 if c.actor is not None and c.actor.cafe_id == cafe_id]
+        match command:
+            case SetMuted(muted=muted):
+                if self.media is not None and cafe_id in self.media.cafe_ids():
+                    self.media.mute(cafe_id, participant_id, muted)
+                if local and muted:
+                    await self.media_stopped(participant_id, MediaReason.MUTED)
+            case StopPublication(reason=reason):
+                if local and self.media is not None:
+                    await self._unpublish(cafe_id, participant_id, local, reason)
+            case DisconnectMedia(reason=reason):
+                if local and self.media is not None:
+                    await self.media.leave(cafe_id, participant_id)
+                    for conn in local:
+                        conn.publishing = conn.subscribed = False
+                    await self.media_stopped(participant_id, reason)
+                    await self.announce_slots(cafe_id)
+            case DisconnectParticipant():
+                # Spawned: the disconnection runs the socket's own `detach`, which must not
+                # wait on the emit path that delivered this command.
+                if local:
+                    self.spawn(self._disconnect_local([c.sid for c in local]))
 
     async def _disconnect_local(self, sids: Sequence[str]) -> None:
         for sid in sids:
             await self.sio.disconnect(sid, namespace=self.namespace)
 
     async def _unpublish(self, cafe_id: int, participant_id: int,
-                         local: Sequence[Connection]) -> None:
+                         local: Sequence[Connection], reason: str) -> None:
         assert self.media is not None
         await self.media.unpublish(cafe_id, participant_id)
         for conn in local:
             conn.publishing = False
-        await self.media_stopped(participant_id, "dismissed")
+        await self.media_stopped(participant_id, reason)
         await self.announce_slots(cafe_id)
 
     async def on_room_closed(self, room: str) -> None:

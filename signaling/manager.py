@@ -1,4 +1,5 @@
-"""socket.io client managers with a cheaper room fan-out, and hooks for server-side effects.
+"""socket.io client managers with a cheaper room fan-out, and the pub/sub path of media
+commands.
 
 python-socketio's `AsyncManager.emit` already encodes a room's packet once, but then creates
 one asyncio task per recipient to queue it. `LocalFanout.emit` queues the same packet object
@@ -15,16 +16,19 @@ one socket keep their order.
 
 It sits *below* the pub/sub layer (`FanoutRedisManager`'s MRO: AsyncRedisManager ->
 AsyncPubSubManager -> LocalFanout -> AsyncManager), so it also serves the messages other
-processes publish. That is also where the hooks run: a process learns there that an event
-reached one of its participants (`delivery_hook`: stop their media on `stage.dismissed`...)
-or that a room was closed (`room_closed_hook`: the café ended), whichever process caused it.
+processes publish. A process learns there that a room was closed (`room_closed_hook`: the
+café ended), whichever process caused it.
+
+Media commands (`send_command`) go to every process, this one included (`command_hook`):
+through Redis as a message of their own kind when several processes run, directly
+otherwise. Each process applies a command to what it holds (see `Hub.on_command`).
 """
 
 from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -39,8 +43,10 @@ log = logging.getLogger("causerie.signaling")
 # the exclusion travels through Redis as a room name and every process resolves it itself.
 EXCEPT_ROOM = "\x00room:"
 
-DeliveryHook = Callable[[str, str, Any], Awaitable[None]]
+CommandHook = Callable[[dict[str, Any]], Awaitable[None]]
 RoomClosedHook = Callable[[str], Awaitable[None]]
+# the `method` of a pub/sub message carrying a media command (socket.io's own are `emit`...)
+COMMAND_METHOD = "causerie.command"
 
 
 # the attribute of an engine.io socket holding its aiohttp websocket (see `FastWebSocket`)
@@ -103,8 +109,7 @@ def idle_transport(sock: Any) -> Any:
 
 
 class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
-    delivery_hook: DeliveryHook | None = None
-    hooked_events: frozenset[str] = frozenset()
+    command_hook: CommandHook | None = None
     room_closed_hook: RoomClosedHook | None = None
     # counters: frames written directly / packets queued to the engine.io writer
     direct_writes: int = 0
@@ -120,9 +125,6 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
                    skip_sid: Any = None, callback: Any = None, to: Any = None,
                    **kwargs: Any) -> None:
         room = to or room
-        if (self.delivery_hook is not None and event in self.hooked_events
-                and isinstance(room, str) and self.rooms.get(namespace, {}).get(room)):
-            await self.delivery_hook(room, event, data)
         if callback is not None or namespace not in self.rooms:  # not used by signaling
             await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                                callback=callback, **kwargs)
@@ -161,6 +163,14 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
         self.direct_writes += direct
         self.queued_writes += queued
 
+    async def send_command(self, command: dict[str, Any]) -> None:
+        """Carry a media command (`signaling.commands.to_wire`) to every process."""
+        await self._apply_command(command)
+
+    async def _apply_command(self, command: dict[str, Any]) -> None:
+        if self.command_hook is not None:
+            await self.command_hook(command)
+
     async def close_room(self, room: str, namespace: str) -> None:
         if self.room_closed_hook is not None:
             await self.room_closed_hook(room)
@@ -173,3 +183,27 @@ class FanoutManager(LocalFanout):
 
 class FanoutRedisManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
     """Several processes sharing rooms through Redis pub/sub."""
+
+    async def send_command(self, command: dict[str, Any]) -> None:
+        await self._apply_command(command)
+        await self._publish({"method": COMMAND_METHOD, "command": command,
+                             "host_id": self.host_id})
+
+    async def _listen(self) -> AsyncIterator[Any]:
+        """socket.io's messages, minus the media commands, applied here: socket.io's
+        listener ignores a method it does not know."""
+        async for message in super()._listen():
+            data = message
+            if isinstance(message, bytes | str):
+                try:
+                    data = self.json.loads(message)
+                except ValueError:
+                    data = None
+            if isinstance(data, dict) and data.get("method") == COMMAND_METHOD:
+                if data.get("host_id") != self.host_id:  # this one applied it when sending
+                    try:
+                        await self._apply_command(data.get("command") or {})
+                    except Exception:
+                        log.exception("media command failed")
+                continue
+            yield message

@@ -32,7 +32,6 @@ from signaling.presence import MemoryPresence, PresenceStore, RedisPresence
 
 log = logging.getLogger("causerie.signaling")
 
-HOOKED_EVENTS = frozenset({"moderation.removed", "stage.dismissed", "stage.muted"})
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
@@ -79,8 +78,7 @@ def setup_signaling(
               ice_servers=ice_servers_for_browser(ice), services=lambda: app[SERVICES])
     namespace = CafeNamespace(hub)
     sio.register_namespace(namespace)
-    manager.delivery_hook = hub.on_delivery
-    manager.hooked_events = HOOKED_EVENTS
+    manager.command_hook = hub.on_command
     manager.room_closed_hook = hub.on_room_closed
     sio.attach(app, socketio_path=path)
     app[SOCKETIO] = sio

@@ -230,9 +230,13 @@ class MediaRouter:
     # -- publishing ---------------------------------------------------------------------
 
     async def publish(
-        self, cafe_id: int, participant_id: int, offer_sdp: str, *, allow_video: bool
+        self, cafe_id: int, participant_id: int, offer_sdp: str, *, allow_video: bool,
+        muted: bool = False,
     ) -> str:
         """Receive a participant's audio (and video if ``allow_video``); return the answer.
+
+        ``muted`` is the stored moderator mute: applied before the first frame, it replaces
+        what this process remembered (which a restart forgets).
 
         The offer must carry at most ``max_tracks_per_publisher`` sections, one audio and
         one video at most. A participant publishing again replaces its previous connection.
@@ -265,6 +269,10 @@ class MediaRouter:
                 video_slot = room.video
             if previous is not None:
                 await self._unpublish_locked(room, participant_id)
+            if muted:
+                room.muted.add(participant_id)
+            else:
+                room.muted.discard(participant_id)
 
             pc = self._new_pc()
             tracks: list[MediaStreamTrack] = []

@@ -42,7 +42,7 @@ async def test_hand_to_stage_and_back_survives_a_restart(db: Database,
         snap = await svc2.stage.snapshot(alice)
         assert snap["on_stage"] and snap["muted"]
         assert [s["pseudonym"] for s in snap["speakers"]] == ["Alice"]
-        events = await svc2.stage.send_back(mod, alice.participant_id)
+        events = list(await svc2.stage.send_back(mod, alice.participant_id))
         assert [e.event for e in events] == ["stage.dismissed", "stage.changed"]
         assert not await svc2.stage.is_on_stage(cafe, alice.participant_id)
         entries = await svc2.moderation.audit_log(organiser, cafe)
