@@ -133,10 +133,12 @@ def public_view(q: Question) -> dict[str, Any]:
 
 
 def author_view(q: Question) -> dict[str, Any]:
-    """What the author sees of their own question, including a rejection's reason."""
+    """What the author sees of their own question, including a rejection's reason and
+    whether a moderator edited it (not the text before the edit)."""
     return public_view(q) | {
         "author": q.author_pseudonym,
         "mine": True,
+        "edited": q.text != q.original_text,
         "reject_reason": q.reject_reason,
     }
 

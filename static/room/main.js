@@ -44,6 +44,7 @@ class Room {
     this.player = new Player({
       video: $("stage-video"), empty: $("player-empty"),
       unmuteButton: $("unmute"), audioBox: $("remote-audio"),
+      words: { waiting: this.t("camera.waiting"), off: this.t("camera.stopped") },
     });
     this.prompter = new Prompt($("prompt-dialog"));
     this.tabs = new Tabs(this);
@@ -98,6 +99,27 @@ class Room {
     }
   }
 
+  /** Shows what this role may use, hides the rest (the server checks every action anyway). */
+  applyPermissions(permissions) {
+    this.permissions = permissions;
+    for (const node of document.querySelectorAll("[data-needs]")) {
+      node.hidden = !this.can(node.dataset.needs);
+    }
+  }
+
+  /** One "not started yet" notice: the page's own when it has one, else the room's. */
+  waitingNotice(errorText) {
+    const notLive = document.getElementById("not-live-notice");
+    if (errorText) {
+      this.notice(errorText);
+    } else if (notLive) {
+      notLive.hidden = false;
+      this.notice("");
+    } else {
+      this.notice(this.t("state.waiting"));
+    }
+  }
+
   // --- joining ---------------------------------------------------------------------------
 
   start(pseudonym) {
@@ -139,9 +161,12 @@ class Room {
     const waiting = error.code === "forbidden" && this.cafe.status === "scheduled";
     if (waiting || error.code === "timeout" || error.code === "unavailable") {
       // Not open yet (or the server is busy): try again, the page opens the room by itself.
+      // Until the join succeeds nobody holds a permission: no console, no form, no hand.
+      this.applyPermissions(new Set());
+      document.body.dataset.phase = "waiting";
       show($("join-panel"), false);
       show($("room"), true);
-      this.notice(waiting ? this.t("state.waiting") : this.errorText(error));
+      this.waitingNotice(waiting ? null : this.errorText(error));
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => { if (this.connection.connected) this.join(); },
         WAITING_RETRY_MS);
@@ -158,12 +183,10 @@ class Room {
   enter(ack) {
     const { participant } = ack;
     this.me = { id: participant.id, role: participant.role, pseudonym: participant.pseudonym };
-    this.permissions = new Set(ack.permissions || []);
+    this.applyPermissions(new Set(ack.permissions || []));
     this.iceServers = ack.ice_servers || [];
     document.body.dataset.role = participant.role;
-    for (const node of document.querySelectorAll("[data-needs]")) {
-      node.hidden = !this.can(node.dataset.needs);
-    }
+    delete document.body.dataset.phase;
     this.tabs.reset();
     $("me").textContent = this.t("me", { pseudonym: participant.pseudonym })
       + (participant.role !== "participant" ? ` · ${this.t(`role.${participant.role}`)}` : "");
@@ -187,7 +210,7 @@ class Room {
       label.textContent = this.t(`cafe.${cafe.status}`);
     }
     const notLive = document.getElementById("not-live-notice");
-    if (notLive) notLive.hidden = cafe.status === "live";
+    if (notLive) notLive.hidden = cafe.status !== "scheduled";
     show($("open-cafe"), this.can("open_cafe") && cafe.status !== "live" && cafe.status !== "ended");
     show($("end-cafe"), this.can("end_cafe") && cafe.status === "live");
     if (cafe.status === "ended") this.end();
@@ -303,7 +326,10 @@ class Room {
     this.connection.on("disconnect", () => { this.joined = false; });
     on("presence.changed", ({ joined, left }) => this.people.changed(joined || [], left || []));
     on("cafe.status", (status) => this.setCafe({ ...status }));
-    on("media.tracks", ({ publishers }) => this.setPublishers(publishers || []));
+    on("media.tracks", ({ publishers, slots }) => {
+      if (slots && "video" in slots) this.player.setCameraOff(slots.video === null);
+      this.setPublishers(publishers || []);
+    });
     on("media.stopped", ({ reason }) => {
       if (reason === "muted") return; // the server stops forwarding; we keep the track
       this.stopPublishing(false);
@@ -352,6 +378,9 @@ class Room {
 
   leaveForGood(message) {
     this.joined = false;
+    this.notice("");
+    const notLive = document.getElementById("not-live-notice");
+    if (notLive) notLive.hidden = true;
     if (this.connection) {
       this.connection.refuseReconnect = true;
       this.connection.close();

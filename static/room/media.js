@@ -66,8 +66,10 @@ export class Publisher {
     this.closePeer();
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.pc = pc;
+    this.videoSender = null;
     for (const track of this.stream.getTracks()) {
-      pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
+      const { sender } = pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
+      if (track.kind === "video") this.videoSender = sender;
     }
     pc.addEventListener("connectionstatechange", () => {
       if (pc === this.pc && pc.connectionState === "failed") this.onFailed();
@@ -79,11 +81,23 @@ export class Publisher {
     });
     if (pc !== this.pc) return; // stopped or replaced meanwhile
     await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+    this.sendVideo();
   }
 
   setEnabled(kind, enabled) {
     for (const track of this.stream ? this.stream.getTracks() : []) {
       if (track.kind === kind) track.enabled = enabled;
+    }
+    if (kind === "video") this.sendVideo();
+  }
+
+  /** A camera turned off sends nothing at all (a disabled track would still send black
+   *  frames): the audience's player sees the pictures stop and says the camera is off. */
+  sendVideo() {
+    if (!this.pc || !this.stream) return;
+    const track = this.stream.getVideoTracks()[0];
+    if (this.videoSender && track) {
+      this.videoSender.replaceTrack(track.enabled ? track : null).catch(() => {});
     }
   }
 

@@ -2,15 +2,55 @@
 // <audio> (so several speakers mix), sound on when the browser allows it, else a
 // "tap for sound" button (phones block sound until a tap).
 
+// No new picture for this long: the camera is off (or the expert stopped publishing).
+const STALL_MS = 2000;
+
 export class Player {
-  constructor({ video, empty, unmuteButton, audioBox }) {
+  constructor({ video, empty, unmuteButton, audioBox, words }) {
     this.video = video;
     this.empty = empty;
     this.unmuteButton = unmuteButton;
     this.audioBox = audioBox;
+    this.words = words; // {waiting, off}: what the empty player says
     this.audios = new Map(); // track id -> <audio>
     this.soundBlocked = false;
+    this.lastFrame = 0; // performance.now() of the last picture shown, 0: none yet
+    this.cameraOff = false;
     unmuteButton.addEventListener("click", () => this.unmute());
+    this.watchFrames();
+    this.watchdog = setInterval(() => this.checkStall(), 500);
+  }
+
+  /** Counts pictures as they are painted: a track that is "live" but sends nothing (camera
+   *  turned off, publication stopped) would otherwise leave its last frame frozen. */
+  watchFrames() {
+    if (!("requestVideoFrameCallback" in HTMLVideoElement.prototype)) return;
+    const onFrame = () => {
+      this.lastFrame = performance.now();
+      this.checkStall();
+      this.video.requestVideoFrameCallback(onFrame);
+    };
+    this.video.requestVideoFrameCallback(onFrame);
+  }
+
+  /** The expert's camera slot is empty (media.tracks) or comes back. */
+  setCameraOff(off) {
+    this.cameraOff = off;
+    this.checkStall();
+  }
+
+  checkStall() {
+    if (this.local) return;
+    const hasTrack = Boolean(this.video.srcObject && this.video.srcObject.getVideoTracks().length);
+    const stalled = !this.lastFrame || performance.now() - this.lastFrame > STALL_MS;
+    const showing = hasTrack && !this.cameraOff && !stalled;
+    // The word covers the video rather than hiding it: a hidden <video> paints no frames,
+    // so the frame callback would never say the pictures are back.
+    this.empty.hidden = showing;
+    if (!showing) {
+      const seen = this.lastFrame > 0 || this.cameraOff;
+      this.empty.textContent = seen ? this.words.off : this.words.waiting;
+    }
   }
 
   /** The publisher's own camera in the player (muted, mirrored), or back to received media. */
@@ -39,7 +79,7 @@ export class Player {
     } else if (!videoTrack && current) {
       this.video.srcObject = null;
     }
-    this.empty.hidden = Boolean(videoTrack);
+    this.checkStall();
   }
 
   setAudio(tracks) {

@@ -4,6 +4,22 @@ import { $, button, el, show } from "./dom.js";
 
 const VOTABLE = new Set(["approved", "answering"]);
 
+/** The words of a question, lower case, without accents or a plural "s", long ones only. */
+function words(text) {
+  return new Set(text.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "")
+    .split(/[^a-z0-9]+/).filter((w) => w.length > 2).map((w) => w.replace(/s$/, "")));
+}
+
+/** How alike two questions read (Dice coefficient of their words, 0..1). */
+export function similarity(a, b) {
+  const left = words(a);
+  const right = words(b);
+  if (!left.size || !right.size) return 0;
+  let common = 0;
+  for (const word of left) if (right.has(word)) common += 1;
+  return (2 * common) / (left.size + right.size);
+}
+
 function byRank(a, b) {
   return (b.votes - a.votes) || a.created_at.localeCompare(b.created_at) || (a.id - b.id);
 }
@@ -67,7 +83,16 @@ export class QuestionBoard {
     this.render();
   }
 
-  remove({ id }) {
+  /** `qa.removed`. The author of a merged question keeps it in "my questions", saying
+   *  where it went, rather than seeing it vanish. */
+  remove({ id, reason, merged_into: mergedInto }) {
+    const question = this.questions.get(id);
+    if (question && question.mine && reason === "merged") {
+      this.questions.set(id, { ...question, status: "merged", merged_into: mergedInto });
+      this.room.announce(this.mergedText(question.merged_into ?? mergedInto));
+      this.render();
+      return;
+    }
     this.questions.delete(id);
     if (this.selected === id) this.selected = null;
     this.render();
@@ -89,6 +114,11 @@ export class QuestionBoard {
     }
   }
 
+  mergedText(targetId) {
+    const target = this.questions.get(targetId);
+    return target ? this.t("merged-into", { text: target.text }) : this.t("merged-hidden");
+  }
+
   list(...statuses) {
     return [...this.questions.values()].filter((q) => statuses.includes(q.status));
   }
@@ -108,7 +138,7 @@ export class QuestionBoard {
     $("answered-count").textContent = answered.length ? `(${answered.length})` : "";
 
     const mine = [...this.questions.values()]
-      .filter((q) => q.mine && (q.status === "pending" || q.status === "rejected"))
+      .filter((q) => q.mine && ["pending", "rejected", "merged"].includes(q.status))
       .sort((a, b) => a.created_at.localeCompare(b.created_at));
     reconcile($("my-questions"), mine, (q) => this.item(q));
     show($("mine-box"), mine.length > 0);
@@ -146,6 +176,7 @@ export class QuestionBoard {
           ? el("span", { class: "badge" }, this.t(`status.${q.status}`)) : null),
       q.status === "rejected" && q.reject_reason
         ? el("p", { class: "reason" }, this.t("reason", { reason: q.reject_reason })) : null,
+      q.status === "merged" ? el("p", { class: "reason" }, this.mergedText(q.merged_into)) : null,
       actions);
 
     // The expert answers rather than votes (the permission allows it, the view need not).
@@ -210,10 +241,14 @@ export class QuestionBoard {
     await this.room.act("qa.edit", { question_id: id, text });
   }
 
+  /** The merge dialog lists the possible targets, the most similar first (and chosen). */
   async merge(id) {
+    const source = this.questions.get(id);
     const targets = [...this.questions.values()]
       .filter((q) => q.id !== id && ["pending", "approved", "answering"].includes(q.status))
-      .map((q) => ({ value: String(q.id), label: q.text.slice(0, 90) }));
+      .map((q) => ({ q, score: source ? similarity(source.text, q.text) : 0 }))
+      .sort((a, b) => b.score - a.score || a.q.id - b.q.id)
+      .map(({ q }) => ({ value: String(q.id), label: q.text.slice(0, 90) }));
     if (!targets.length) return;
     const into = await this.room.prompt(this.t("prompt.merge"), { options: targets });
     if (into === null) return;

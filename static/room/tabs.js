@@ -4,11 +4,24 @@ import { $ } from "./dom.js";
 export class Tabs {
   constructor(room) {
     this.room = room;
-    this.tabs = [...document.querySelectorAll('.tabs [role="tab"]')];
+    this.bar = document.querySelector('.tabs[role="tablist"]');
+    this.tabs = [...this.bar.querySelectorAll('[role="tab"]')];
     for (const tab of this.tabs) {
       tab.addEventListener("click", () => this.select(tab));
       tab.addEventListener("keydown", (event) => this.onKey(event));
     }
+    this.bar.addEventListener("scroll", () => this.markOverflow(), { passive: true });
+    new ResizeObserver(() => this.markOverflow()).observe(this.bar);
+  }
+
+  /** data-more="start", "end" or "start end": tabs hidden on that side (the CSS fades it). */
+  markOverflow() {
+    const bar = this.bar;
+    const sides = [];
+    if (bar.scrollLeft > 1) sides.push("start");
+    if (bar.scrollLeft + bar.clientWidth < bar.scrollWidth - 1) sides.push("end");
+    if (sides.length) bar.dataset.more = sides.join(" ");
+    else delete bar.dataset.more;
   }
 
   visible() {
@@ -30,6 +43,12 @@ export class Tabs {
       $(other.getAttribute("aria-controls")).hidden = !selected || other.hidden;
     }
     if (tab === $("tab-chat") && this.room.chat) this.room.chat.seen();
+    // The chosen tab in full view, when the bar scrolls (the others stay a swipe away).
+    const box = tab.getBoundingClientRect();
+    const bar = this.bar.getBoundingClientRect();
+    if (box.left < bar.left) this.bar.scrollLeft -= bar.left - box.left;
+    else if (box.right > bar.right) this.bar.scrollLeft += box.right - bar.right;
+    this.markOverflow();
   }
 
   onKey(event) {

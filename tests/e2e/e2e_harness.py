@@ -168,6 +168,11 @@ class Server:
         return Cafe(slug=fields["slug"], page=fields["page"], expert=fields["expert"],
                     moderator=fields["moderator"])
 
+    def create_organiser(self, email: str, name: str, password: str) -> None:
+        subprocess.run([CAUSERIE, "admin", "create", "--email", email, "--name", name,
+                        "--password-stdin"], input=password + "\n", env=self.env, cwd=REPO,
+                       check=True, capture_output=True, text=True)
+
     def log_tail(self, lines: int = 60) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -22,7 +22,7 @@ def test_ask_approve_answer_reject_and_end(room: Room, cafe: Cafe, expert_browse
                                            audience_browser: Browser) -> None:
     # Paul comes early: the page waits, and lets him in by itself when the café opens.
     other = room.open(audience_browser, cafe.page, "Paul")
-    other.wait_for_selector("#room-notice:not([hidden])")
+    other.wait_for_selector("#not-live-notice:not([hidden])")
     assert other.get_attribute("body", "data-role") is None
     expert = room.open(expert_browser, cafe.expert, "Dr Martin")
     open_cafe(expert)
