@@ -264,38 +264,30 @@ class Hub:
                  if c.actor is not None and c.actor.cafe_id == cafe_id]
         match command:
             case SetMuted(muted=muted):
-                if self.media is not None and cafe_id in self.media.cafe_ids():
-                    self.media.mute(cafe_id, participant_id, muted)
+                if self.media is not None:
+                    await self.media.carry_out(command)
                 if local and muted:
                     await self.media_stopped(participant_id, MediaReason.MUTED)
-            case StopPublication(reason=reason):
-                if local and self.media is not None:
-                    await self._unpublish(cafe_id, participant_id, local, reason)
-            case DisconnectMedia(reason=reason):
-                if local and self.media is not None:
-                    await self.media.leave(cafe_id, participant_id)
+            case StopPublication(reason=reason) | DisconnectMedia(reason=reason):
+                if self.media is None:
+                    return
+                held = await self.media.carry_out(command)
+                if held or local:  # the participant hears it where their sockets are
                     for conn in local:
-                        conn.publishing = conn.subscribed = False
+                        conn.publishing = False
+                        if isinstance(command, DisconnectMedia):
+                            conn.subscribed = False
                     await self.media_stopped(participant_id, reason)
                     await self.announce_slots(cafe_id)
             case DisconnectParticipant():
-                # Spawned: the disconnection runs the socket's own `detach`, which must not
-                # wait on the emit path that delivered this command.
+                # Spawned: the disconnection runs the socket's own `detach` (its media
+                # closes there), which must not wait on the path that delivered this.
                 if local:
                     self.spawn(self._disconnect_local([c.sid for c in local]))
 
     async def _disconnect_local(self, sids: Sequence[str]) -> None:
         for sid in sids:
             await self.sio.disconnect(sid, namespace=self.namespace)
-
-    async def _unpublish(self, cafe_id: int, participant_id: int,
-                         local: Sequence[Connection], reason: str) -> None:
-        assert self.media is not None
-        await self.media.unpublish(cafe_id, participant_id)
-        for conn in local:
-            conn.publishing = False
-        await self.media_stopped(participant_id, reason)
-        await self.announce_slots(cafe_id)
 
     async def on_room_closed(self, room: str) -> None:
         """A café's rooms are closed (it ended): its sockets here are no longer joined."""

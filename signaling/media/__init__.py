@@ -1,8 +1,15 @@
 """The WebRTC media plane: publishers, subscribers, forwarding and audio taps, on aiortc.
 
-The socket.io namespace calls `MediaRouter`; see its docstring and `signaling.media.fanout`
-for how forwarding works (one encode per publisher, one RTP serialization per frame, per
-subscriber only SRTP and ``sendto``).
+Its face: `MediaRouter` takes the negotiation calls of the socket.io handlers (`publish`,
+`subscribe`, `accept_answer`...) and the services' typed commands (`carry_out` of a
+`sessions.commands.MediaCommand`: stop a publication, mute, disconnect a participant's
+media), and hands out each speaker's decoded audio (`add_audio_tap`).
+
+Inside: `router` (rooms, negotiation, pumps), `fanout` (a slot's RTP rewriting, sans I/O),
+`sender_link` (a slot to a real aiortc sender), `aiortc_hooks` (every private aiortc access,
+checked by a test), `backlog`, `stats`, `sdp`, `ice`, `taps`, `errors`. See `MediaRouter`
+and `fanout` for how forwarding works (one encode per publisher, one RTP serialization per
+frame, per subscriber only SRTP and ``sendto``).
 """
 
 from .errors import (
@@ -14,9 +21,9 @@ from .errors import (
     TooManyTracks,
     VideoNotAllowed,
 )
-from .fanout import MediaStats
 from .ice import build_configuration, offered_host_addresses
 from .router import MediaRouter
+from .stats import MediaStats
 from .taps import AudioChunk, AudioTap, AudioTapCallback, Pcm16kResampler
 
 __all__ = [

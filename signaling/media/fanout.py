@@ -6,11 +6,10 @@ SSRC, payload type, MID, sequence numbers and timestamps (they are different con
 nothing collides). A frame is therefore packetized and serialized into RTP packets **once**;
 per subscriber only the SRTP protection (its own keys, in C) and the ``sendto`` remain.
 
-aiortc's `RTCRtpSender` keeps the negotiation, the RTCP reports and the routing of the
-subscriber's RTCP: its own RTP loop idles on an `IdleTrack`, and three hooks on each sender
-instance connect it to the slot: a PLI/FIR asks the slot's encoder for a keyframe, a NACK
-resends the shared packet, and the slot's counters feed its sender reports. Those hooks
-touch aiortc internals; they live in this module only (`attach_sender`, `_fast_sender`).
+This module is sans-I/O: a slot reaches each subscriber through a `Link`, which gives the
+function sending one serialized packet (None while not connected) and takes the figures of
+the sender reports. `sender_link.SenderLink` is the link to a real aiortc sender (its RTCP
+feedback routed back to the slot); tests use plain lists of packets.
 
 A subscriber that joins (or asks for a picture) gets nothing on a video slot until the next
 keyframe; the slot's encoder is asked for one at most every `KEYFRAME_MIN_INTERVAL` seconds.
@@ -18,183 +17,64 @@ keyframe; the slot's encoder is asked for one at most every `KEYFRAME_MIN_INTERV
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Protocol
 
-from aiortc import RTCRtpSender
 from aiortc.clock import current_ntp_time
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
+from .stats import MediaStats
+
 logger = logging.getLogger("causerie.media")
 
-__all__ = [
-    "KEYFRAME_MIN_INTERVAL",
-    "VIDEO_BACKLOG",
-    "FrameBacklog",
-    "IdleTrack",
-    "MediaStats",
-    "Output",
-    "Slot",
-]
+__all__ = ["KEYFRAME_MIN_INTERVAL", "Link", "Output", "SendFn", "Slot"]
 
 KEYFRAME_MIN_INTERVAL = 0.5
-VIDEO_BACKLOG = 10  # decoded frames waiting for the shared encoder (1/3 s at 30 fps)
 HISTORY_SIZE = 512  # packets kept for NACK retransmission, per slot
 _SEQ_MASK = 0xFFFF
 _TS_MASK = 0xFFFFFFFF
 
 SendFn = Callable[[bytes], None]
-T = TypeVar("T")
 
 
-@dataclass(slots=True)
-class MediaStats:
-    """Counters of the media plane, for /metrics (all only grow)."""
+class Link(Protocol):
+    """How a slot reaches one subscriber."""
 
-    video_frames_received: int = 0  # decoded frames from publishers
-    video_frames_dropped: int = 0  # decoded frames dropped: the shared encoder fell behind
-    audio_frames_received: int = 0
-    audio_frames_muted: int = 0  # dropped because the publisher is muted
-    tap_chunks: int = 0  # chunks handed to audio taps
-    frames_in: int = 0  # frames handed to slots (after encoding)
-    frames_out: int = 0  # frame deliveries, summed over subscribers
-    packets_out: int = 0  # RTP packets sent, summed over subscribers
-    bytes_out: int = 0  # RTP bytes (before SRTP) sent, summed over subscribers
-    retransmissions: int = 0
-    keyframes_requested: int = 0
-    send_errors: int = 0
+    def send_function(self) -> SendFn | None:
+        """The function sending one serialized RTP packet now; None while not connected."""
 
-
-class FrameBacklog(Generic[T]):
-    """The decoded frames of one publisher waiting for its encoder, at most ``limit``.
-
-    aiortc's receiving track queues decoded frames without bound; the router drains it into
-    this backlog as frames arrive, so an encoder that falls behind (a busy core) costs
-    dropped frames and not memory plus ever-growing latency. When full, `put` drops the
-    oldest frame that is not a keyframe (the oldest frame when all are), counting it in
-    ``stats.video_frames_dropped``. A decoded frame is a whole picture to the re-encoder,
-    so any drop leaves the outgoing stream decodable.
-    """
-
-    def __init__(self, limit: int, stats: MediaStats) -> None:
-        if limit < 1:
-            raise ValueError("limit must be >= 1")
-        self.limit = limit
-        self._stats = stats
-        self._frames: deque[T] = deque()
-        self._ready = asyncio.Event()
-        self._ended = False
-
-    def __len__(self) -> int:
-        return len(self._frames)
-
-    def put(self, frame: T) -> None:
-        frames = self._frames
-        if len(frames) >= self.limit:
-            for i, queued in enumerate(frames):
-                if not getattr(queued, "key_frame", False):
-                    del frames[i]
-                    break
-            else:
-                frames.popleft()
-            self._stats.video_frames_dropped += 1
-        frames.append(frame)
-        self._ready.set()
-
-    def end(self) -> None:
-        """No more frames: `get` raises `MediaStreamError` once the backlog is empty."""
-        self._ended = True
-        self._ready.set()
-
-    async def get(self) -> T:
-        while not self._frames:
-            if self._ended:
-                raise MediaStreamError
-            self._ready.clear()
-            await self._ready.wait()
-        return self._frames.popleft()
-
-
-class IdleTrack(MediaStreamTrack):
-    """A track that never yields: the sender's own RTP loop sleeps on it at no cost."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__()
-        self.kind = kind
-        self._never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    async def recv(self) -> Any:
-        await self._never
-        raise MediaStreamError
-
-    def stop(self) -> None:
-        super().stop()
-        if not self._never.done():
-            self._never.cancel()
-
-
-def _fast_sender(sender: RTCRtpSender) -> SendFn | None:
-    """Return a function sending one plain RTP packet on ``sender``'s connection.
-
-    It does what ``RTCDtlsTransport._send_rtp`` does without its three awaits: SRTP
-    protection with the connection's outbound session, then ``sendto`` on the nominated
-    ICE pair. None while the DTLS transport is not connected.
-    """
-    dtls = sender.transport
-    if dtls.state != "connected":
-        return None
-    srtp = getattr(dtls, "_tx_srtp", None)
-    connection = getattr(dtls.transport, "_connection", None)
-    if srtp is None or connection is None:
-        return None
-    pair = connection._nominated.get(1)
-    if pair is None or pair.protocol.transport is None:
-        return None
-    protect = srtp.protect
-    sendto = pair.protocol.transport.sendto
-    addr = pair.remote_addr
-
-    def send(data: bytes) -> None:
-        sendto(protect(data), addr)
-
-    return send
+    def report(self, *, ntp: int, rtp_timestamp: int, packets: int, octets: int) -> None:
+        """The figures of the subscriber's next RTCP sender report."""
 
 
 class Output:
     """One subscriber's sender on one slot."""
 
     __slots__ = (
+        "link",
         "need_keyframe",
         "octets",
         "packets",
         "participant_id",
-        "sender",
         "slot",
     )
 
-    def __init__(self, slot: Slot, participant_id: int, sender: RTCRtpSender) -> None:
+    def __init__(self, slot: Slot, participant_id: int, link: Link) -> None:
         self.slot = slot
         self.participant_id = participant_id
-        self.sender = sender
+        self.link = link
         self.need_keyframe = slot.kind == "video"
         self.packets = 0
         self.octets = 0
 
     def update_sender_report(self) -> None:
-        """Feed the sender's RTCP sender reports with the shared stream's figures."""
-        values = self.sender.__dict__
-        values["_RTCRtpSender__ntp_timestamp"] = self.slot.last_ntp
-        values["_RTCRtpSender__rtp_timestamp"] = self.slot.last_rtp_timestamp
-        values["_RTCRtpSender__packet_count"] = self.packets
-        values["_RTCRtpSender__octet_count"] = self.octets
+        """Feed the subscriber's RTCP sender reports with the shared stream's figures."""
+        self.link.report(ntp=self.slot.last_ntp, rtp_timestamp=self.slot.last_rtp_timestamp,
+                         packets=self.packets, octets=self.octets)
 
 
 class Slot:
@@ -214,6 +94,8 @@ class Slot:
         clock_rate: int,
         send_parameters: RTCRtpSendParameters,
         stats: MediaStats,
+        clock: Callable[[], float] = time.monotonic,
+        ntp_clock: Callable[[], int] = current_ntp_time,
     ) -> None:
         self.kind = kind
         self.index = index
@@ -226,6 +108,8 @@ class Slot:
         self.last_ntp = 0
         self.last_rtp_timestamp = 0
         self._stats = stats
+        self._clock = clock
+        self._ntp_clock = ntp_clock
         self._extensions = HeaderExtensionsMap()
         self._extensions.configure(send_parameters)
         self._sequence = random.getrandbits(15)
@@ -239,16 +123,9 @@ class Slot:
 
     # -- subscribers ------------------------------------------------------------------
 
-    def attach_sender(self, participant_id: int, sender: RTCRtpSender) -> Output:
-        """Connect a subscriber's (negotiated) sender to this slot and return its output."""
-        output = Output(self, participant_id, sender)
-        sender.__dict__["_send_keyframe"] = self.request_keyframe
-        slot = self
-
-        async def retransmit(sequence_number: int) -> None:
-            slot.retransmit(output, sequence_number)
-
-        sender.__dict__["_retransmit"] = retransmit
+    def attach(self, participant_id: int, link: Link) -> Output:
+        """Connect a subscriber to this slot and return its output."""
+        output = Output(self, participant_id, link)
         self.outputs[participant_id] = output
         return output
 
@@ -263,7 +140,7 @@ class Slot:
         """For the slot's encoder: whether to force this frame as a keyframe (rate-limited)."""
         if not self._keyframe_wanted:
             return False
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last_keyframe_request < KEYFRAME_MIN_INTERVAL:
             return False
         self._keyframe_wanted = False
@@ -278,7 +155,7 @@ class Slot:
         for output in self.outputs.values():
             if output.participant_id == source:
                 continue
-            send = _fast_sender(output.sender)
+            send = output.link.send_function()
             if send is None:
                 continue
             if output.need_keyframe:
@@ -290,7 +167,7 @@ class Slot:
 
     def _timestamp(self, source: int, source_ts: int) -> int:
         """Map the source's timestamp onto the slot's continuous RTP timeline."""
-        now = time.monotonic()
+        now = self._clock()
         if self._ts_offset is None:
             self._ts_offset = random.getrandbits(31) - source_ts
         elif source != self._ts_source or abs(
@@ -309,7 +186,7 @@ class Slot:
     def packetize(self, payloads: list[bytes], source: int, source_ts: int) -> list[bytes]:
         """Turn one frame's payloads into serialized RTP packets (once for everyone)."""
         timestamp = self._timestamp(source, source_ts)
-        ntp = current_ntp_time()
+        ntp = self._ntp_clock()
         abs_send_time = (ntp >> 14) & 0x00FFFFFF if self.kind == "video" else None
         packets = []
         last = len(payloads) - 1
@@ -383,7 +260,7 @@ class Slot:
         entry = self._history[sequence_number % HISTORY_SIZE]
         if entry is None or entry[0] != sequence_number:
             return
-        send = _fast_sender(output.sender)
+        send = output.link.send_function()
         if send is None:
             return
         try:

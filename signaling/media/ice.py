@@ -6,10 +6,10 @@ configuration is always built here from the operator's settings (an empty list w
 aioice gathers host candidates from every interface except loopback
 (``aioice.ice.get_host_addresses``), so a server on 127.0.0.1 offers nothing usable there.
 `offered_host_addresses` replaces that choice for the peer connections gathered inside it:
-``aioice.ice.get_host_addresses`` is wrapped once per process by a function that reads a
-`ContextVar`; outside the context (or with an empty tuple) aioice's own list is used, so other
-users of aiortc in the process are unaffected. Gathering runs in tasks created inside
-``setLocalDescription``, which copy the context, so the setting follows them.
+``aioice.ice.get_host_addresses`` is wrapped once per process (through `aiortc_hooks`) by a
+function that reads a `ContextVar`; outside the context (or with an empty tuple) aioice's own
+list is used, so other users of aiortc in the process are unaffected. Gathering runs in tasks
+created inside ``setLocalDescription``, which copy the context, so the setting follows them.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-import aioice.ice
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
+
+from .aiortc_hooks import host_addresses_function, set_host_addresses_function
 
 __all__ = ["build_configuration", "offered_host_addresses", "validate_host_addresses"]
 
@@ -45,11 +46,11 @@ def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 
 def _install() -> None:
     global _original
-    current = aioice.ice.get_host_addresses
+    current = host_addresses_function()
     if current is _get_host_addresses:
         return
     _original = current
-    aioice.ice.get_host_addresses = _get_host_addresses
+    set_host_addresses_function(_get_host_addresses)
 
 
 def validate_host_addresses(addresses: Sequence[str]) -> tuple[str, ...]:

@@ -36,10 +36,22 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from av import AudioFrame, VideoFrame
 
+from sessions.commands import (
+    DisconnectMedia,
+    DisconnectParticipant,
+    MediaCommand,
+    SetMuted,
+    StopPublication,
+)
+
+from .aiortc_hooks import negotiated_codecs, set_sender_ssrc
+from .backlog import VIDEO_BACKLOG, FrameBacklog
 from .errors import InvalidSdp, MediaClosed, NoSuchPeer, SlotsFull
-from .fanout import VIDEO_BACKLOG, FrameBacklog, IdleTrack, MediaStats, Slot
+from .fanout import Slot
 from .ice import build_configuration, offered_host_addresses, validate_host_addresses
 from .sdp import check_answer, check_offer
+from .sender_link import IdleTrack, attach_sender
+from .stats import MediaStats
 from .taps import AudioChunk, AudioTap, AudioTapCallback
 
 logger = logging.getLogger("causerie.media")
@@ -420,18 +432,19 @@ class MediaRouter:
                 if payloads:
                     slot.forward(payloads, pid, timestamp, keyframe=True)
 
-    async def unpublish(self, cafe_id: int, participant_id: int) -> None:
-        """Stop receiving a participant's media and free its slots (no error if none)."""
+    async def unpublish(self, cafe_id: int, participant_id: int) -> bool:
+        """Stop receiving a participant's media and free its slots; False if there was
+        no publication here."""
         room = self._rooms.get(cafe_id)
         if room is None:
-            return
+            return False
         async with room.lock:
-            await self._unpublish_locked(room, participant_id)
+            return await self._unpublish_locked(room, participant_id)
 
-    async def _unpublish_locked(self, room: _Room, participant_id: int) -> None:
+    async def _unpublish_locked(self, room: _Room, participant_id: int) -> bool:
         publisher = room.publishers.pop(participant_id, None)
         if publisher is None:
-            return
+            return False
         for task in publisher.tasks:
             task.cancel()
         await asyncio.gather(*publisher.tasks, return_exceptions=True)
@@ -440,6 +453,7 @@ class MediaRouter:
                 slot.reset_source()
         await publisher.pc.close()
         logger.info("unpublish cafe=%s participant=%s", room.cafe_id, participant_id)
+        return True
 
     def mute(self, cafe_id: int, participant_id: int, muted: bool) -> None:
         """Moderator mute: a muted participant's audio is neither forwarded nor tapped.
@@ -478,7 +492,7 @@ class MediaRouter:
                         if c.mimeType.lower() == wanted
                     ]
                 )
-                transceiver.sender._ssrc = slot.ssrc
+                set_sender_ssrc(transceiver.sender, slot.ssrc)
                 transceivers.append(transceiver)
             offer = await pc.createOffer()
             with offered_host_addresses(self.host_addresses):
@@ -517,14 +531,14 @@ class MediaRouter:
                 raise InvalidSdp() from exc
             subscriber.answered = True
             for transceiver, slot in zip(subscriber.transceivers, room.slots, strict=True):
-                codecs = transceiver._codecs
+                codecs = negotiated_codecs(transceiver)
                 if (
                     transceiver.currentDirection not in ("sendonly", "sendrecv")
                     or not codecs
                     or codecs[0].payloadType != slot.payload_type
                 ):
                     continue  # the browser rejected this section
-                slot.attach_sender(participant_id, transceiver.sender)
+                attach_sender(slot, participant_id, transceiver.sender)
 
             @pc.on("connectionstatechange")
             def _state_changed() -> None:
@@ -558,14 +572,34 @@ class MediaRouter:
         await subscriber.pc.close()
         logger.info("unsubscribe cafe=%s participant=%s", room.cafe_id, participant_id)
 
-    async def leave(self, cafe_id: int, participant_id: int) -> None:
-        """A participant left: close its publication and its subscription."""
+    async def leave(self, cafe_id: int, participant_id: int) -> bool:
+        """A participant left: close its publication and its subscription; False if it
+        had neither here."""
         room = self._rooms.get(cafe_id)
         if room is None:
-            return
+            return False
         async with room.lock:
-            await self._unpublish_locked(room, participant_id)
+            published = await self._unpublish_locked(room, participant_id)
+            subscribed = participant_id in room.subscribers
             await self._unsubscribe_locked(room, participant_id)
+            return published or subscribed
+
+    # -- commands -----------------------------------------------------------------------
+
+    async def carry_out(self, command: MediaCommand) -> bool:
+        """Apply a service's media command to what this process holds; True when it held
+        the participant's publication (or, for a mute, the café's media)."""
+        cafe_id, participant_id = command.cafe_id, command.participant_id
+        match command:
+            case StopPublication():
+                return await self.unpublish(cafe_id, participant_id)
+            case SetMuted(muted=muted):
+                if cafe_id not in self._rooms:
+                    return False  # publishing applies the stored mute (`publish(muted=)`)
+                self.mute(cafe_id, participant_id, muted)
+                return True
+            case DisconnectMedia() | DisconnectParticipant():
+                return await self.leave(cafe_id, participant_id)
 
     # -- taps ---------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 
 from signaling.media import MediaStats
-from signaling.media.fanout import FrameBacklog
+from signaling.media.backlog import FrameBacklog
 
 
 @dataclass
