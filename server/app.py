@@ -25,6 +25,7 @@ from server.metrics import Metrics
 from server.metrics import middleware as metrics_middleware
 from server.observability import observability_lifetime
 from server.recording import transcripts_lifetime
+from server.throttle import LoginThrottle
 from server.web_errors import LANG, errors_middleware, security_headers
 from sessions.clock import Clock, SystemClock
 from sessions.service_cafes import CafeService
@@ -53,8 +54,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[METRICS] = metrics
     app[CATALOGS] = Catalogs()
     app[views_admin.ADMIN_SECTIONS] = list(admin_sections.SECTIONS)
-    app[views_admin.auth_throttle_key] = auth.LoginThrottle()
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_login_throttle)
 
     setup_sessions(app, EncryptedCookieStorage(
         auth.session_key(config.secret_key), cookie_name="causerie_session", httponly=True,
@@ -101,6 +102,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     log.info("database closed")
 
 
+async def _login_throttle(app: web.Application) -> AsyncIterator[None]:
+    throttle = LoginThrottle(app[CONFIG].redis_url)
+    app[views_admin.auth_throttle_key] = throttle
+    yield
+    await throttle.close()
+
+
 @web.middleware
 async def _locale(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[LANG] = negotiate(request, request.app[CONFIG].default_locale)
@@ -129,7 +137,12 @@ def _localtime(value: datetime | None, tz: ZoneInfo, lang: str, fmt: str) -> str
     the hour without seconds."""
     if value is None:
         return ""
-    local = value.astimezone(tz)
+    try:
+        local = value.astimezone(tz)
+    except (OverflowError, ValueError):
+        # A row outside the forms' bounds (written before they existed, or by hand): the UTC
+        # time still says when, and the page still renders.
+        local = value
     day = format_date(local, format=fmt, locale=lang)
     return f"{day}, {format_time(local, 'short', locale=lang)}"
 

@@ -1,5 +1,5 @@
 """Organiser accounts and browser sessions: argon2 password hashes, encrypted session
-cookies, CSRF tokens on every form, a login throttle."""
+cookies, CSRF tokens on every form (the login throttle is `server.throttle`)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,10 @@ from aiohttp import web
 from aiohttp_session import get_session
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from yarl import URL
 
 from sessions import cafe as cafe_rules
-from sessions.errors import InvalidInput, PermissionDenied, RateLimited
+from sessions.errors import InvalidInput, PermissionDenied
 from sessions.service_cafes import CafeService
 
 log = logging.getLogger("causerie.auth")
@@ -74,19 +72,6 @@ async def create_organiser(cafes: CafeService, email: str, display_name: str,
     return organiser_id
 
 
-class LoginThrottle:
-    """At most a few login attempts a minute per address and per e-mail."""
-
-    def __init__(self, per_minute: int = 10) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._item = RateLimitItemPerMinute(per_minute)
-
-    async def hit(self, *keys: str) -> None:
-        for key in keys:
-            if not await self._limiter.hit(self._item, "login", key):
-                raise RateLimited()
-
-
 async def authenticate(cafes: CafeService, email: str, password: str) -> Organiser | None:
     async with cafes.db.connect() as conn:
         row = await cafes.repo.organiser_by_email(conn, email.strip().lower()[:254])
@@ -126,7 +111,7 @@ async def current_organiser(request: web.Request, cafes: CafeService) -> Organis
 async def require_organiser(request: web.Request, cafes: CafeService) -> Organiser:
     organiser = await current_organiser(request, cafes)
     if organiser is None:
-        raise web.HTTPSeeOther(f"/login?next={request.path_qs}")
+        raise web.HTTPSeeOther(str(URL("/login").with_query(next=request.path_qs)))
     return organiser
 
 

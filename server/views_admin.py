@@ -13,8 +13,10 @@ from aiohttp import web
 
 from server import auth
 from server.keys import CAFES, CATALOGS, CONFIG
+from server.throttle import LoginThrottle
+from server.urls import local_path
 from server.web_errors import LANG
-from sessions.cafe import THEMES, CafeDraft, validate_draft
+from sessions.cafe import THEMES, Cafe, CafeDraft, validate_draft
 from sessions.errors import CauserieError, InvalidInput
 from sessions.roles import Role
 
@@ -51,18 +53,22 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     next_url = _safe_next(_field(form, "next", 300))
     email = _field(form, "email", 254)
     peer = request.remote or "?"
+    account = email.strip().lower()
+    throttle = request.app[auth_throttle_key]
     try:
-        await request.app[auth_throttle_key].hit(peer, email.strip().lower())
+        await throttle.check(peer, account)
         organiser = await auth.authenticate(request.app[CAFES], email, _field(form, "password"))
     except CauserieError as exc:
         error = request.app[CATALOGS].error_message(request[LANG], exc)
         return aiohttp_jinja2.render_template(
-            "login.html", request, {"next": next_url, "error": error}, status=429)
+            "login.html", request, {"next": next_url, "error": error}, status=exc.http_status)
     if organiser is None:
-        log.info("login refused from=%s", peer)
+        await throttle.failed(peer, account)
+        log.info("login refused")
         error = request.app[CATALOGS].gettext(request[LANG], "Wrong e-mail or password.")
         return aiohttp_jinja2.render_template(
             "login.html", request, {"next": next_url, "error": error}, status=401)
+    await throttle.succeeded(peer, account)
     await auth.login(request, organiser)
     log.info("login organiser=%s", organiser.id)
     raise web.HTTPSeeOther(next_url)
@@ -121,7 +127,7 @@ async def cafe_update(request: web.Request) -> web.StreamResponse:
         draft = _draft(request, form, is_new=False)
         await request.app[CAFES].update_cafe(slug, draft)
     except InvalidInput as exc:
-        return _form_error(request, cafe.slug, form, exc)
+        return _form_error(request, cafe, form, exc)
     raise web.HTTPSeeOther(f"/admin/cafes/{slug}?saved=1")
 
 
@@ -138,7 +144,8 @@ async def invitation_create(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}#invitations")
 
 
-@routes.post("/admin/cafes/{slug}/invitations/{invitation_id:\\d+}/revoke")
+# At most 18 digits: a larger id is no row (a 404), not an integer overflow in the driver.
+@routes.post("/admin/cafes/{slug}/invitations/{invitation_id:\\d{1,18}}/revoke")
 async def invitation_revoke(request: web.Request) -> web.StreamResponse:
     await auth.require_organiser(request, request.app[CAFES])
     await _form(request)
@@ -163,7 +170,7 @@ async def _edit_context(request: web.Request) -> dict[str, object]:
     values = {
         "title": cafe.title, "description": cafe.description, "theme": cafe.theme,
         "language": cafe.language, "glossary": cafe.glossary,
-        "starts_at": cafe.starts_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+        "starts_at": _form_time(cafe.starts_at, tz),
         "duration_minutes": str(cafe.duration_minutes),
     }
     base = request.app[CONFIG].base_url
@@ -178,16 +185,24 @@ async def _edit_context(request: web.Request) -> dict[str, object]:
                                request.app[ADMIN_SECTIONS]]}
 
 
-def _form_error(request: web.Request, slug: str | None, form: Any,
+def _form_error(request: web.Request, cafe: Cafe | None, form: Any,
                 exc: InvalidInput) -> web.Response:
     message = request.app[CATALOGS].error_message(request[LANG], exc)
     values = {k: _field(form, k) for k in ("title", "description", "theme", "language",
                                             "starts_at", "duration_minutes", "glossary")}
     return aiohttp_jinja2.render_template(
         "admin/cafe_form.html", request,
-        {"cafe": {"slug": slug} if slug else None, "values": values, "errors": message,
+        {"cafe": cafe, "values": values, "errors": message,
          "themes": THEMES, "invitations": [], "extra_sections": []},
         status=400)
+
+
+def _form_time(value: datetime, tz: ZoneInfo) -> str:
+    try:
+        local = value.astimezone(tz)
+    except (OverflowError, ValueError):  # a row outside the forms' bounds: show it in UTC
+        local = value
+    return local.strftime("%Y-%m-%dT%H:%M")
 
 
 def _draft(request: web.Request, form: Any, *, is_new: bool) -> CafeDraft:
@@ -212,11 +227,11 @@ def _draft(request: web.Request, form: Any, *, is_new: bool) -> CafeDraft:
 
 
 def _safe_next(value: str) -> str:
-    return value if value.startswith("/") and not value.startswith("//") else "/admin"
+    return local_path(value, "/admin")
 
 
 # Other packages add sections to the café's admin page (transcript progress, audit log):
 # each is an async callable returning {"title": ..., "template": ..., "context": {...}}.
 AdminSection = Any
 ADMIN_SECTIONS = web.AppKey("admin_sections", list[AdminSection])
-auth_throttle_key = web.AppKey("login_throttle", auth.LoginThrottle)
+auth_throttle_key = web.AppKey("login_throttle", LoginThrottle)

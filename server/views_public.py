@@ -10,6 +10,7 @@ from aiohttp import web
 from server.i18n import LANG_COOKIE, LOCALES
 from server.keys import CAFES, CONFIG, DATABASE, METRICS
 from server.metrics import CONTENT_TYPE
+from server.urls import local_path
 from sessions.cafe import THEMES, CafeStatus
 from sessions.errors import Unavailable
 
@@ -53,9 +54,7 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     lang = request.match_info["lang"]
     if lang not in LOCALES:
         raise web.HTTPNotFound()
-    back = request.query.get("next", "/")
-    if not back.startswith("/") or back.startswith("//"):
-        back = "/"
+    back = local_path(request.query.get("next", "/"), "/")
     response = web.HTTPSeeOther(back)
     response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax",
                         httponly=True, secure=request.app[CONFIG].secure_cookies)

@@ -11,7 +11,7 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sessions.errors import InvalidInput, InvalidTransition
 
@@ -32,6 +32,9 @@ GLOSSARY_MAX = 1000
 DURATION_MIN_MINUTES = 15
 DURATION_MAX_MINUTES = 240
 SLUG_MAX = 80
+# A café is planned at most this far ahead, and an edit keeps it at most this far behind:
+# every page renders the date in the local zone, and a year-9999 row broke them all.
+DATE_WINDOW = timedelta(days=2 * 366)
 
 
 class CafeStatus(enum.StrEnum):
@@ -133,10 +136,7 @@ def validate_draft(
         raise InvalidInput("The theme may contain only letters, digits, spaces and dashes.")
     if language not in LANGUAGES:
         raise InvalidInput("Unknown language: %(language)s.", language=language)
-    if starts_at.tzinfo is None:
-        raise InvalidInput("The start time must carry a time zone.")
-    if is_new and starts_at <= now:
-        raise InvalidInput("A new café must start in the future.")
+    starts_at = check_start(starts_at, now=now, is_new=is_new)
     if not DURATION_MIN_MINUTES <= duration_minutes <= DURATION_MAX_MINUTES:
         raise InvalidInput(
             "The duration must be between %(min)s and %(max)s minutes.",
@@ -144,9 +144,25 @@ def validate_draft(
         )
     glossary = clean_text(glossary, field="glossary", max_length=GLOSSARY_MAX, required=False,
                           multiline=True)
-    # Stored in UTC: SQLite keeps no offset, so an aware local time would come back wrong.
-    starts_at = starts_at.astimezone(UTC)
     return CafeDraft(title, description, theme, language, starts_at, duration_minutes, glossary)
+
+
+def check_start(starts_at: datetime, *, now: datetime, is_new: bool) -> datetime:
+    """The start time in UTC, once it is in the window every form and the CLI share: a new
+    café in the future and at most `DATE_WINDOW` ahead; an edited one within the window on
+    either side of `now`."""
+    if starts_at.tzinfo is None:
+        raise InvalidInput("The start time must carry a time zone.")
+    try:
+        # Stored in UTC: SQLite keeps no offset, so an aware local time would come back wrong.
+        utc = starts_at.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 or 9999 on the far side of UTC
+        raise InvalidInput("A café starts within two years from now.") from None
+    if is_new and utc <= now:
+        raise InvalidInput("A new café must start in the future.")
+    if utc - now > DATE_WINDOW or now - utc > DATE_WINDOW:
+        raise InvalidInput("A café starts within two years from now.")
+    return utc
 
 
 def slugify(title: str, starts_at: datetime) -> str:

@@ -16,7 +16,7 @@ package registers on every SQLite connection (see `transcripts.search_sqlite`).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -103,7 +103,7 @@ def filter_clauses(filters: SearchFilters) -> list[sa.ColumnElement[bool]]:
         clauses.append(cafes.c.slug == filters.cafe)
     if filters.date_from:
         clauses.append(cafes.c.starts_at >= datetime.combine(filters.date_from, time(), UTC))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:  # 9999-12-31: no upper bound
         end = datetime.combine(filters.date_to + timedelta(days=1), time(), UTC)
         clauses.append(cafes.c.starts_at < end)
     return clauses

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -161,7 +162,7 @@ class Server:
     def create_cafe(self, title: str) -> Cafe:
         result = subprocess.run(
             [CAUSERIE, "cafe", "create", "--title", title, "--theme", "screens",
-             "--starts-at", "2030-01-01T20:00", "--language", "fr"],
+             "--starts-at", f"{date.today() + timedelta(days=30)}T20:00", "--language", "fr"],
             env=self.env, cwd=REPO, check=True, capture_output=True, text=True)
         fields = dict(re.findall(r"^(slug|page|expert|moderator): (\S+)$", result.stdout,
                                  re.MULTILINE))

@@ -7,11 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 CAUSERIE = [sys.executable, "-m", "server.cli"]
+# The CLI reads the real clock, and a café starts within two years of it.
+SOON = date.today() + timedelta(days=30)
 
 
 def run(args: list[str], data_dir: Path, stdin: str = "",
@@ -32,13 +35,13 @@ def data_dir(tmp_path: Path) -> Path:
 
 def test_cafe_create_prints_slug_and_links(data_dir: Path) -> None:
     result = run(["cafe", "create", "--title", "Écrans et sommeil", "--starts-at",
-                  "2031-12-03T20:00", "--theme", "screens", "--description", "Parlons-en"],
+                  f"{SOON}T20:00", "--theme", "screens", "--description", "Parlons-en"],
                  data_dir)
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(": ", 1) for line in result.stdout.strip().splitlines())
-    assert lines["slug"] == "ecrans-et-sommeil-2031-12-03"
+    assert lines["slug"] == f"ecrans-et-sommeil-{SOON}"
     assert lines["expert"].startswith(
-        "http://127.0.0.1:8080/cafes/ecrans-et-sommeil-2031-12-03?invite=")
+        f"http://127.0.0.1:8080/cafes/ecrans-et-sommeil-{SOON}?invite=")
     assert lines["moderator"] != lines["expert"]
 
 
@@ -47,9 +50,11 @@ def test_cafe_create_prints_slug_and_links(data_dir: Path) -> None:
     [
         (["--starts-at", "2020-01-01T10:00", "--theme", "screens"], "future"),
         (["--starts-at", "tomorrow", "--theme", "screens"], "--starts-at"),
-        (["--starts-at", "2031-01-01T10:00", "--theme", "<b>"], "theme"),
-        (["--starts-at", "2031-01-01T10:00", "--theme", "screens", "--duration", "1000"],
+        (["--starts-at", f"{SOON}T10:00", "--theme", "<b>"], "theme"),
+        (["--starts-at", f"{SOON}T10:00", "--theme", "screens", "--duration", "1000"],
          "duration"),
+        (["--starts-at", f"{SOON.year + 3}-01-01T10:00", "--theme", "screens"], "two years"),
+        (["--starts-at", "9999-12-31T23:30+00:00", "--theme", "screens"], "two years"),
     ],
 )
 def test_cafe_create_refuses_bad_input(data_dir: Path, args: list[str], message: str) -> None:
@@ -90,7 +95,7 @@ def test_transcribe_publish_search_export(data_dir: Path, tmp_path: Path) -> Non
     subprocess.run(["espeak-ng", "-v", "fr", "-w", str(wav),
                     "Les jeux vidéo en ligne permettent de discuter. "
                     "Parlez-en avec votre famille."], check=True)
-    created = run(["cafe", "create", "--title", "Jeux vidéo", "--starts-at", "2031-12-03T20:00",
+    created = run(["cafe", "create", "--title", "Jeux vidéo", "--starts-at", f"{SOON}T20:00",
                    "--theme", "video-games"], data_dir)
     slug = created.stdout.split()[1]
     hidden = run(["transcribe", str(wav), "--cafe", slug, "--language", "fr"], data_dir)
