@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -56,6 +57,8 @@ class Joined:
     cafe: Cafe
     invitation_id: int | None
     rejoined: bool
+    # when the invitation behind a staff role expires (None: no invitation)
+    invitation_expires_at: datetime | None = None
 
 
 class CafeService:
@@ -170,13 +173,34 @@ class CafeService:
             for r in rows
         ]
 
-    async def revoke_invitation(self, cafe_id: int, invitation_id: int) -> None:
+    async def revoke_invitation(self, cafe_id: int, invitation_id: int) -> list[int]:
+        """Revoke an invitation; whoever joined with it is a parent from now on (their
+        stored role too). Returns those participants' ids: the edge takes the role off
+        their open sockets (`Hub.invitation_ended`)."""
         async with self.db.transaction() as conn:
             row = await self.repo.invitation(conn, invitation_id)
             if row is None or row["cafe_id"] != cafe_id:
                 raise NotFound("No such invitation.")
             await self.repo.revoke_invitation(conn, invitation_id, self.clock.now())
-        log.info("invitation revoked cafe=%s invitation=%s", cafe_id, invitation_id)
+            demoted = await self.repo.demote_participants(conn, invitation_id,
+                                                          Role.PARTICIPANT.value)
+        log.info("invitation revoked cafe=%s invitation=%s participants=%s", cafe_id,
+                 invitation_id, len(demoted))
+        return demoted
+
+    async def invitation_lapsed(self, invitation_id: int) -> str | None:
+        """None while an invitation gives its role; else why not (`"revoked"`, also when
+        it is gone, or `"expired"`), and the participants who joined with it are parents
+        from now on."""
+        now = self.clock.now()
+        async with self.db.connect() as conn:
+            row = await self.repo.invitation(conn, invitation_id)
+        if row is not None and _valid(row, row["cafe_id"], now):
+            return None
+        async with self.db.transaction() as conn:
+            await self.repo.demote_participants(conn, invitation_id, Role.PARTICIPANT.value)
+        expired = row is not None and row["revoked_at"] is None
+        return "expired" if expired else "revoked"
 
     def _token(self, invitation_id: int, nonce: str) -> str:
         return str(self._signer.dumps({"i": invitation_id, "n": nonce}))
@@ -193,9 +217,8 @@ class CafeService:
             raise InvitationInvalid()
         async with self.db.connect() as conn:
             row = await self.repo.invitation(conn, data["i"])
-        if (row is None or row["nonce"] != data.get("n") or row["cafe_id"] != cafe_id
-                or row["revoked_at"] is not None
-                or as_utc(row["expires_at"]) <= self.clock.now()):
+        if row is None or row["nonce"] != data.get("n") or not _valid(row, cafe_id,
+                                                                        self.clock.now()):
             raise InvitationInvalid()
         return int(row["id"]), Role(row["role"])
 
@@ -225,26 +248,35 @@ class CafeService:
             raise PermissionDenied("This café has ended.")
         if cafe.status is CafeStatus.SCHEDULED and not allows(role, Permission.JOIN_BEFORE_LIVE):
             raise PermissionDenied("This café has not started yet.")
+        now = self.clock.now()
         async with self.db.transaction() as conn:
             if await self.bans.is_banned(conn, cafe.id, browser_key, invitation_id):
                 raise Banned()
-            existing = await self.repo.participant_by_browser(conn, cafe.id, browser_key)
-            if existing is None:
-                pid = await self.repo.insert_participant(
-                    conn, cafe_id=cafe.id, pseudonym=pseudonym, role=role.value,
-                    browser_key=browser_key, invitation_id=invitation_id, now=self.clock.now())
-                rejoined = False
-            else:
+            # One atomic statement: two first joins of one browser at once get one row.
+            pid = await self.repo.insert_participant(
+                conn, cafe_id=cafe.id, pseudonym=pseudonym, role=role.value,
+                browser_key=browser_key, invitation_id=invitation_id, now=now)
+            rejoined = pid is None
+            if pid is None:
+                existing = await self.repo.participant_by_browser(conn, cafe.id, browser_key)
+                assert existing is not None  # the insert found it
                 pid = int(existing["id"])
-                # An invited browser keeps its staff role when it comes back without the link.
-                if role is Role.PARTICIPANT and existing["role"] != Role.PARTICIPANT.value:
-                    role = Role(existing["role"])
-                    invitation_id = existing["invitation_id"]
+                # An invited browser keeps its staff role when it comes back without the
+                # link, as long as that invitation is still valid (never a revoked or
+                # expired one; an organiser's role comes from the login alone).
+                if role is Role.PARTICIPANT and existing["invitation_id"] is not None:
+                    stored = await self.repo.invitation(conn, existing["invitation_id"])
+                    if stored is not None and _valid(stored, cafe.id, now):
+                        role, invitation_id = Role(stored["role"]), int(stored["id"])
                 await self.repo.update_participant(conn, pid, pseudonym=pseudonym,
                                                    role=role.value, invitation_id=invitation_id)
-                rejoined = True
+            expires_at = None
+            if invitation_id is not None:
+                stored = await self.repo.invitation(conn, invitation_id)
+                expires_at = None if stored is None else as_utc(stored["expires_at"])
         log.info("joined cafe=%s participant=%s role=%s", cafe.id, pid, role)
-        return Joined(Actor(pid, cafe.id, role, pseudonym), cafe, invitation_id, rejoined)
+        return Joined(Actor(pid, cafe.id, role, pseudonym), cafe, invitation_id, rejoined,
+                      expires_at)
 
     async def _get(self, conn: AsyncConnection, slug: str, *,
                    for_update: bool = False) -> Cafe:
@@ -258,3 +290,9 @@ class CafeService:
         if cafe is None:
             raise NotFound("No such café.")
         return cafe
+
+
+def _valid(invitation: Any, cafe_id: int, now: datetime) -> bool:
+    """An invitation row still gives its role in this café: not revoked, not expired."""
+    return bool(invitation["cafe_id"] == cafe_id and invitation["revoked_at"] is None
+                and as_utc(invitation["expires_at"]) > now)

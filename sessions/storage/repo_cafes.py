@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions.cafe import Cafe, CafeDraft, CafeStatus
@@ -145,6 +146,15 @@ class CafeRepository:
         await conn.execute(invitations.update().where(invitations.c.id == invitation_id)
                            .values(revoked_at=now))
 
+    async def demote_participants(self, conn: AsyncConnection, invitation_id: int,
+                                  role: str) -> list[int]:
+        """Give `role` to the participants who joined with this invitation; their ids."""
+        result = await conn.execute(
+            participants.update().where(participants.c.invitation_id == invitation_id,
+                                        participants.c.role != role)
+            .values(role=role).returning(participants.c.id))
+        return sorted(int(r[0]) for r in result)
+
     # participants
 
     async def participant_by_browser(self, conn: AsyncConnection, cafe_id: int,
@@ -160,14 +170,20 @@ class CafeRepository:
 
     async def insert_participant(self, conn: AsyncConnection, *, cafe_id: int, pseudonym: str,
                                  role: str, browser_key: str, invitation_id: int | None,
-                                 now: datetime) -> int:
-        result = await conn.execute(
-            participants.insert().values(cafe_id=cafe_id, pseudonym=pseudonym, role=role,
-                                         browser_key=browser_key, invitation_id=invitation_id,
-                                         joined_at=now)
+                                 now: datetime) -> int | None:
+        """The new participant's id, or None when this browser already has one in this café
+        (`INSERT ... ON CONFLICT DO NOTHING`: concurrent first joins never collide)."""
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
+        statement = (
+            insert(participants).values(cafe_id=cafe_id, pseudonym=pseudonym, role=role,
+                                        browser_key=browser_key, invitation_id=invitation_id,
+                                        joined_at=now)
+            .on_conflict_do_nothing(index_elements=[participants.c.cafe_id,
+                                                    participants.c.browser_key])
             .returning(participants.c.id)
         )
-        return int(result.scalar_one())
+        found = (await conn.execute(statement)).scalar()
+        return None if found is None else int(found)
 
     async def update_participant(self, conn: AsyncConnection, participant_id: int, *,
                                  pseudonym: str, role: str, invitation_id: int | None) -> None:
