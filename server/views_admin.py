@@ -19,6 +19,8 @@ from server.web_errors import LANG
 from sessions.cafe import THEMES, Cafe, CafeDraft, validate_draft
 from sessions.errors import CauserieError, InvalidInput
 from sessions.roles import Role
+from signaling import standing
+from signaling.keys import HUB
 
 log = logging.getLogger("causerie.http")
 routes = web.RouteTableDef()
@@ -150,7 +152,10 @@ async def invitation_revoke(request: web.Request) -> web.StreamResponse:
     await auth.require_organiser(request, request.app[CAFES])
     await _form(request)
     cafe = await request.app[CAFES].get(request.match_info["slug"])
-    await request.app[CAFES].revoke_invitation(cafe.id, int(request.match_info["invitation_id"]))
+    invitation_id = int(request.match_info["invitation_id"])
+    effects = await request.app[CAFES].revoke_invitation(cafe.id, invitation_id)
+    # Whoever joined with it loses the role on their open sockets too, on every process.
+    await standing.revoke(request.app[HUB], invitation_id, effects)
     raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}#invitations")
 
 

@@ -20,8 +20,9 @@ from sessions import cafe as cafe_rules
 from sessions.actors import Actor
 from sessions.cafe import Cafe, CafeDraft, CafeEnded, CafeOpened, CafeStatus
 from sessions.clock import Clock
+from sessions.commands import MediaReason, StopPublication
 from sessions.errors import Banned, InvalidInput, InvitationInvalid, NotFound, PermissionDenied
-from sessions.events import Audience, Outbound
+from sessions.events import Audience, Effects, Outbound
 from sessions.roles import Permission, Role, allows
 from sessions.storage.database import Database
 from sessions.storage.repo_cafes import CafeRepository, as_utc
@@ -173,10 +174,10 @@ class CafeService:
             for r in rows
         ]
 
-    async def revoke_invitation(self, cafe_id: int, invitation_id: int) -> list[int]:
+    async def revoke_invitation(self, cafe_id: int, invitation_id: int) -> Effects:
         """Revoke an invitation; whoever joined with it is a parent from now on (their
-        stored role too). Returns those participants' ids: the edge takes the role off
-        their open sockets (`Hub.invitation_ended`)."""
+        stored role too). Returns the commands that stop their media publication (an
+        expert's); the edge also takes the role off their open sockets."""
         async with self.db.transaction() as conn:
             row = await self.repo.invitation(conn, invitation_id)
             if row is None or row["cafe_id"] != cafe_id:
@@ -186,7 +187,11 @@ class CafeService:
                                                           Role.PARTICIPANT.value)
         log.info("invitation revoked cafe=%s invitation=%s participants=%s", cafe_id,
                  invitation_id, len(demoted))
-        return demoted
+        role = Role(row["role"])
+        publishes = allows(role, Permission.PUBLISH_MICROPHONE) or allows(
+            role, Permission.PUBLISH_CAMERA)
+        return Effects((), tuple(StopPublication(cafe_id, pid, MediaReason.REVOKED)
+                                 for pid in demoted if publishes))
 
     async def invitation_lapsed(self, invitation_id: int) -> str | None:
         """None while an invitation gives its role; else why not (`"revoked"`, also when

@@ -7,6 +7,8 @@ Hierarchy::
      ├── NotJoined          not_joined        the event needs a `join` first
      ├── AlreadyJoined      already_joined    `join` twice on one socket
      ├── UnknownEvent       unknown_event     no such event
+     ├── PermissionDenied (sessions)
+     │    └── InvitationEnded forbidden       the `role.changed` notice: an invitation ended
      └── InvalidInput
           └── PayloadTooLarge payload_too_large  a field over its size bound (an SDP)
     RateLimited (sessions)  rate_limited      the per-connection event rate
@@ -14,9 +16,10 @@ Hierarchy::
 
 from __future__ import annotations
 
-from sessions.errors import CauserieError, InvalidInput, RateLimited
+from sessions.errors import CauserieError, InvalidInput, PermissionDenied, RateLimited
 
-__all__ = ["AlreadyJoined", "EventFlood", "NotJoined", "PayloadTooLarge", "UnknownEvent"]
+__all__ = ["AlreadyJoined", "EventFlood", "InvitationEnded", "NotJoined", "PayloadTooLarge",
+           "UnknownEvent"]
 
 
 class NotJoined(CauserieError):
@@ -45,3 +48,9 @@ class PayloadTooLarge(InvalidInput):
 
 class EventFlood(RateLimited):
     default_message = "Too many actions, please wait a moment."
+
+
+class InvitationEnded(PermissionDenied):
+    """Not raised: the text of the `role.changed` notice (revoked by default, or expired)."""
+
+    default_message = "Your invitation has been withdrawn: you now take part as a parent."

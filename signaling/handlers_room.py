@@ -11,7 +11,7 @@ from sessions.actors import Actor
 from sessions.cafe import Cafe
 from sessions.roles import PERMISSIONS
 from signaling import messages as m
-from signaling import rooms
+from signaling import rooms, standing
 from signaling.errors import AlreadyJoined
 from signaling.events import Ack, EventSpec
 from signaling.hub import Connection, Hub
@@ -58,6 +58,7 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
     actor = joined.actor
     on_stage = await services.stage.is_on_stage(actor.cafe_id, actor.participant_id)
     await hub.attach(conn, actor)
+    await standing.track(hub, conn, joined.invitation_id, joined.invitation_expires_at)
     presence = await hub.presence.members(actor.cafe_id)
     log.info("joined cafe=%s participant=%s role=%s sid=%s", actor.cafe_id,
              actor.participant_id, actor.role.value, conn.sid)

@@ -29,7 +29,7 @@ from sessions.service_cafes import CafeService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
 from sessions.service_stage import StageService
-from signaling import rooms
+from signaling import rooms, standing
 from signaling.commands import from_wire, to_wire
 from signaling.manager import EXCEPT_ROOM
 from signaling.presence import PresenceBatcher, PresenceEntry, PresenceStore
@@ -92,6 +92,9 @@ class Connection:
     flood_logged: bool = False
     publishing: bool = False
     subscribed: bool = False
+    # the invitation behind a staff role, and the timer of its expiry (`signaling.standing`)
+    invitation_id: int | None = None
+    expiry: asyncio.TimerHandle | None = None
 
 
 class CafeObserver(Protocol):
@@ -173,9 +176,14 @@ class Hub:
     async def detach(self, conn: Connection, *, disconnected: bool) -> None:
         """The socket leaves its café (a `leave` or a disconnection)."""
         actor, conn.actor = conn.actor, None
+        invitation_id = conn.invitation_id
+        standing.untrack(conn)
         if actor is None:
             return
         await self._stop_media(conn, actor)
+        if not disconnected and invitation_id is not None:
+            await self.sio.leave_room(conn.sid, rooms.invitation_room(invitation_id),
+                                      namespace=self.namespace)
         if not disconnected:
             for room in rooms.rooms_for(actor.cafe_id, actor.participant_id, actor.role):
                 await self.sio.leave_room(conn.sid, room, namespace=self.namespace)
@@ -290,7 +298,12 @@ class Hub:
             await self.sio.disconnect(sid, namespace=self.namespace)
 
     async def on_room_closed(self, room: str) -> None:
-        """A café's rooms are closed (it ended): its sockets here are no longer joined."""
+        """A café's rooms are closed (it ended): its sockets here are no longer joined. An
+        invitation's room is closed (revoked): its sockets here lose their staff role."""
+        invitation_id = rooms.invitation_of_room(room)
+        if invitation_id is not None:
+            await standing.invitation_closed(self, invitation_id)
+            return
         prefix, _, rest = room.partition(":")
         if prefix != "cafe" or not rest.isdigit():
             return
@@ -299,6 +312,7 @@ class Hub:
             actor = conn.actor
             if actor is not None and actor.cafe_id == cafe_id:
                 conn.actor = None
+                standing.untrack(conn)
                 conn.publishing = conn.subscribed = False
                 await self.sio.leave_room(conn.sid, rooms.participant_room(actor.participant_id),
                                           namespace=self.namespace)

@@ -14,7 +14,7 @@ import socketio
 from pydantic import ValidationError
 
 from sessions.errors import CauserieError, InvalidInput
-from signaling import handlers_media, handlers_qa, handlers_room
+from signaling import handlers_media, handlers_qa, handlers_room, standing
 from signaling.errors import EventFlood, NotJoined, PayloadTooLarge, UnknownEvent
 from signaling.events import Ack, EventSpec
 from signaling.hub import Connection, Hub, monotonic
@@ -108,6 +108,8 @@ class CafeNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 raise UnknownEvent(event=str(event)[:FIELD_NAME_MAX])
             if spec.needs_join and conn.actor is None:
                 raise NotJoined()
+            # a staff role whose invitation was revoked or expired ends before this event
+            await standing.check_before_event(self.hub, conn)
             message = parse(spec.model, payload)
             result = await spec.handler(self.hub, conn, message)
         except EventFlood as exc:

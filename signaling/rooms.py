@@ -4,6 +4,7 @@
     cafe:{id}:moderators   roles with SEE_PENDING_QUESTIONS
     cafe:{id}:staff        expert, moderators, organisers
     participant:{id}       every socket of one participant
+    invitation:{id}        every socket that joined with one invitation (closed on revocation)
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ def staff_room(cafe_id: int) -> str:
 
 def participant_room(participant_id: int) -> str:
     return f"participant:{participant_id}"
+
+
+def invitation_room(invitation_id: int) -> str:
+    return f"invitation:{invitation_id}"
+
+
+def invitation_of_room(room: str) -> int | None:
+    prefix, _, rest = room.partition(":")
+    return int(rest) if prefix == "invitation" and rest.isdigit() else None
 
 
 def participant_of_room(room: str) -> int | None:

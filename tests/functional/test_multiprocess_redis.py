@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from revocation_support import organiser, revoke_over_http
 from signaling_fixtures import Peer, connect, invite, make_cafe
 
 from sessions.cafe import Cafe
@@ -172,3 +173,36 @@ async def test_two_processes_share_presence_and_events(
     finally:
         for peer in peers:
             await peer.close()
+
+
+async def test_revoking_on_one_process_ends_the_role_on_the_other(
+        servers: tuple[str, list[int]]) -> None:
+    """Finding 1 of issue 8 across processes: the organiser revokes on process 1, the
+    moderator's sockets on process 2 lose the role within a second."""
+    database_url, (port1, port2) = servers
+    db = Database(database_url)
+    peers: list[Peer] = []
+    try:
+        cafes = CafeService(db, SystemClock(), TEST_SECRET)
+        cafe = await make_cafe(cafes, live=True)
+        email = await organiser(cafes)
+        invitation = await cafes.invite(cafe.id, Role.MODERATOR)
+        url1, url2 = f"http://127.0.0.1:{port1}", f"http://127.0.0.1:{port2}"
+        moderator, parent = await connect(url2), await connect(url1)
+        peers += [moderator, parent]
+        await moderator.join(cafe, "Modo", invite=invitation.token)
+        parent_id = (await parent.join(cafe, "Marie"))["participant"]["id"]
+
+        started = time.monotonic()
+        await revoke_over_http(url1, email, cafe.slug, invitation.id)
+        notice = await moderator.next("role.changed", wait=1)
+        assert time.monotonic() - started < 1.5
+        assert notice["reason"] == "revoked" and notice["role"] == "participant"
+        ack = await moderator.call("moderation.ban", {"participant_id": parent_id})
+        assert ack["error"]["code"] == "forbidden"
+        assert (await moderator.call("cafe.end", {}))["error"]["code"] == "forbidden"
+        assert (await parent.call("chat.send", {"text": "toujours là"}))["ok"] is True
+    finally:
+        for peer in peers:
+            await peer.close()
+        await db.close()
