@@ -17,6 +17,7 @@ from server.keys import CAFES, CLOCK, CONFIG, DATABASE
 from signaling import rooms
 from signaling.keys import HUB, MEDIA, SOCKETIO
 from signaling.media import AudioChunk, MediaRouter, Pcm16kResampler
+from transcripts.caption_lines import CaptionMessage
 from transcripts.keys import TRANSCRIPTS
 from transcripts.recorder import SpeakerTap
 from transcripts.runtime import Transcripts, TranscriptsValues
@@ -116,9 +117,8 @@ async def transcripts_lifetime(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     sio: Any = app[SOCKETIO]
 
-    async def emit_caption(caption: dict[str, Any]) -> None:
-        payload = {k: caption[k] for k in ("speaker", "text", "start", "end")}
-        await sio.emit("captions", payload, room=rooms.cafe_room(int(caption["cafe_id"])))
+    async def emit_caption(message: CaptionMessage) -> None:
+        await sio.emit(message.event, message.payload(), room=rooms.cafe_room(message.cafe_id))
 
     whisper = config.whisper
     runtime = await Transcripts.start(

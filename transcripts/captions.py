@@ -1,13 +1,12 @@
-"""Live captions: a pure windowing core and an async service around it.
+"""Live captions: the async service around the pure windowing and line logic.
 
-`Windower` takes one speaker's 16 kHz mono chunks with their café timestamps, asks a
-`SpeechDetector` which 32 ms frames hold speech, and returns a `CaptionWindow` when a phrase
-ends (enough trailing silence) or when a window reaches its maximum length. It never awaits
-and reads no clock: tests drive it with arrays.
-
-`CaptionService` feeds windows to a `TranscriberPool` (off the event loop, one at a time),
-drops windows that waited too long (a live caption that late is useless), and calls `emit`
-with `{cafe_id, speaker, text, start, end}`.
+`transcripts.windowing.Windower` cuts each speaker's audio into phrases (finals, and
+interims while the phrase goes on); `transcripts.caption_lines` decides what to transcribe
+next (finals first, stale ones dropped) and which message to send for each result.
+`CaptionService` runs the caption model off the event loop (its own worker process, see
+`CaptionSettings`) and calls `emit` with typed messages: `CaptionLine` (`captions`, one
+line replaced as the phrase grows) and `CaptionsBehind` (`captions.behind`, a phrase that
+had to be dropped).
 """
 
 from __future__ import annotations
@@ -15,172 +14,70 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from transcripts.engine import SAMPLE_RATE, Audio, TranscribeOptions, TranscriberPool
+from transcripts.caption_lines import (
+    CaptionLine,
+    CaptionLines,
+    CaptionMessage,
+    CaptionQueue,
+    CaptionsBehind,
+    Pending,
+)
+from transcripts.engine import (
+    SAMPLE_RATE,
+    Audio,
+    ProgressFn,
+    Segment,
+    TranscribeOptions,
+    TranscriberPool,
+    WhisperSettings,
+)
+from transcripts.windowing import (
+    FRAME,
+    FRAME_SECONDS,
+    CaptionWindow,
+    EnergyDetector,
+    SileroDetector,
+    SpeechDetector,
+    Windower,
+    WindowPolicy,
+)
 
 log = logging.getLogger("causerie.transcripts")
 
-FRAME = 512  # samples: 32 ms at 16 kHz, Silero's frame
-FRAME_SECONDS = FRAME / SAMPLE_RATE
-
-
-class SpeechDetector(Protocol):
-    def __call__(self, frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Speech probability (0..1) for each row of `frames` (shape (n, FRAME))."""
-        ...
-
-
-@dataclass
-class EnergyDetector:
-    """A loudness gate with an adaptive noise floor: speech is `margin_db` above it."""
-
-    margin_db: float = 12.0
-    floor_db: float = -60.0
-    min_db: float = -50.0
-
-    def __call__(self, frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        out = np.zeros(len(frames), dtype=np.float32)
-        for i, frame in enumerate(frames):
-            db = 20 * np.log10(np.sqrt(np.mean(frame.astype(np.float64) ** 2)) + 1e-9)
-            speech = db > max(self.floor_db + self.margin_db, self.min_db)
-            out[i] = 1.0 if speech else 0.0
-            # The floor follows quiet frames quickly, loud ones slowly.
-            rate = 0.05 if db < self.floor_db + self.margin_db else 0.002
-            self.floor_db += rate * (db - self.floor_db)
-        return out
-
-
-class SileroDetector:
-    """faster-whisper's bundled Silero VAD (ONNX, one thread), frame by frame."""
-
-    def __init__(self) -> None:
-        from faster_whisper.vad import get_vad_model
-
-        self._model: Any = get_vad_model()
-
-    def __call__(self, frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        if len(frames) == 0:
-            return np.zeros(0, dtype=np.float32)
-        probs = self._model(np.ascontiguousarray(frames.reshape(-1), dtype=np.float32))
-        return np.asarray(probs, dtype=np.float32).reshape(-1)[: len(frames)]
+__all__ = [
+    "FRAME", "FRAME_SECONDS", "CaptionLine", "CaptionMessage", "CaptionService",
+    "CaptionSettings", "CaptionStream", "CaptionWhisper", "CaptionWindow", "CaptionsBehind",
+    "EnergyDetector", "SileroDetector", "SpeechDetector", "WindowPolicy", "Windower",
+    "caption_prompt", "is_prompt_echo", "squash_repeats",
+]
 
 
 @dataclass(frozen=True)
-class CaptionWindow:
-    speaker: str
-    start: float  # café seconds of the first sample
-    end: float
-    audio: Audio
-    phrase_end: bool  # True: trailing silence closed it; False: cut at the maximum length
-    speech_end: float  # café seconds of the last speech frame (latency reference)
+class CaptionSettings:
+    """How live captions are made (figures behind each choice: bench/README.md)."""
 
-
-@dataclass
-class WindowPolicy:
-    threshold: float = 0.5
-    min_silence: float = 0.5  # trailing silence that ends a phrase
-    max_window: float = 10.0  # a longer phrase is cut (captions keep flowing)
-    min_speech: float = 0.25  # shorter bursts (a cough) are dropped
-    pre_roll: float = 0.2  # audio kept before the first speech frame
-    max_gap: float = 0.5  # a hole in the timestamps longer than this ends the phrase
-
-
-@dataclass
-class Windower:
-    speaker: str
-    detector: SpeechDetector
-    policy: WindowPolicy = field(default_factory=WindowPolicy)
-    _pending: npt.NDArray[np.float32] = field(
-        default_factory=lambda: np.zeros(0, dtype=np.float32), init=False)
-    _pending_start: float = field(default=0.0, init=False)
-    _frames: list[npt.NDArray[np.float32]] = field(default_factory=list, init=False)
-    _start: float = field(default=0.0, init=False)
-    _speech_frames: int = field(default=0, init=False)
-    _silence_run: int = field(default=0, init=False)
-    _last_speech: float = field(default=0.0, init=False)
-    _pre: deque[tuple[float, npt.NDArray[np.float32]]] = field(
-        default_factory=deque, init=False)
-
-    def push(self, pcm: npt.NDArray[np.int16] | npt.NDArray[np.float32],
-             timestamp: float) -> list[CaptionWindow]:
-        """Add a chunk whose first sample is at café time `timestamp`; return closed windows."""
-        samples = (pcm.astype(np.float32) / 32768.0 if pcm.dtype == np.int16
-                   else pcm.astype(np.float32)).reshape(-1)
-        out: list[CaptionWindow] = []
-        expected = self._pending_start + len(self._pending) / SAMPLE_RATE
-        if len(self._pending) == 0:
-            self._pending_start = timestamp
-        elif abs(timestamp - expected) > self.policy.max_gap:
-            out.extend(self.flush())
-            self._pending_start = timestamp
-        self._pending = np.concatenate([self._pending, samples])
-        n = len(self._pending) // FRAME
-        if n == 0:
-            return out
-        frames = self._pending[: n * FRAME].reshape(n, FRAME)
-        base = self._pending_start
-        self._pending = self._pending[n * FRAME:]
-        self._pending_start = base + n * FRAME_SECONDS
-        probs = self.detector(frames)
-        for i in range(n):
-            window = self._frame(frames[i], base + i * FRAME_SECONDS,
-                                 bool(probs[i] >= self.policy.threshold))
-            if window is not None:
-                out.append(window)
-        return out
-
-    def flush(self) -> list[CaptionWindow]:
-        """Close the current phrase (the speaker stopped publishing, or a gap)."""
-        window = self._close(phrase_end=True)
-        self._pending = np.zeros(0, dtype=np.float32)
-        self._pre.clear()
-        return [window] if window is not None else []
-
-    def _frame(self, frame: npt.NDArray[np.float32], t: float,
-               speech: bool) -> CaptionWindow | None:
-        p = self.policy
-        if not self._frames:
-            if not speech:
-                self._pre.append((t, frame))
-                while len(self._pre) * FRAME_SECONDS > p.pre_roll:
-                    self._pre.popleft()
-                return None
-            self._start = self._pre[0][0] if self._pre else t
-            self._frames = [f for _, f in self._pre]
-            self._pre.clear()
-        self._frames.append(frame)
-        if speech:
-            self._speech_frames += 1
-            self._silence_run = 0
-            self._last_speech = t + FRAME_SECONDS
-        else:
-            self._silence_run += 1
-        if self._silence_run * FRAME_SECONDS >= p.min_silence:
-            return self._close(phrase_end=True)
-        if len(self._frames) * FRAME_SECONDS >= p.max_window:
-            return self._close(phrase_end=False)
-        return None
-
-    def _close(self, phrase_end: bool) -> CaptionWindow | None:
-        frames, self._frames = self._frames, []
-        speech, self._speech_frames = self._speech_frames, 0
-        self._silence_run = 0
-        if not frames or speech * FRAME_SECONDS < self.policy.min_speech:
-            return None
-        audio = np.concatenate(frames)
-        return CaptionWindow(
-            speaker=self.speaker, start=round(self._start, 3),
-            end=round(self._start + len(audio) / SAMPLE_RATE, 3), audio=audio,
-            phrase_end=phrase_end, speech_end=round(self._last_speech, 3),
-        )
+    # Greedy decoding: beam 5 costs several times more per window for no gain here.
+    beam_size: int = 1
+    # Threads of the caption model, and its worker process's niceness: the media's (a late
+    # caption is useless), well above the final transcript's (`runtime.JOBS_NICE`).
+    cpu_threads: int = 2
+    nice: int = 0
+    # Whisper's encoder always runs on `chunk_length` seconds (30 by default, the short
+    # window padded with silence): a caption window is at most `policy.max_window` long.
+    chunk_length: int | None = 10
+    policy: WindowPolicy = field(default_factory=lambda: WindowPolicy(
+        max_window=9.5, interim_every=2.0))
+    # A final that waited longer than this is dropped (counted; the page says so).
+    max_wait: float = 6.0
 
 
 def caption_prompt(title: str, glossary: str = "", max_chars: int = 200) -> str | None:
@@ -235,20 +132,48 @@ def squash_repeats(text: str, min_repeats: int = 3, max_words: int = 6) -> str:
     return " ".join(out)
 
 
+class CaptionWhisper:
+    """faster-whisper set up for caption windows (the `Transcriber` seam, in the caption
+    worker process): one short window, no timestamps, one temperature, the encoder on
+    `chunk_length` seconds. The model loads on first use."""
+
+    def __init__(self, settings: WhisperSettings, chunk_length: int | None) -> None:
+        self.settings = settings
+        self.chunk_length = chunk_length
+        self._model: Any = None
+
+    def transcribe(self, audio: Audio | str, options: TranscribeOptions,
+                   progress: ProgressFn | None = None) -> list[Segment]:
+        if self._model is None:
+            from faster_whisper import WhisperModel
+
+            s = self.settings
+            self._model = WhisperModel(s.model, device=s.device, compute_type=s.compute_type,
+                                       cpu_threads=s.cpu_threads, num_workers=1,
+                                       local_files_only=os.path.isdir(s.model))
+        segments, _ = self._model.transcribe(
+            audio, language=options.language, beam_size=options.beam_size or 1,
+            initial_prompt=options.prompt or None, condition_on_previous_text=False,
+            temperature=0.0, without_timestamps=True, word_timestamps=False,
+            chunk_length=self.chunk_length,
+            max_new_tokens=min(200, options.max_new_tokens) if options.max_new_tokens
+            else None)
+        return [Segment(0.0, float(seg.end), "", seg.text.strip())
+                for seg in segments if seg.text.strip()]
+
+
 @dataclass(frozen=True)
-class Caption:
-    cafe_id: int
-    speaker: str
-    text: str
-    start: float
-    end: float
+class CaptionWhisperFactory:
+    """A picklable factory for the caption worker process."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"cafe_id": self.cafe_id, "speaker": self.speaker, "text": self.text,
-                "start": self.start, "end": self.end}
+    settings: WhisperSettings
+    chunk_length: int | None = None
+
+    def __call__(self) -> CaptionWhisper:
+        return CaptionWhisper(self.settings, self.chunk_length)
 
 
-EmitFn = Callable[[dict[str, Any]], Awaitable[None]]
+EmitFn = Callable[[CaptionMessage], Awaitable[None]]
 
 
 @dataclass
@@ -257,116 +182,129 @@ class CaptionStream:
 
     service: CaptionService
     cafe_id: int
+    stream: int
     windower: Windower
 
     def push(self, pcm: npt.NDArray[np.int16] | npt.NDArray[np.float32],
              timestamp: float) -> None:
         for window in self.windower.push(pcm, timestamp):
-            self.service.submit(self.cafe_id, window)
+            self.service.submit(self.cafe_id, self.stream, window)
 
     def close(self) -> None:
         for window in self.windower.flush():
-            self.service.submit(self.cafe_id, window)
-
-
-@dataclass
-class _Job:
-    cafe_id: int
-    window: CaptionWindow
-    queued_at: float  # monotonic
+            self.service.submit(self.cafe_id, self.stream, window)
 
 
 class CaptionService:
-    """Transcribes caption windows off the loop, in order, dropping stale ones."""
+    """Transcribes caption windows off the loop, one at a time, finals first."""
 
     def __init__(self, pool: TranscriberPool, emit: EmitFn, *,
                  detector_factory: Callable[[], SpeechDetector] | None = None,
-                 policy: WindowPolicy | None = None, max_wait: float = 6.0,
-                 beam_size: int = 1,
+                 settings: CaptionSettings | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.pool = pool
         self.emit = emit
-        self.policy = policy or WindowPolicy()
-        self.max_wait = max_wait
-        self.beam_size = beam_size
+        self.settings = settings or CaptionSettings()
         self._detector_factory = detector_factory or _default_detector
         self._clock = clock
-        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._queue = CaptionQueue(self.settings.max_wait)
+        self._lines = CaptionLines()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._streams = 0
         self._prompts: dict[int, tuple[str, str | None]] = {}
         self._task: asyncio.Task[None] | None = None
-        # Latency samples: emitted-at minus the phrase's last speech, in the caller's clock.
+        # Latency samples of finals: emitted-at minus the phrase's last speech (this clock).
         self.latencies: list[float] = []
         self.dropped = 0
         self.echoes = 0
-        self._busy = 0
+        self.interims = 0
+        self._busy = False
 
     def configure_cafe(self, cafe_id: int, language: str = "fr",
                        prompt: str | None = None) -> None:
         self._prompts[cafe_id] = (language, prompt)
 
     def open(self, cafe_id: int, speaker: str) -> CaptionStream:
-        return CaptionStream(self, cafe_id, Windower(speaker, self._detector_factory(),
-                                                     self.policy))
+        self._streams += 1
+        return CaptionStream(self, cafe_id, self._streams, Windower(
+            speaker, self._detector_factory(), self.settings.policy))
 
-    def submit(self, cafe_id: int, window: CaptionWindow) -> None:
+    def submit(self, cafe_id: int, stream: int, window: CaptionWindow) -> None:
         if self._task is None or self._task.done():
+            self._closing = False
             self._task = asyncio.get_running_loop().create_task(self._run())
-        self._queue.put_nowait(_Job(cafe_id, window, self._clock()))
+        self._queue.add(Pending(cafe_id, stream, window, self._clock()))
+        self._wake.set()
 
     async def _run(self) -> None:
         while True:
-            job = await self._queue.get()
+            job, dropped = self._queue.take(self._clock())
+            for stale in dropped:
+                await self._drop(stale)
             if job is None:
-                return
-            self._busy = 1
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            self._busy = True
             try:
                 await self._caption(job)
             finally:
-                self._busy = 0
+                self._busy = False
 
-    async def _caption(self, job: _Job) -> None:
-        waited = self._clock() - job.queued_at
-        if waited > self.max_wait:
-            self.dropped += 1
-            log.warning("caption dropped cafe=%s speaker=%s waited=%.1fs",
-                        job.cafe_id, job.window.speaker, waited)
-            return
+    async def _drop(self, job: Pending) -> None:
+        self.dropped += 1
+        message = self._lines.behind(job, self._clock())
+        log.warning("caption dropped cafe=%s speaker=%s waited=%.1fs", job.cafe_id,
+                    job.window.speaker, message.waited)
+        await self._send(message)
+
+    async def _caption(self, job: Pending) -> None:
         language, prompt = self._prompts.get(job.cafe_id, ("fr", None))
         seconds = len(job.window.audio) / SAMPLE_RATE
         try:
             segments = await self.pool.transcribe(job.window.audio, TranscribeOptions(
                 language=language, prompt=prompt, word_timestamps=False,
-                beam_size=self.beam_size,
+                beam_size=self.settings.beam_size,
                 max_new_tokens=int(TOKENS_PER_SECOND * seconds) + 10))
         except Exception:
             log.exception("caption failed cafe=%s speaker=%s", job.cafe_id,
                           job.window.speaker)
-            return
+            segments = []
         text = squash_repeats(" ".join(s.text for s in segments).strip())
-        if not text:
-            return
-        if is_prompt_echo(text, prompt):
+        if text and is_prompt_echo(text, prompt):
             self.echoes += 1
             log.info("caption dropped (prompt echo) cafe=%s speaker=%s", job.cafe_id,
                      job.window.speaker)
+            text = ""
+        message = self._lines.caption(job, text)
+        if message is None:
             return
-        caption = Caption(job.cafe_id, job.window.speaker, text, job.window.start,
-                          job.window.end)
+        if not job.window.final:
+            self.interims += 1
+        await self._send(message)
+        if job.window.final:
+            # Wait from the end of the phrase: the window closed min_silence after it.
+            self.latencies.append(self._clock() - job.queued_at
+                                  + (job.window.end - job.window.speech_end))
+
+    async def _send(self, message: CaptionMessage) -> None:
         try:
-            await self.emit(caption.as_dict())
+            await self.emit(message)
         except Exception:
-            log.exception("caption emit failed cafe=%s", job.cafe_id)
-        # Wait from the end of the phrase: the window closed min_silence after it.
-        self.latencies.append(self._clock() - job.queued_at
-                              + (job.window.end - job.window.speech_end))
+            log.exception("caption emit failed cafe=%s", message.cafe_id)
 
     def idle(self) -> bool:
         """True when no window waits or is being transcribed."""
-        return self._queue.empty() and self._busy == 0
+        return len(self._queue) == 0 and not self._busy
 
     async def aclose(self) -> None:
+        """Finish what is queued (stale finals are dropped), then stop."""
         if self._task is not None and not self._task.done():
-            self._queue.put_nowait(None)
+            self._closing = True
+            self._wake.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._task = None

@@ -8,14 +8,20 @@ and closes the tap when publishing stops; the café service calls `cafe_opened` 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sessions.storage.database import Database
-from transcripts.captions import CaptionService, caption_prompt
+from transcripts.caption_lines import CaptionMessage
+from transcripts.captions import (
+    CaptionService,
+    CaptionSettings,
+    CaptionWhisperFactory,
+    caption_prompt,
+)
 from transcripts.engine import TranscriberPool, WhisperFactory, WhisperSettings
 from transcripts.jobs import (
     ArqJobQueue,
@@ -30,20 +36,23 @@ from transcripts.repository import TranscriptRepository
 
 log = logging.getLogger("causerie.transcripts")
 
-EmitCaption = Callable[[dict[str, Any]], Awaitable[None]]
+EmitCaption = Callable[[CaptionMessage], Awaitable[None]]
 
-# Worker process priorities: live captions as the media (a late caption is useless), the
-# final transcript well below (it has the whole café to catch up; see DESIGN pitfalls).
-CAPTION_NICE = 5
+# The final transcript's worker process runs well below the live media and the captions
+# (`CaptionSettings.nice`): it has the whole café to catch up (see DESIGN pitfalls).
 JOBS_NICE = 15
 
 
-async def caption_service(settings: WhisperSettings, emit: EmitCaption
+async def caption_service(settings: WhisperSettings, emit: EmitCaption,
+                          captions: CaptionSettings | None = None,
                           ) -> tuple[CaptionService, TranscriberPool]:
-    """The live caption service on its own warmed-up worker process (at `CAPTION_NICE`)."""
-    pool = TranscriberPool(WhisperFactory(settings), nice=CAPTION_NICE)
+    """The live caption service on its own warmed-up worker process."""
+    captions = captions or CaptionSettings()
+    model = dataclasses.replace(settings, cpu_threads=captions.cpu_threads)
+    pool = TranscriberPool(CaptionWhisperFactory(model, captions.chunk_length),
+                           nice=captions.nice)
     await pool.warm_up()
-    return CaptionService(pool, emit), pool
+    return CaptionService(pool, emit, settings=captions), pool
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class TranscriptsValues:
     cpu_threads: int = 2
     beam_size: int = 5
     live_captions: bool = True
+    captions: CaptionSettings = field(default_factory=CaptionSettings)
 
 
 class Transcripts:
@@ -94,7 +104,8 @@ class Transcripts:
             queue = local
         captions = None
         if values.live_captions and emit_caption is not None:
-            captions, caption_pool = await caption_service(settings, emit_caption)
+            captions, caption_pool = await caption_service(settings, emit_caption,
+                                                           values.captions)
             pools.append(caption_pool)
         recorder = RecorderService(repo, values.data_dir / "recordings",
                                    on_closed=queue.enqueue, policy=recorder_policy)

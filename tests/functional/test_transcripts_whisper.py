@@ -7,7 +7,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -23,6 +22,7 @@ from transcripts_support import (
 )
 
 from sessions.storage.database import Database
+from transcripts.caption_lines import CaptionLine, CaptionMessage
 from transcripts.captions import CaptionService, caption_prompt
 from transcripts.engine import (
     Segment,
@@ -112,10 +112,11 @@ async def test_tap_to_captions_and_final_transcript(pool: TranscriberPool, db: D
     repo = TranscriptRepository(db)
     queue = LocalJobQueue(TranscriptJobs(repo, pool))
     recorder = RecorderService(repo, tmp_path / "rec", on_closed=queue.enqueue)
-    captions: list[dict[str, Any]] = []
+    captions: list[CaptionLine] = []
 
-    async def emit(caption: dict[str, Any]) -> None:
-        captions.append(caption)
+    async def emit(message: CaptionMessage) -> None:
+        assert isinstance(message, CaptionLine)
+        captions.append(message)
 
     service = CaptionService(pool, emit)
     pcm = speech_pcm(FRENCH, "fr", tmp_path)
@@ -129,13 +130,13 @@ async def test_tap_to_captions_and_final_transcript(pool: TranscriberPool, db: D
     await enqueue_cafe(repo, queue, cafe_id)
     await asyncio.wait_for(queue.join(), 60)
     for _ in range(300):
-        if not service._queue.qsize() and captions:
+        if service.idle() and captions:
             break
         await asyncio.sleep(0.1)
     await service.aclose()
     await recorder.aclose()
-    assert "jeux vidéo" in " ".join(c["text"] for c in captions).lower()
-    assert all(c["cafe_id"] == cafe_id and c["start"] >= 120 for c in captions)
+    assert "jeux vidéo" in " ".join(c.text for c in captions).lower()
+    assert all(c.cafe_id == cafe_id and c.start >= 120 for c in captions)
     final = await repo.segments(cafe_id)
     assert "téléphone" in text_of(final).lower()
     assert 120 <= final[0].start < 122 and final[0].speaker == "Dr Martin"
@@ -150,10 +151,11 @@ async def test_live_captions_in_real_time(pool: TranscriberPool, tmp_path: Path)
     pcm, ends = phrases_with_pauses(
         ["Les jeux vidéo en ligne permettent de discuter.",
          "Le téléphone reste hors de la chambre."], tmp_path)
-    emitted: list[tuple[float, dict[str, Any]]] = []
+    emitted: list[tuple[float, CaptionLine]] = []
 
-    async def emit(caption: dict[str, Any]) -> None:
-        emitted.append((time.perf_counter(), caption))
+    async def emit(message: CaptionMessage) -> None:
+        assert isinstance(message, CaptionLine)
+        emitted.append((time.perf_counter(), message))
 
     service = CaptionService(pool, emit)
     service.configure_cafe(1, "fr", caption_prompt("Les écrans en famille",
@@ -171,8 +173,8 @@ async def test_live_captions_in_real_time(pool: TranscriberPool, tmp_path: Path)
             break
         await asyncio.sleep(0.05)
     await service.aclose()
-    texts = " ".join(c["text"] for _, c in emitted).lower()
+    texts = " ".join(c.text for _, c in emitted).lower()
     assert "jeux vidéo" in texts and "téléphone" in texts, texts
     for end in ends:
-        at = next(at for at, c in emitted if c["start"] <= end <= c["end"] + 0.05)
+        at = next(at for at, c in emitted if c.start <= end <= c.end + 0.05)
         assert at - (t0 + end) < 10.0

@@ -15,6 +15,7 @@ import pytest
 
 from sessions.storage.database import Database
 from sessions.storage.tables import cafes, metadata
+from transcripts.caption_lines import CaptionLine, CaptionMessage
 from transcripts.captions import (
     CaptionService,
     EnergyDetector,
@@ -165,10 +166,10 @@ class FakeTranscriber:
 async def test_caption_service_emits_off_loop() -> None:
     fake = FakeTranscriber("les jeux vidéo")
     pool = TranscriberPool(lambda: fake, processes=False)
-    emitted: list[dict[str, Any]] = []
+    emitted: list[CaptionMessage] = []
 
-    async def emit(caption: dict[str, Any]) -> None:
-        emitted.append(caption)
+    async def emit(message: CaptionMessage) -> None:
+        emitted.append(message)
 
     service = CaptionService(pool, emit, detector_factory=EnergyDetector)
     stream = service.open(7, "Dr Martin")
@@ -181,8 +182,10 @@ async def test_caption_service_emits_off_loop() -> None:
         await asyncio.sleep(0.01)
     await service.aclose()
     await pool.aclose()
-    assert emitted[0]["cafe_id"] == 7 and emitted[0]["speaker"] == "Dr Martin"
-    assert emitted[0]["text"].startswith("les jeux vidéo") and emitted[0]["start"] >= 10
+    (line,) = emitted
+    assert isinstance(line, CaptionLine) and line.cafe_id == 7 and line.final
+    assert line.speaker == "Dr Martin"
+    assert line.text.startswith("les jeux vidéo") and line.start >= 10
     assert service.latencies and service.latencies[0] < 2
 
 
