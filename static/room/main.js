@@ -357,7 +357,8 @@ class Room {
     });
     on("chat.message", (m) => this.chat.add(m));
     on("chat.hidden", (m) => this.chat.hide(m));
-    on("captions", (c) => this.captions.add(c));
+    on("captions", (c) => this.captions.show(c));
+    on("captions.behind", (b) => this.captions.behind(b));
     on("moderation.participant_removed", (p) => this.people.changed([], [p.participant_id]));
     on("moderation.removed", ({ banned }) => this.leaveForGood(this.t(banned ? "banned" : "removed")));
   }
