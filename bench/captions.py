@@ -111,6 +111,7 @@ async def final_job_loop(settings: Any, wav: Path, stop: asyncio.Event) -> int:
 
 
 async def run(args: argparse.Namespace, tmp: Path) -> list[float]:
+    from transcripts.caption_lines import CaptionLine, CaptionMessage
     from transcripts.captions import caption_prompt
     from transcripts.engine import WhisperSettings
     from transcripts.model import resolve_model
@@ -123,8 +124,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> list[float]:
     settings = WhisperSettings(model=resolve_model("", Path("var/models/whisper-base")))
     emitted: list[tuple[float, dict[str, Any]]] = []
 
-    async def emit(caption: dict[str, Any]) -> None:
-        emitted.append((time.perf_counter(), caption))
+    async def emit(message: CaptionMessage) -> None:
+        if isinstance(message, CaptionLine):
+            emitted.append((time.perf_counter(), message.payload()))
 
     service, pool = await caption_service(settings, emit)
     service.configure_cafe(1, "fr", caption_prompt("Les écrans en famille", GLOSSARY))
@@ -193,12 +195,29 @@ def main() -> None:
     ap.add_argument("--pause", type=float, default=1.2, help="silence between phrases, s")
     ap.add_argument("--long", action="store_true", help="add a 12 s phrase (partials)")
     ap.add_argument("--load", choices=["none", "final"], default="none")
+    ap.add_argument("--under-load", action="store_true",
+                    help="through the whole server, quiet then with 100 media subscribers, "
+                    "500 sockets and a final transcription (bench/captions_load.py)")
+    ap.add_argument("--configs", default="plain,before,tuned",
+                    help="with --under-load: caption configurations, in order")
+    ap.add_argument("--media", type=int, default=100, help="with --under-load")
+    ap.add_argument("--sockets", type=int, default=500, help="with --under-load")
+    ap.add_argument("--job-lead", type=float, default=8.0,
+                    help="with --under-load: seconds the final job runs before the speech")
+    ap.add_argument("--quiet-only", action="store_true", help="with --under-load: no load")
     args = ap.parse_args()
-    from transcripts.runtime import CAPTION_NICE, JOBS_NICE
+    from transcripts.captions import CaptionSettings
+    from transcripts.runtime import JOBS_NICE
 
+    captions = CaptionSettings()
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()}; whisper base int8, 2 threads; caption "
-          f"worker nice {CAPTION_NICE}, final jobs nice {JOBS_NICE}; load average {loadavg()}")
+          f"python {platform.python_version()}; whisper base int8; {captions}; final jobs "
+          f"nice {JOBS_NICE}; load average {loadavg()}")
+    if args.under_load:
+        from bench.captions_load import main as loaded
+
+        loaded(args)
+        return
     with tempfile.TemporaryDirectory() as tmp, contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(args, Path(tmp)))
 
