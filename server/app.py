@@ -47,8 +47,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     metrics = Metrics()
     app = web.Application(
         client_max_size=1024 * 1024,
-        middlewares=[metrics_middleware(metrics), security_headers, _locale, errors_middleware],
+        middlewares=[metrics_middleware(metrics), _locale, errors_middleware],
     )
+    app.on_response_prepare.append(security_headers)
     app[CONFIG] = config
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = metrics

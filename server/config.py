@@ -89,6 +89,10 @@ class Config(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "text"
     demo_cafe: bool = False
+    # Who may read /metrics: clients from these networks (CIDR) that came without a proxy's
+    # forwarding header, or any client sending `Authorization: Bearer <metrics_token>`.
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    metrics_token: str = ""
     ice: IceConfig = IceConfig()
     limits: LimitsConfig = LimitsConfig()
     whisper: WhisperConfig = WhisperConfig()
@@ -109,6 +113,25 @@ class Config(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {network!r}") from None
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_token(cls, value: str) -> str:
+        if value and len(value) < 24:
+            raise ValueError("at least 24 characters")
         return value
 
     @field_validator("redis_url")

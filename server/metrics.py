@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 
@@ -9,6 +11,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from server.config import Config
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -33,6 +37,24 @@ class Metrics:
 
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST.split(";")[0]
+# Set by a reverse proxy: the peer address is then the proxy's, not the client's.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def metrics_allowed(request: web.Request, config: Config) -> bool:
+    """A bearer token equal to `metrics_token`, or a direct peer in `metrics_allow`."""
+    header = request.headers.get("Authorization", "")
+    if config.metrics_token and header.startswith("Bearer "):
+        return hmac.compare_digest(header[7:].strip().encode(), config.metrics_token.encode())
+    if any(name in request.headers for name in FORWARDING_HEADERS) or not request.remote:
+        return False
+    try:
+        peer = ipaddress.ip_address(request.remote)
+    except ValueError:  # a unix socket
+        return False
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+        peer = peer.ipv4_mapped
+    return any(peer in ipaddress.ip_network(n, strict=False) for n in config.metrics_allow)
 
 
 def middleware(metrics: Metrics) -> Middleware:

@@ -9,10 +9,10 @@ from aiohttp import web
 
 from server.i18n import LANG_COOKIE, LOCALES
 from server.keys import CAFES, CONFIG, DATABASE, METRICS
-from server.metrics import CONTENT_TYPE
+from server.metrics import CONTENT_TYPE, metrics_allowed
 from server.urls import local_path
 from sessions.cafe import THEMES, CafeStatus
-from sessions.errors import Unavailable
+from sessions.errors import PermissionDenied, Unavailable
 
 log = logging.getLogger("causerie.http")
 routes = web.RouteTableDef()
@@ -80,4 +80,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/metrics", name="metrics")
 async def metrics(request: web.Request) -> web.Response:
+    if not metrics_allowed(request, request.app[CONFIG]):
+        log.warning("metrics refused")
+        raise PermissionDenied()
     return web.Response(body=request.app[METRICS].render(), content_type=CONTENT_TYPE)
