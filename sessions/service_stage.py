@@ -20,6 +20,7 @@ from sessions import stage as rules
 from sessions.actors import Actor
 from sessions.clock import Clock
 from sessions.commands import MediaReason, SetMuted, StopPublication
+from sessions.errors import NotFound
 from sessions.events import Effects, Outbound
 from sessions.moderation import AuditAction
 from sessions.ratelimit import LimitsLike
@@ -121,6 +122,10 @@ class StageService:
         now = self.clock.now()
         async with self.db.transaction() as conn:
             await guard(conn, actor)
+            # Someone else's hand or place on stage: only a participant of this café.
+            if (target != actor.participant_id
+                    and await self.moderation.target(conn, actor.cafe_id, target) is None):
+                raise NotFound("No such participant.")
             before = await self.repo.load(conn, actor.cafe_id)
             after, events = transition(before, now)
             await self.repo.save(conn, before, after)
