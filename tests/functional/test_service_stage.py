@@ -8,7 +8,7 @@ import pytest
 from qa_support import count, join, make_cafe, services
 
 from sessions.clock import FixedClock
-from sessions.errors import InvalidInput, InvalidTransition, PermissionDenied
+from sessions.errors import InvalidInput, NotFound, PermissionDenied
 from sessions.events import Audience
 from sessions.moderation import AuditAction
 from sessions.ratelimit import Limits
@@ -70,7 +70,7 @@ async def test_stage_limits_and_permissions(db: Database, clock: FixedClock) -> 
         await svc.stage.bring_on_stage(expert, parents[1].participant_id)
     with pytest.raises(PermissionDenied):
         await svc.stage.mute(expert, parents[0].participant_id)  # muting is a moderator's
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(NotFound):  # no such participant in this café (issue 8, finding 7)
         await svc.stage.bring_on_stage(expert, 424242)
     await svc.stage.lower_hand(expert, parents[2].participant_id)  # dismissed by the staff
     await svc.stage.send_back(parents[0])  # leaving by oneself
