@@ -173,13 +173,21 @@ def _shown(cafe_id: int, q: Question) -> list[Outbound]:
                       moderator=moderator_view(q), author=author_view(q))
 
 
-def _gone(cafe_id: int, before: Question, after: Question) -> list[Outbound]:
-    """`qa.removed`: to everyone who could see `before`, now that it left every list."""
+def _gone(cafe_id: int, before: Question, after: Question,
+          into: Question | None = None) -> list[Outbound]:
+    """`qa.removed`: to everyone who could see `before`, now that it left every list.
+    `merged_into` names the question it was merged `into` only to those who can see that
+    one (the author of a pending duplicate cannot see someone else's pending question)."""
     payload: dict[str, Any] = {"id": after.id, "reason": after.status.value}
-    if after.merged_into is not None:
-        payload["merged_into"] = after.merged_into
-    return _audiences(cafe_id, "qa.removed", after, visible=before, public=payload,
-                      moderator=payload, author=payload)
+    moderator, public, author = payload, payload, payload
+    if into is not None:
+        moderator = payload | {"merged_into": into.id}
+        if into.status in PUBLIC_STATUSES:
+            public = moderator
+        if viewer_view(into, Role.PARTICIPANT, after.author_id) is not None:
+            author = moderator
+    return _audiences(cafe_id, "qa.removed", after, visible=before, public=public,
+                      moderator=moderator, author=author)
 
 
 def _votes(cafe_id: int, q: Question, voter_id: int) -> list[Outbound]:
@@ -314,11 +322,17 @@ def merge(queue: Queue, question_id: int, *, into: int, now: datetime) -> Step:
     if target.status not in MERGE_TARGETS:
         raise InvalidTransition("A question cannot be merged into a %(status)s question.",
                                 status=target.status.value)
+    # Whoever saw the duplicate must see where it went (`qa.removed {merged_into}`, their
+    # votes moved there): a public question never folds into one still waiting for a
+    # moderator. Approve (or edit) that one first, or merge the other way round.
+    if source.status in PUBLIC_STATUSES and target.status not in PUBLIC_STATUSES:
+        raise InvalidTransition("An approved question can only be merged into a question "
+                                "the audience sees: approve the other one first.")
     gone = dataclasses.replace(source, status=S.MERGED, merged_into=target.id, voters=frozenset(),
                                updated_at=now)
     kept = dataclasses.replace(target, voters=target.voters | source.voters, updated_at=now)
-    return queue._with(gone, kept), _gone(queue.cafe_id, source, gone) + _shown(queue.cafe_id,
-                                                                                 kept)
+    return queue._with(gone, kept), (_gone(queue.cafe_id, source, gone, into=kept)
+                                     + _shown(queue.cafe_id, kept))
 
 
 def start_answering(queue: Queue, question_id: int, *, now: datetime) -> Step:

@@ -213,7 +213,7 @@ def test_merge_refusals() -> None:
     queue, _ = qa.mark_answered(ask(queue, 2), 1, now=T0)
     with pytest.raises(InvalidTransition):
         qa.merge(queue, 2, into=1, now=T0)  # into an answered question
-    queue, _ = qa.merge(approved(queue, 3), 3, into=2, now=T0)
+    queue, _ = qa.merge(ask(queue, 3), 3, into=2, now=T0)
     with pytest.raises(NotFound):
         qa.merge(queue, 3, into=2, now=T0)  # replayed
 
