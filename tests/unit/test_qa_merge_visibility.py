@@ -25,14 +25,14 @@ def in_status(queue: Queue, qid: int, author: int, status: S) -> Queue:
     """A question brought to `status` by the transitions a café goes through."""
     queue, _ = qa.ask(queue, question_id=qid, author_id=author, author_pseudonym=f"p{author}",
                       text=f"Question {qid}", anonymous=False, now=T0, max_length=500)
-    steps = {
-        S.PENDING: [], S.APPROVED: [qa.approve], S.REJECTED: [qa.reject],
-        S.ANSWERING: [qa.approve, qa.start_answering],
-        S.ANSWERED: [qa.approve, qa.mark_answered],
-    }[status]
-    for step in steps:
-        kwargs = {"reason": "", "max_length": 300} if step is qa.reject else {}
-        queue, _ = step(queue, qid, now=T0, **kwargs)
+    if status is S.REJECTED:
+        queue, _ = qa.reject(queue, qid, reason="", now=T0, max_length=300)
+    if status in {S.APPROVED, S.ANSWERING, S.ANSWERED}:
+        queue, _ = qa.approve(queue, qid, now=T0)
+    if status is S.ANSWERING:
+        queue, _ = qa.start_answering(queue, qid, now=T0)
+    if status is S.ANSWERED:
+        queue, _ = qa.mark_answered(queue, qid, now=T0)
     return queue
 
 
