@@ -118,7 +118,7 @@ async def run(minutes: float, part: float, tmp: Path) -> None:
     await queue.join()  # the closed parts, transcribed "during the café"
 
     t_end = time.perf_counter()
-    await recorder.close_tap(tap)  # the café ends: the last part is closed and queued
+    await recorder.close_recording(tap)  # the café ends: the last part is closed and queued
     await queue.join()
     end_to_transcript = time.perf_counter() - t_end
     recs = await repo.recordings(cafe_id)

@@ -39,7 +39,7 @@ async def publish(hub: Hub, conn: Connection, msg: m.MediaPublish) -> Ack:
         raise PermissionDenied()
     answer = await _router(hub).publish(actor.cafe_id, actor.participant_id, msg.sdp,
                                         allow_video=actor.can(Permission.PUBLISH_CAMERA),
-                                        muted=speaker.muted)
+                                        muted=speaker.muted, speaker=actor.pseudonym)
     conn.publishing = True
     await hub.announce_slots(actor.cafe_id)
     return {"sdp": answer, "type": "answer"}

@@ -205,20 +205,19 @@ class RecordingStore(Protocol):
 ClosedFn = Callable[[int, int], Awaitable[None]]  # (cafe_id, recording_id)
 
 
-class SpeakerTap:
-    """The consumer of one publisher's audio tap: recorder, plus live captions if given.
+class SpeakerRecording:
+    """One publisher's recording (fed by `transcripts.feed.SpeakerFeed`).
 
-    `push` is synchronous and cheap (called by the media plane for each 16 kHz chunk, with
-    the café time of its first sample); `close` when the speaker stops publishing.
+    `push` is synchronous and cheap (one 16 kHz chunk, with the café time of its first
+    sample); `RecorderService.close_recording` when the speaker stops publishing.
     """
 
     def __init__(self, service: RecorderService, cafe_id: int, participant_id: int | None,
-                 speaker: str, captions: Any = None) -> None:
+                 speaker: str) -> None:
         self.cafe_id = cafe_id
         self.participant_id = participant_id
         self.speaker = speaker
-        self.captions = captions  # a captions.CaptionStream, or None
-        self._service = service
+        self.service = service
         self._core = SpeakerRecorder(service.root / f"cafe-{cafe_id}", speaker,
                                      service.policy)
         self._queue: asyncio.Queue[tuple[PCM, float] | None] = asyncio.Queue(maxsize=3000)
@@ -231,12 +230,8 @@ class SpeakerTap:
         except asyncio.QueueFull:
             log.warning("recorder backlog full, chunk dropped cafe=%s participant=%s",
                         self.cafe_id, self.participant_id)
-        if self.captions is not None:
-            self.captions.push(pcm, timestamp)
 
     async def close(self) -> None:
-        if self.captions is not None:
-            self.captions.close()
         await self._queue.put(None)
         await self._task
 
@@ -255,7 +250,7 @@ class SpeakerTap:
                 else:
                     batch.append(nxt)
             try:
-                events = await loop.run_in_executor(self._service.io, self._write, batch, done)
+                events = await loop.run_in_executor(self.service.io, self._write, batch, done)
                 for event in events:
                     await self._persist(event)
             except Exception:
@@ -273,7 +268,7 @@ class SpeakerTap:
         return events
 
     async def _persist(self, event: RecorderEvent) -> None:
-        store = self._service.store
+        store = self.service.store
         if isinstance(event, PartOpened):
             self._ids[event.part] = await store.create_recording(
                 self.cafe_id, self.participant_id, self.speaker, str(event.path), event.offset)
@@ -284,12 +279,12 @@ class SpeakerTap:
         await store.close_recording(recording_id, event.duration)
         log.info("recording closed cafe=%s participant=%s recording=%s duration=%.1f",
                  self.cafe_id, self.participant_id, recording_id, event.duration)
-        if self._service.on_closed is not None:
-            await self._service.on_closed(self.cafe_id, recording_id)
+        if self.service.on_closed is not None:
+            await self.service.on_closed(self.cafe_id, recording_id)
 
 
 class RecorderService:
-    """Opens a `SpeakerTap` per publisher; one I/O thread writes every file in order."""
+    """Opens a `SpeakerRecording` per publisher; one I/O thread writes every file in order."""
 
     def __init__(self, store: RecordingStore, root: Path, *,
                  on_closed: ClosedFn | None = None,
@@ -300,23 +295,25 @@ class RecorderService:
         self.policy = policy or RecorderPolicy()
         self.io = concurrent.futures.ThreadPoolExecutor(max_workers=1,
                                                         thread_name_prefix="recorder")
-        self._taps: set[SpeakerTap] = set()
+        self._open: set[SpeakerRecording] = set()
 
-    def open(self, cafe_id: int, participant_id: int | None, speaker: str,
-             captions: Any = None) -> SpeakerTap:
-        tap = SpeakerTap(self, cafe_id, participant_id, speaker, captions)
-        self._taps.add(tap)
-        return tap
+    def open(self, cafe_id: int, participant_id: int | None, speaker: str
+             ) -> SpeakerRecording:
+        recording = SpeakerRecording(self, cafe_id, participant_id, speaker)
+        self._open.add(recording)
+        return recording
 
-    async def close_tap(self, tap: SpeakerTap) -> None:
-        self._taps.discard(tap)
-        await tap.close()
+    async def close_recording(self, recording: SpeakerRecording) -> None:
+        """Idempotent: the last part is closed (and queued for the final transcript)."""
+        if recording in self._open:
+            self._open.discard(recording)
+            await recording.close()
 
     async def close_cafe(self, cafe_id: int) -> None:
-        for tap in [t for t in self._taps if t.cafe_id == cafe_id]:
-            await self.close_tap(tap)
+        for recording in [r for r in self._open if r.cafe_id == cafe_id]:
+            await self.close_recording(recording)
 
     async def aclose(self) -> None:
-        for tap in list(self._taps):
-            await self.close_tap(tap)
+        for recording in list(self._open):
+            await self.close_recording(recording)
         self.io.shutdown(wait=True)

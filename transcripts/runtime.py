@@ -1,9 +1,10 @@
 """The transcripts runtime a server process holds: recorder, captions, job queue, pools.
 
 Built once at start-up (`Transcripts.start`), stored under `transcripts.keys.TRANSCRIPTS`,
-closed at clean-up (`aclose`). The media plane calls `open_tap` for each publisher's audio
-and closes the tap when publishing stops; the café service calls `cafe_opened` and
-`cafe_ended`.
+closed at clean-up (`aclose`). Each publisher's audio comes in through one `SpeakerFeed`
+(`open_feed`, closed when publishing stops), which fans out to the recording and the live
+captions; captions go out as typed messages to `emit_caption`. The server calls
+`cafe_opened` and `cafe_ended`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from transcripts.captions import (
     caption_prompt,
 )
 from transcripts.engine import TranscriberPool, WhisperFactory, WhisperSettings
+from transcripts.feed import CafeTimeline, Speaker, SpeakerFeed
 from transcripts.jobs import (
     ArqJobQueue,
     JobQueue,
@@ -31,7 +33,7 @@ from transcripts.jobs import (
     enqueue_cafe,
 )
 from transcripts.model import default_cache_dir, resolve_model
-from transcripts.recorder import RecorderPolicy, RecorderService, SpeakerTap
+from transcripts.recorder import RecorderPolicy, RecorderService
 from transcripts.repository import TranscriptRepository
 
 log = logging.getLogger("causerie.transcripts")
@@ -117,14 +119,13 @@ class Transcripts:
             self.captions.configure_cafe(cafe_id, cafe.language,
                                          caption_prompt(cafe.title, cafe.glossary))
 
-    def open_tap(self, cafe_id: int, participant_id: int | None, speaker: str) -> SpeakerTap:
-        """A publisher's audio: call `tap.push(pcm_int16_16k_mono, cafe_seconds)` per chunk,
-        `await transcripts.close_tap(tap)` when publishing stops."""
-        stream = self.captions.open(cafe_id, speaker) if self.captions else None
-        return self.recorder.open(cafe_id, participant_id, speaker, stream)
-
-    async def close_tap(self, tap: SpeakerTap) -> None:
-        await self.recorder.close_tap(tap)
+    def open_feed(self, speaker: Speaker, timeline: CafeTimeline) -> SpeakerFeed:
+        """A publisher's audio: `feed.push_frame(frame, monotonic)` per decoded frame,
+        `await feed.close()` when publishing stops."""
+        captions = (self.captions.open(speaker.cafe_id, speaker.name)
+                    if self.captions is not None else None)
+        recording = self.recorder.open(speaker.cafe_id, speaker.participant_id, speaker.name)
+        return SpeakerFeed(speaker, timeline, recording=recording, captions=captions)
 
     async def cafe_ended(self, cafe_id: int) -> list[int]:
         """Close the café's taps and queue what is left to transcribe (idempotent)."""

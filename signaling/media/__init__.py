@@ -24,7 +24,7 @@ from .errors import (
 from .ice import build_configuration, offered_host_addresses
 from .router import MediaRouter
 from .stats import MediaStats
-from .taps import AudioChunk, AudioTap, AudioTapCallback, Pcm16kResampler
+from .taps import AudioChunk, AudioTap, AudioTapCallback
 
 __all__ = [
     "AudioChunk",
@@ -35,7 +35,6 @@ __all__ = [
     "MediaRouter",
     "MediaStats",
     "NoSuchPeer",
-    "Pcm16kResampler",
     "SdpTooLarge",
     "SlotsFull",
     "TooManyTracks",

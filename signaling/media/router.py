@@ -78,6 +78,7 @@ def _is_vp8_keyframe(payloads: list[bytes]) -> bool:
 @dataclass(eq=False)
 class _Publisher:
     participant_id: int
+    speaker: str
     pc: RTCPeerConnection
     audio_slot: Slot | None = None
     video_slot: Slot | None = None
@@ -243,12 +244,13 @@ class MediaRouter:
 
     async def publish(
         self, cafe_id: int, participant_id: int, offer_sdp: str, *, allow_video: bool,
-        muted: bool = False,
+        muted: bool = False, speaker: str = "",
     ) -> str:
         """Receive a participant's audio (and video if ``allow_video``); return the answer.
 
         ``muted`` is the stored moderator mute: applied before the first frame, it replaces
-        what this process remembered (which a restart forgets).
+        what this process remembered (which a restart forgets). ``speaker`` is the name
+        the audio taps receive with each frame.
 
         The offer must carry at most ``max_tracks_per_publisher`` sections, one audio and
         one video at most. A participant publishing again replaces its previous connection.
@@ -301,7 +303,7 @@ class MediaRouter:
                 )
                 raise InvalidSdp() from exc
 
-            publisher = _Publisher(participant_id, pc)
+            publisher = _Publisher(participant_id, speaker, pc)
             for track in tracks:
                 if track.kind == "audio" and shape.audio and audio_slot is not None:
                     publisher.audio_slot = audio_slot
@@ -417,7 +419,8 @@ class MediaRouter:
                     stats.audio_frames_muted += 1
                     continue
                 if room.taps:
-                    chunk = AudioChunk(room.cafe_id, pid, time.monotonic(), frame)
+                    chunk = AudioChunk(room.cafe_id, pid, time.monotonic(), frame,
+                                       publisher.speaker)
                     for tap in list(room.taps):
                         try:
                             tap(chunk)

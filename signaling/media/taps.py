@@ -1,9 +1,9 @@
 """Audio taps: every published audio frame, decoded once, for the recorder and captions.
 
 A tap is a plain callback called on the event loop's thread for each decoded frame (aiortc
-delivers 48 kHz stereo s16 frames of 20 ms). It must return quickly: hand the work to a
-queue or a worker. `AudioTap` is such a queue, to read with ``async for``.
-`Pcm16kResampler` turns frames into the 16 kHz mono int16 samples Whisper wants.
+delivers 48 kHz stereo s16 frames of 20 ms), with the speaker's identity. It must return
+quickly: hand the work to a queue or a worker. `AudioTap` is such a queue, to read with
+``async for``. Resampling for Whisper is the consumer's (`transcripts.feed`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import av
-import numpy as np
-import numpy.typing as npt
 
 logger = logging.getLogger("causerie.media")
 
-__all__ = ["AudioChunk", "AudioTap", "AudioTapCallback", "Pcm16kResampler"]
+__all__ = ["AudioChunk", "AudioTap", "AudioTapCallback"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +25,15 @@ class AudioChunk:
     """One decoded audio frame of one speaker.
 
     ``timestamp`` is `time.monotonic()` when the frame left the decoder; ``frame`` is the
-    `av.AudioFrame` as aiortc decoded it (48 kHz, s16, usually stereo, 960 samples).
+    `av.AudioFrame` as aiortc decoded it (48 kHz, s16, usually stereo, 960 samples);
+    ``speaker`` the name the publisher published under.
     """
 
     cafe_id: int
     participant_id: int
     timestamp: float
     frame: av.AudioFrame
+    speaker: str = ""
 
 
 AudioTapCallback = Callable[[AudioChunk], None]
@@ -77,16 +77,3 @@ class AudioTap:
             if chunk is None:
                 return
             yield chunk
-
-
-class Pcm16kResampler:
-    """Resample one speaker's frames to 16 kHz mono int16 (keep one per speaker)."""
-
-    def __init__(self) -> None:
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=16000)
-
-    def resample(self, frame: av.AudioFrame) -> npt.NDArray[np.int16]:
-        parts = [out.to_ndarray().reshape(-1) for out in self._resampler.resample(frame)]
-        if not parts:
-            return np.zeros(0, dtype=np.int16)
-        return np.concatenate(parts).astype(np.int16, copy=False)

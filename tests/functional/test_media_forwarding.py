@@ -29,7 +29,6 @@ from signaling.media import (
     InvalidSdp,
     MediaRouter,
     NoSuchPeer,
-    Pcm16kResampler,
     SdpTooLarge,
     SlotsFull,
     TooManyTracks,
@@ -37,6 +36,7 @@ from signaling.media import (
     build_configuration,
     offered_host_addresses,
 )
+from transcripts.feed import Pcm16kResampler
 
 LOOPBACK = ("127.0.0.1",)
 CAFE = 7

@@ -32,6 +32,7 @@ from transcripts.engine import (
     WhisperTranscriber,
 )
 from transcripts.errors import InvalidAudio
+from transcripts.feed import CafeTimeline, Speaker, SpeakerFeed
 from transcripts.jobs import LocalJobQueue, TranscriptJobs, enqueue_cafe, transcribe_file
 from transcripts.model import resolve_model
 from transcripts.recorder import RecorderService
@@ -121,12 +122,14 @@ async def test_tap_to_captions_and_final_transcript(pool: TranscriberPool, db: D
     service = CaptionService(pool, emit)
     pcm = speech_pcm(FRENCH, "fr", tmp_path)
     pcm = np.concatenate([np.zeros(8000, np.int16), pcm, np.zeros(16000, np.int16)])
-    tap = recorder.open(cafe_id, None, "Dr Martin", service.open(cafe_id, "Dr Martin"))
+    feed = SpeakerFeed(Speaker(cafe_id, None, "Dr Martin"), CafeTimeline(0.0, 0.0),
+                       recording=recorder.open(cafe_id, None, "Dr Martin"),
+                       captions=service.open(cafe_id, "Dr Martin"))
     for i in range(0, len(pcm), 320):  # 20 ms chunks, starting 120 s into the café
-        tap.push(pcm[i:i + 320], 120 + i / 16000)
+        feed.push(pcm[i:i + 320], 120 + i / 16000)
         if i % 16000 == 0:
             await asyncio.sleep(0)
-    await recorder.close_tap(tap)
+    await feed.close()
     await enqueue_cafe(repo, queue, cafe_id)
     await asyncio.wait_for(queue.join(), 60)
     for _ in range(300):

@@ -12,7 +12,6 @@ from sessions.errors import InvalidInput, InvalidTransition, NotFound, Permissio
 from signaling.media import (
     InvalidSdp,
     NoSuchPeer,
-    Pcm16kResampler,
     SdpTooLarge,
     SlotsFull,
     TooManyTracks,
@@ -21,6 +20,7 @@ from signaling.media import (
     offered_host_addresses,
 )
 from signaling.media.sdp import check_answer, check_offer
+from transcripts.feed import Pcm16kResampler
 
 SESSION = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
 TRANSPORT = (
