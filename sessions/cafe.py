@@ -124,6 +124,24 @@ def clean_text(value: str, *, field: str, max_length: int, required: bool = True
     return text
 
 
+# Line and paragraph separators, control, format (bidi overrides, zero-width), private-use,
+# surrogate and unassigned characters: invisible or layout-breaking in a name shown to all.
+PSEUDONYM_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+
+
+def clean_pseudonym(value: str, *, max_length: int) -> str:
+    """A pseudonym as others will see it: refused (not silently changed) when it holds an
+    invisible or layout-breaking character, or nothing visible but combining marks."""
+    text = unicodedata.normalize("NFC", value)
+    if any(unicodedata.category(ch) in PSEUDONYM_REFUSED_CATEGORIES for ch in text):
+        raise InvalidInput("A pseudonym cannot contain line breaks, control or invisible "
+                           "characters.")
+    text = text.strip()
+    if text and not any(unicodedata.category(ch)[0] in "LNPS" for ch in text):
+        raise InvalidInput("A pseudonym needs at least one visible letter, digit or sign.")
+    return clean_text(text, field="pseudonym", max_length=max_length)
+
+
 def validate_draft(
     *, title: str, description: str, theme: str, language: str, starts_at: datetime,
     duration_minutes: int, glossary: str = "", now: datetime, is_new: bool,

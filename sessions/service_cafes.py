@@ -247,12 +247,9 @@ class CafeService:
             invitation_id, role = await self.check_invitation(cafe.id, invitation_token)
         else:
             role = Role.PARTICIPANT
-        pseudonym = cafe_rules.clean_text(pseudonym, field="pseudonym",
-                                          max_length=self.pseudonym_max_length)
+        pseudonym = cafe_rules.clean_pseudonym(pseudonym, max_length=self.pseudonym_max_length)
         if cafe.status is CafeStatus.ENDED:
             raise PermissionDenied("This café has ended.")
-        if cafe.status is CafeStatus.SCHEDULED and not allows(role, Permission.JOIN_BEFORE_LIVE):
-            raise PermissionDenied("This café has not started yet.")
         now = self.clock.now()
         async with self.db.transaction() as conn:
             if await self.bans.is_banned(conn, cafe.id, browser_key, invitation_id):
@@ -275,6 +272,7 @@ class CafeService:
                         role, invitation_id = Role(stored["role"]), int(stored["id"])
                 await self.repo.update_participant(conn, pid, pseudonym=pseudonym,
                                                    role=role.value, invitation_id=invitation_id)
+            _check_may_join(cafe, role)  # the final role: a stored one may have come back
             expires_at = None
             if invitation_id is not None:
                 stored = await self.repo.invitation(conn, invitation_id)
@@ -301,3 +299,11 @@ def _valid(invitation: Any, cafe_id: int, now: datetime) -> bool:
     """An invitation row still gives its role in this café: not revoked, not expired."""
     return bool(invitation["cafe_id"] == cafe_id and invitation["revoked_at"] is None
                 and as_utc(invitation["expires_at"]) > now)
+
+
+def _check_may_join(cafe: Cafe, role: Role) -> None:
+    """The permission table decides who enters a café in each state."""
+    if cafe.status is CafeStatus.SCHEDULED and not allows(role, Permission.JOIN_BEFORE_LIVE):
+        raise PermissionDenied("This café has not started yet.")
+    if cafe.status is CafeStatus.LIVE and not allows(role, Permission.JOIN_LIVE):
+        raise PermissionDenied("This role cannot join a live café.")
