@@ -14,13 +14,18 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp_session import setup as setup_sessions
-from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from babel.dates import format_date, format_time
 
 from server import admin_sections, auth, views_admin, views_public
 from server.config import Config, ensure_secret_key
 from server.i18n import Catalogs, negotiate
 from server.keys import CAFES, CATALOGS, CLOCK, CONFIG, DATABASE, METRICS
+from server.login_sessions import (
+    LOGIN_STORE,
+    DatabaseLoginStore,
+    RedisLoginStore,
+    RevocableCookieStorage,
+)
 from server.metrics import Metrics
 from server.metrics import middleware as metrics_middleware
 from server.observability import observability_lifetime
@@ -58,9 +63,10 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_login_throttle)
 
-    setup_sessions(app, EncryptedCookieStorage(
-        auth.session_key(config.secret_key), cookie_name="causerie_session", httponly=True,
-        samesite="Lax", secure=config.secure_cookies, max_age=12 * 3600))
+    setup_sessions(app, RevocableCookieStorage(
+        auth.session_key(config.secret_key), app[CLOCK], cookie_name="causerie_session",
+        httponly=True, samesite="Lax", secure=config.secure_cookies,
+        max_age=auth.SESSION_MAX_AGE))
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -97,8 +103,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         invitation_ttl=timedelta(hours=config.invitation_ttl_hours),
         pseudonym_max_length=config.limits.pseudonym_max_length,
     )
+    # Organiser logins: on Redis when the processes share one, else in the database.
+    logins = RedisLoginStore(config.redis_url) if config.redis_url else DatabaseLoginStore(db)
+    app[LOGIN_STORE] = logins
     log.info("database ready url=%s", db.engine.url.render_as_string(hide_password=True))
     yield
+    await logins.close()
     await db.close()
     log.info("database closed")
 

@@ -9,6 +9,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from aiohttp_session import get_session
@@ -16,6 +17,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from yarl import URL
 
+from server.keys import CLOCK
+from server.login_sessions import LOGIN_STORE, ORGANISER, SID, record_key
 from sessions import cafe as cafe_rules
 from sessions.errors import InvalidInput, PermissionDenied
 from sessions.service_cafes import CafeService
@@ -23,6 +26,7 @@ from sessions.service_cafes import CafeService
 log = logging.getLogger("causerie.auth")
 
 PASSWORD_MIN, PASSWORD_MAX = 10, 200
+SESSION_MAX_AGE = 12 * 3600
 CSRF_FIELD = "csrf_token"
 _hasher = PasswordHasher()  # stateless parameters, safe to share
 
@@ -100,7 +104,8 @@ _DUMMY_HASH = _hasher.hash("causerie-timing-equaliser")
 
 async def current_organiser(request: web.Request, cafes: CafeService) -> Organiser | None:
     session = await get_session(request)
-    organiser_id = session.get("organiser_id")
+    # RevocableCookieStorage has already dropped a logged-out or revoked login.
+    organiser_id = session.get(ORGANISER)
     if not isinstance(organiser_id, int):
         return None
     async with cafes.db.connect() as conn:
@@ -116,16 +121,40 @@ async def require_organiser(request: web.Request, cafes: CafeService) -> Organis
 
 
 async def login(request: web.Request, organiser: Organiser) -> None:
+    """A new session (never the one the browser came with) and its server-side record."""
     session = await get_session(request)
     session.invalidate()
     session = await get_session(request)
-    session["organiser_id"] = organiser.id
+    sid = secrets.token_urlsafe(32)
+    now = request.app[CLOCK].now()
+    await request.app[LOGIN_STORE].add(record_key(sid), organiser.id, now,
+                                       now + timedelta(seconds=SESSION_MAX_AGE))
+    session[ORGANISER] = organiser.id
+    session[SID] = sid
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
 
 
 async def logout(request: web.Request) -> None:
+    """Ends this login on the server: a copy of the cookie opens nothing afterwards."""
     session = await get_session(request)
+    sid = session.get(SID)
+    if isinstance(sid, str):
+        await request.app[LOGIN_STORE].remove(record_key(sid))
     session.invalidate()
+
+
+async def change_password(request: web.Request, cafes: CafeService, organiser: Organiser,
+                          current: str, new: str) -> None:
+    """Check the current password, store the new one, end every login of this organiser
+    (every browser), then log this browser in again."""
+    if await authenticate(cafes, organiser.email, current) is None:
+        raise PermissionDenied("The current password is not right.")
+    new_hash = await hash_password(validate_password(new))
+    async with cafes.db.transaction() as conn:
+        await cafes.repo.set_password_hash(conn, organiser.id, new_hash)
+    await request.app[LOGIN_STORE].remove_organiser(organiser.id)
+    log.info("password changed organiser=%s", organiser.id)
+    await login(request, organiser)
 
 
 async def csrf_token(request: web.Request) -> str:

@@ -17,7 +17,7 @@ from server.throttle import LoginThrottle
 from server.urls import local_path
 from server.web_errors import LANG
 from sessions.cafe import THEMES, Cafe, CafeDraft, validate_draft
-from sessions.errors import CauserieError, InvalidInput
+from sessions.errors import CauserieError, InvalidInput, PermissionDenied
 from sessions.roles import Role
 from signaling import standing
 from signaling.keys import HUB
@@ -81,6 +81,33 @@ async def logout(request: web.Request) -> web.StreamResponse:
     await _form(request)
     await auth.logout(request)
     raise web.HTTPSeeOther("/")
+
+
+@routes.get("/admin/password", name="password")
+@aiohttp_jinja2.template("admin/password.html")
+async def password_form(request: web.Request) -> dict[str, object]:
+    await auth.require_organiser(request, request.app[CAFES])
+    return {"error": None}
+
+
+@routes.post("/admin/password")
+async def password_change(request: web.Request) -> web.StreamResponse:
+    organiser = await auth.require_organiser(request, request.app[CAFES])
+    form = await _form(request)
+    peer = request.remote or "?"
+    throttle = request.app[auth_throttle_key]
+    try:
+        # The current password is asked again: the throttle guards it as it guards /login.
+        await throttle.check(peer, organiser.email)
+        await auth.change_password(request, request.app[CAFES], organiser,
+                                   _field(form, "current", 200), _field(form, "new", 200))
+    except CauserieError as exc:
+        if isinstance(exc, PermissionDenied):
+            await throttle.failed(peer, organiser.email)
+        error = request.app[CATALOGS].error_message(request[LANG], exc)
+        return aiohttp_jinja2.render_template(
+            "admin/password.html", request, {"error": error}, status=exc.http_status)
+    raise web.HTTPSeeOther("/admin?password=changed")
 
 
 @routes.get("/admin", name="admin")

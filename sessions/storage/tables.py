@@ -29,6 +29,17 @@ organisers = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
+# An organiser's logged-in browser: the session cookie names one row (by the SHA-256 of its
+# random id); logout deletes it, a password change deletes all of the organiser's.
+login_sessions = sa.Table(
+    "login_sessions", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("organiser_id", sa.Integer,
+              sa.ForeignKey("organisers.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False, index=True),
+)
+
 cafes = sa.Table(
     "cafes", metadata,
     sa.Column("id", sa.Integer, primary_key=True),

@@ -54,13 +54,32 @@ async def invite(cafes: CafeService, cafe: Cafe, role: Role) -> str:
     return (await cafes.invite(cafe.id, role)).token
 
 
-def session_cookie(secret_key: str, organiser_id: int) -> str:
-    """The `causerie_session` cookie of a logged-in organiser (aiohttp_session's format)."""
+def session_cookie(secret_key: str, organiser_id: int, sid: str = "") -> str:
+    """A `causerie_session` cookie (aiohttp_session's format) naming `organiser_id` and the
+    login `sid`. Without a login record on the server (`login_cookie` adds one) it opens
+    nothing: the organiser's login is checked on the server."""
     from server.auth import session_key
 
     fernet = Fernet(base64.urlsafe_b64encode(session_key(secret_key)))
-    body = json.dumps({"session": {"organiser_id": organiser_id}, "created": int(time.time())})
+    data = {"organiser_id": organiser_id, **({"sid": sid} if sid else {})}
+    body = json.dumps({"session": data, "created": int(time.time())})
     return fernet.encrypt(body.encode()).decode()
+
+
+async def login_cookie(app: web.Application, organiser_id: int) -> str:
+    """The cookie of a logged-in organiser: a login record in the app's store, and the
+    session cookie that names it (what `POST /login` makes)."""
+    from datetime import timedelta
+
+    from server.auth import SESSION_MAX_AGE
+    from server.keys import CONFIG
+    from server.login_sessions import LOGIN_STORE, record_key
+
+    sid = secrets.token_urlsafe(32)
+    now = app[CLOCK].now()
+    await app[LOGIN_STORE].add(record_key(sid), organiser_id, now,
+                               now + timedelta(seconds=SESSION_MAX_AGE))
+    return session_cookie(app[CONFIG].secret_key, organiser_id, sid)
 
 
 @dataclass
@@ -170,5 +189,14 @@ class Live:
             await peer.close()
 
 
-__all__ = ["CLOCK", "Live", "Peer", "browser_key", "connect", "invite", "make_cafe",
-           "session_cookie"]
+__all__ = [
+    "CLOCK",
+    "Live",
+    "Peer",
+    "browser_key",
+    "connect",
+    "invite",
+    "login_cookie",
+    "make_cafe",
+    "session_cookie",
+]

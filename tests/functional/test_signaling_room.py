@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from signaling_fixtures import Live, invite, make_cafe, session_cookie
+from signaling_fixtures import Live, invite, login_cookie, make_cafe, session_cookie
 
 from server.keys import CONFIG
 from sessions.roles import Role
@@ -99,7 +99,10 @@ async def test_organiser_logged_in_joins_as_organiser(live: Live) -> None:
     cafe = await make_cafe(live.cafes)
     organiser_id = await create_organiser(live.cafes, "orga@example.org", "Claire",
                                           "correct horse battery staple")
-    cookie = session_cookie(live.app[CONFIG].secret_key, organiser_id)
+    forged = session_cookie(live.app[CONFIG].secret_key, organiser_id)  # no login record
+    peer = await live.peer(headers={"Cookie": f"causerie_session={forged}"})
+    assert (await peer.join(cafe, "ignored"))["error"]["code"] == "forbidden"  # not started
+    cookie = await login_cookie(live.app, organiser_id)
     peer = await live.peer(headers={"Cookie": f"causerie_session={cookie}"})
     ack = await peer.join(cafe, "ignored")
     assert ack["ok"] is True, ack
