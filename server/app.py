@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp_session import setup as setup_sessions
 from babel.dates import format_date, format_time
 
-from server import admin_sections, auth, views_admin, views_public
+from server import admin_sections, auth, views_admin, views_public, views_review
 from server.config import Config, ensure_secret_key
 from server.i18n import Catalogs, negotiate
 from server.keys import CAFES, CATALOGS, CLOCK, CONFIG, DATABASE, METRICS
@@ -62,6 +62,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[views_admin.ADMIN_SECTIONS] = list(admin_sections.SECTIONS)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_login_throttle)
+    app.cleanup_ctx.append(views_review.review_lifetime)
 
     setup_sessions(app, RevocableCookieStorage(
         auth.session_key(config.secret_key), app[CLOCK], cookie_name="causerie_session",
@@ -81,6 +82,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
 
     app.add_routes(views_public.routes)
     app.add_routes(views_admin.routes)
+    app.add_routes(views_review.routes)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     if NODE_MODULES.is_dir():
         app.router.add_static("/vendor/", NODE_MODULES, name="vendor")

@@ -35,6 +35,13 @@ class AuditAction(enum.StrEnum):
     CHAT_HIDE = "chat.hide"
     PARTICIPANT_REMOVE = "participant.remove"
     PARTICIPANT_BAN = "participant.ban"
+    # the transcript's review (transcripts.review_service): before and after in the detail
+    TRANSCRIPT_EDIT = "transcript.edit"
+    TRANSCRIPT_SPLIT = "transcript.split"
+    TRANSCRIPT_JOIN = "transcript.join"
+    TRANSCRIPT_REDACT = "transcript.redact"
+    TRANSCRIPT_PUBLISH = "transcript.publish"
+    TRANSCRIPT_WITHDRAW = "transcript.withdraw"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ class Permission(enum.StrEnum):
     MANAGE_CAFES = "manage_cafes"
     INVITE = "invite"
     PUBLISH_TRANSCRIPT = "publish_transcript"
+    REVIEW_TRANSCRIPT = "review_transcript"  # read before publishing, correct, redact
     VIEW_AUDIT_LOG = "view_audit_log"
     OPEN_CAFE = "open_cafe"
     END_CAFE = "end_cafe"
@@ -64,7 +65,7 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.OPEN_CAFE, P.END_CAFE, P.JOIN_BEFORE_LIVE, P.JOIN_LIVE,
             P.PUBLISH_CAMERA, P.PUBLISH_MICROPHONE, P.SUBSCRIBE_MEDIA,
             P.ANSWER_QUESTIONS, P.MANAGE_STAGE, P.CHAT, P.VOTE,
-            P.VIEW_PUBLISHED_TRANSCRIPTS,
+            P.VIEW_PUBLISHED_TRANSCRIPTS, P.REVIEW_TRANSCRIPT,
         }
     ),
     Role.MODERATOR: frozenset(

@@ -20,7 +20,8 @@ import webvtt
 
 from sessions.errors import InvalidInput, NotFound
 from sessions.storage.database import Database
-from sessions.storage.tables import cafes, recordings, segments
+from sessions.storage.tables import cafes, recordings, redactions, segments
+from transcripts.chapters import Chapter, load_chapters, to_chapters_vtt
 
 Format = Literal["vtt", "srt", "txt", "json"]
 FORMATS: tuple[str, ...] = get_args(Format)
@@ -73,6 +74,11 @@ class Transcript:
     starts_at: datetime
     segments: tuple[TranscriptSegment, ...]
     recording: Recording | None
+    chapters: tuple[Chapter, ...] = ()
+    # A redaction not yet silenced in the replay: no audio is served until it is.
+    audio_pending: bool = False
+    cafe_id: int = 0
+    published: bool = True
 
     @property
     def speakers(self) -> list[str]:
@@ -106,12 +112,14 @@ def _utc(value: datetime) -> datetime:
 
 
 async def load_transcript(db: Database, slug: str, *, published_only: bool = True) -> Transcript:
-    """The café's segments in time order, with the recording the page plays: the café's
-    replay once built, else its longest part."""
+    """The café's segments in time order, its chapters, with the recording the page plays:
+    the café's replay once built, else its longest part (never a part once anything was
+    redacted: only the replay is silenced)."""
     async with db.connect() as conn:
         cafe = (await conn.execute(
             sa.select(cafes.c.id, cafes.c.slug, cafes.c.title, cafes.c.theme, cafes.c.language,
-                      cafes.c.starts_at, cafes.c.transcript_published)
+                      cafes.c.starts_at, cafes.c.transcript_published, cafes.c.opened_at,
+                      cafes.c.ended_at)
             .where(cafes.c.slug == slug[:80])
         )).first()
         if cafe is None or (published_only and not cafe.transcript_published):
@@ -120,11 +128,12 @@ async def load_transcript(db: Database, slug: str, *, published_only: bool = Tru
             sa.select(segments.c.id, segments.c.start_seconds, segments.c.end_seconds,
                       segments.c.speaker, segments.c.text, segments.c.words)
             .where(segments.c.cafe_id == cafe.id)
-            .order_by(segments.c.start_seconds, segments.c.recording_id, segments.c.seq)
+            .order_by(segments.c.start_seconds, segments.c.recording_id, segments.c.seq,
+                      segments.c.id)
         )).all()
         rec = (await conn.execute(
             sa.select(recordings.c.id, recordings.c.path, recordings.c.offset_seconds,
-                      recordings.c.duration_seconds)
+                      recordings.c.duration_seconds, recordings.c.status)
             .where(recordings.c.cafe_id == cafe.id, recordings.c.status != "recording")
             # The replay (every part on one timeline) when it exists, else the longest part.
             .order_by((recordings.c.status == "replay").desc(),
@@ -132,6 +141,12 @@ async def load_transcript(db: Database, slug: str, *, published_only: bool = Tru
                       recordings.c.offset_seconds, recordings.c.id)
             .limit(1)
         )).first()
+        redacted = (await conn.execute(
+            sa.select(sa.func.count(), sa.func.count().filter(redactions.c.applied.is_(False)))
+            .where(redactions.c.cafe_id == cafe.id))).one()
+        chapters = await load_chapters(conn, cafe.id, cafe.opened_at, cafe.ended_at)
+    if redacted[0] and rec is not None and rec.status != "replay":
+        rec = None  # a part still holds the redacted speech
     return Transcript(
         slug=cafe.slug, title=cafe.title, theme=cafe.theme, language=cafe.language,
         starts_at=_utc(cafe.starts_at),
@@ -143,6 +158,8 @@ async def load_transcript(db: Database, slug: str, *, published_only: bool = Tru
         recording=None if rec is None else Recording(
             rec.id, rec.path, float(rec.offset_seconds),
             None if rec.duration_seconds is None else float(rec.duration_seconds)),
+        chapters=tuple(chapters), audio_pending=bool(redacted[1]), cafe_id=cafe.id,
+        published=bool(cafe.transcript_published),
     )
 
 
@@ -238,6 +255,11 @@ def to_json(transcript: Transcript) -> str:
         ],
     }
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def to_chapters(transcript: Transcript) -> str:
+    """The chapters track (WebVTT): one cue per question the expert took."""
+    return to_chapters_vtt(transcript.chapters)
 
 
 WRITERS = {"vtt": to_vtt, "srt": to_srt, "txt": to_txt, "json": to_json}

@@ -114,7 +114,8 @@ class TranscriptJobs:
             return
         out = self.replay_dir / str(cafe_id) / "replay.ogg"
         out.parent.mkdir(parents=True, exist_ok=True)
-        duration = await asyncio.to_thread(build_replay, parts, out)
+        silence = await self.repo.redaction_spans(cafe_id)  # the review page's redactions
+        duration = await asyncio.to_thread(build_replay, parts, out, silence)
         await self.repo.save_replay(cafe_id, str(out), duration)
         log.info("replay ready cafe=%s parts=%d seconds=%.1f", cafe_id, len(parts), duration)
 

@@ -22,8 +22,13 @@ REPLAY_STATUS = "replay"
 MAX_SECONDS = 6 * 3600
 
 
-def build_replay(parts: Sequence[tuple[Path, float]], out: Path) -> float:
-    """Mix `(path, café offset seconds)` parts into `out`; return its duration in seconds.
+Span = tuple[float, float]  # café seconds, start and end
+
+
+def build_replay(parts: Sequence[tuple[Path, float]], out: Path,
+                 silence: Sequence[Span] = ()) -> float:
+    """Mix `(path, café offset seconds)` parts into `out`, the `silence` stretches (redacted
+    speech) zeroed; return its duration in seconds.
 
     Blocking (decode and encode): run it in a thread. Parts that cannot be decoded are left
     out (their stretch stays silent). Written under a temporary name, then renamed."""
@@ -45,6 +50,24 @@ def build_replay(parts: Sequence[tuple[Path, float]], out: Path) -> float:
         if stop > start:
             timeline[start:stop] += audio[: stop - start]
     np.clip(timeline, -1.0, 1.0, out=timeline)
+    _write(timeline, out, silence)
+    return end / SAMPLE_RATE
+
+
+def silence_replay(path: Path, silence: Sequence[Span]) -> float:
+    """Zero the `silence` stretches of an existing replay file in place (when the parts it
+    was mixed from are gone); return its duration. Blocking."""
+    timeline = decode_audio(path)
+    _write(timeline, path, silence)
+    return len(timeline) / SAMPLE_RATE
+
+
+def _write(timeline: np.ndarray, out: Path, silence: Sequence[Span]) -> None:
+    end = len(timeline)
+    for start, stop in silence:
+        lo, hi = max(0, int(start * SAMPLE_RATE)), min(end, int(np.ceil(stop * SAMPLE_RATE)))
+        if hi > lo:
+            timeline[lo:hi] = 0.0
     tmp = out.with_name(f".{out.name}.tmp")
     writer = OggOpusWriter(tmp, bitrate=32_000, page_seconds=1.0)
     step = SAMPLE_RATE * 10
@@ -52,4 +75,3 @@ def build_replay(parts: Sequence[tuple[Path, float]], out: Path) -> float:
         writer.write((timeline[i:i + step] * 32767).astype(np.int16))
     writer.close()
     os.replace(tmp, out)
-    return end / SAMPLE_RATE

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 # written: a process that writes segments (a worker, `causerie transcribe`) needs it.
 import transcripts.search_sqlite  # noqa: F401
 from sessions.storage.database import Database
-from sessions.storage.tables import cafes, recordings, segments, transcript_jobs
+from sessions.storage.tables import cafes, recordings, redactions, segments, transcript_jobs
 from transcripts.engine import Segment
 from transcripts.errors import RecordingNotFound
 
@@ -215,6 +215,15 @@ class TranscriptRepository:
                 cafe_id=cafe_id, participant_id=None, speaker="", path=path,
                 offset_seconds=0.0, duration_seconds=duration, status="replay",
                 created_at=self.now()))
+
+    async def redaction_spans(self, cafe_id: int) -> list[tuple[float, float]]:
+        """The stretches of café time redacted on the review page: every replay built for
+        the café silences them."""
+        async with self.db.connect() as conn:
+            rows = await conn.execute(sa.select(
+                redactions.c.start_seconds, redactions.c.end_seconds).where(
+                redactions.c.cafe_id == cafe_id).order_by(redactions.c.start_seconds))
+            return [(float(a), float(b)) for a, b in rows]
 
     async def complete_job(self, recording: RecordingRow, found: Sequence[Segment]) -> int:
         """Replace the recording's segments and mark its job done, in one transaction."""

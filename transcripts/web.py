@@ -24,11 +24,13 @@ from sessions.storage.database import Database
 from transcripts.export import (
     CONTENT_TYPES,
     FORMATS,
+    Transcript,
     TranscriptNotFound,
     clock,
     load_transcript,
     recording_file,
     render,
+    to_chapters,
 )
 from transcripts.search import (
     SearchFilters,
@@ -97,8 +99,8 @@ class TranscriptViews:
     async def transcript_page(self, request: web.Request) -> web.Response:
         transcript = await load_transcript(self.db(request), request.match_info["slug"])
         slug = transcript.slug
-        has_audio = transcript.recording is not None and recording_file(
-            transcript.recording, self.data_dir) is not None
+        has_audio = not transcript.audio_pending and transcript.recording is not None and (
+            recording_file(transcript.recording, self.data_dir) is not None)
         context = {
             "transcript": transcript,
             "clock": clock,
@@ -106,6 +108,8 @@ class TranscriptViews:
             "audio_offset": transcript.recording.offset if transcript.recording else 0.0,
             "recording_url": f"/cafes/{slug}/recording",
             "exports": [(fmt, f"/cafes/{slug}/transcript.{fmt}") for fmt in FORMATS],
+            "chapters_url": f"/cafes/{slug}/chapters.vtt",
+            "audio_pending": transcript.audio_pending,
         }
         return aiohttp_jinja2.render_template("transcript.html", request, context)
 
@@ -119,16 +123,28 @@ class TranscriptViews:
         return web.Response(text=render(transcript, fmt), content_type=CONTENT_TYPES[fmt],
                             charset="utf-8", headers=headers)
 
+    async def chapters(self, request: web.Request) -> web.Response:
+        transcript = await load_transcript(self.db(request), request.match_info["slug"])
+        return web.Response(text=to_chapters(transcript), content_type="text/vtt",
+                            charset="utf-8", headers={"Cache-Control": "no-cache"})
+
     async def recording(self, request: web.Request) -> web.StreamResponse:
         transcript = await load_transcript(self.db(request), request.match_info["slug"])
-        path = None if transcript.recording is None else recording_file(
-            transcript.recording, self.data_dir)
-        if path is None:
-            raise TranscriptNotFound("This recording is not available.")
-        content_type = AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        # FileResponse answers Range requests: the player can seek without downloading all.
-        return web.FileResponse(path, headers={"Content-Type": content_type,
-                                               "Cache-Control": "no-cache"})
+        return serve_recording(transcript, self.data_dir)
+
+
+def serve_recording(transcript: Transcript, data_dir: Path | None) -> web.StreamResponse:
+    """The file behind the player; never while a redaction is not yet silenced in it."""
+    if transcript.audio_pending:
+        raise Unavailable("The recording is being prepared; try again in a moment.")
+    path = None if transcript.recording is None else recording_file(
+        transcript.recording, data_dir)
+    if path is None:
+        raise TranscriptNotFound("This recording is not available.")
+    content_type = AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    # FileResponse answers Range requests: the player can seek without downloading all.
+    return web.FileResponse(path, headers={"Content-Type": content_type,
+                                           "Cache-Control": "no-cache"})
 
 
 def _page_url(request: web.Request, offset: int) -> str:
@@ -147,3 +163,4 @@ def setup_routes(app: web.Application, database: web.AppKey[Database], *,
     app.router.add_get(f"/cafes/{{slug}}/transcript.{{fmt:(?:{formats})}}",
                        views.transcript_export, name="transcript_export")
     app.router.add_get("/cafes/{slug}/recording", views.recording, name="recording")
+    app.router.add_get("/cafes/{slug}/chapters.vtt", views.chapters, name="chapters")

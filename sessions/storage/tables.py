@@ -203,5 +203,24 @@ segments = sa.Table(
     # One recording's segments are replaced as a whole; this key makes a retried job
     # idempotent (a second insert of the same segment index fails instead of duplicating).
     sa.Column("seq", sa.Integer, nullable=False),
+    # Optimistic locking of the review page: every edit checks and bumps it, so a second
+    # reviewer editing the same segment gets a conflict, never a silent overwrite.
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.UniqueConstraint("recording_id", "seq", name="uq_segments_recording_seq"),
+)
+
+redactions = sa.Table(
+    # A stretch of café time taken out of the transcript: its text became "[retiré]" and its
+    # audio is silenced in the replay. Kept when its segment is joined or split (café time).
+    "redactions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("start_seconds", sa.Float, nullable=False),
+    sa.Column("end_seconds", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(120), nullable=False),
+    # True once the replay file has been rebuilt with this stretch silenced; until then the
+    # café's audio is not served at all.
+    sa.Column("applied", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", TS, nullable=False),
 )

@@ -31,8 +31,10 @@ def test_expert() -> None:
     assert granted(Role.EXPERT) == {
         P.OPEN_CAFE, P.END_CAFE, P.JOIN_BEFORE_LIVE, P.JOIN_LIVE, P.PUBLISH_CAMERA,
         P.PUBLISH_MICROPHONE, P.SUBSCRIBE_MEDIA, P.ANSWER_QUESTIONS, P.MANAGE_STAGE, P.CHAT,
-        P.VOTE, P.VIEW_PUBLISHED_TRANSCRIPTS,
+        P.VOTE, P.VIEW_PUBLISHED_TRANSCRIPTS, P.REVIEW_TRANSCRIPT,
     }
+    # The expert reviews the transcript of their café; the organiser publishes it.
+    assert not allows(Role.EXPERT, P.PUBLISH_TRANSCRIPT)
     # The expert sees the approved queue only: no pending questions, no anonymous authors.
     assert not allows(Role.EXPERT, P.SEE_PENDING_QUESTIONS)
     assert not allows(Role.EXPERT, P.SEE_ANONYMOUS_AUTHORS)
