@@ -63,6 +63,20 @@
     seek(t, true);
   });
   window.addEventListener("hashchange", fromHash);
+  // A chapter jumps to its question even when the address already names that moment.
+  var chapters = document.getElementById("chapters");
+  if (chapters) {
+    chapters.addEventListener("click", function (event) {
+      var link = event.target.closest ? event.target.closest("a.chapter") : null;
+      if (!link) { return; }
+      event.preventDefault();
+      var t = parseFloat(link.getAttribute("data-start"));
+      if (window.history && window.history.replaceState) {
+        window.history.replaceState(null, "", "#t=" + t);
+      }
+      seek(t, true);
+    });
+  }
 
   if (player) {
     player.addEventListener("timeupdate", function () {
