@@ -1,7 +1,7 @@
 """transcript review: segment versions (optimistic locking) and redactions
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 20:45:00
 
 A plain ADD COLUMN (no batch copy of the table on SQLite: that would drop the search
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
