@@ -131,12 +131,9 @@ async def _locale(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _template_context(request: web.Request) -> dict[str, Any]:
     lang = request.get(LANG, "fr")
     catalogs = request.app[CATALOGS]
-    translations = catalogs.get(lang)
     organiser = await auth.current_organiser(request, request.app[CAFES])
     return {
-        "_": lambda message, **params: (
-            translations.gettext(message) % params if params else translations.gettext(message)
-        ),
+        **catalogs.template_functions(lang),
         "lang": lang,
         "other_lang": "en" if lang == "fr" else "fr",
         "organiser": organiser,

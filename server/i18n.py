@@ -22,6 +22,10 @@ from sessions.errors import CauserieError
 LOCALES: tuple[str, ...] = ("fr", "en")
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANG_COOKIE = "causerie_lang"
+# Parameters of a message that name a word of the interface (a form field, a state), not
+# user text: they are translated too, each in its gettext context ("field", "status"...),
+# so that "The field %(field)s is required." reads "Le champ « Titre » est obligatoire."
+WORD_PARAMS: tuple[str, ...] = ("field", "status", "action", "state")
 
 
 class Catalogs:
@@ -37,10 +41,31 @@ class Catalogs:
 
     def gettext(self, lang: str, message: str, **params: Any) -> str:
         text = self.get(lang).gettext(message)
-        return text % params if params else text
+        return text % self.words(lang, params) if params else text
+
+    def ngettext(self, lang: str, singular: str, plural: str, n: int, **params: Any) -> str:
+        """A message that counts (`%(count)s` is `n` unless given)."""
+        text = self.get(lang).ngettext(singular, plural, n)
+        return text % ({"count": n} | self.words(lang, params))
+
+    def words(self, lang: str, params: dict[str, Any]) -> dict[str, Any]:
+        translations = self.get(lang)
+        return {key: translations.pgettext(key, str(value))
+                if key in WORD_PARAMS and isinstance(value, str) else value
+                for key, value in params.items()}
 
     def error_message(self, lang: str, error: CauserieError) -> str:
         return self.gettext(lang, error.message, **error.params)
+
+    def template_functions(self, lang: str) -> dict[str, Any]:
+        """`_`, `ngettext` and `pgettext` for the templates, in `lang`."""
+        translations = self.get(lang)
+        return {
+            "_": lambda message, **params: self.gettext(lang, message, **params),
+            "ngettext": lambda singular, plural, n, **params: self.ngettext(
+                lang, singular, plural, n, **params),
+            "pgettext": lambda context, message: translations.pgettext(context, message),
+        }
 
 
 def _compile(files: Iterable[Path]) -> NullTranslations:

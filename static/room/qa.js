@@ -171,7 +171,7 @@ export class QuestionBoard {
       el("p", { class: "meta" },
         el("span", { class: "author" }, this.authorLine(q)),
         VOTABLE.has(q.status) || q.status === "answered"
-          ? el("span", { class: "votes" }, this.t("votes", { count: q.votes })) : null,
+          ? el("span", { class: "votes" }, this.room.strings.tn("votes", q.votes)) : null,
         q.mine && !VOTABLE.has(q.status)
           ? el("span", { class: "badge" }, this.t(`status.${q.status}`)) : null),
       q.status === "rejected" && q.reject_reason

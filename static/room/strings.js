@@ -9,7 +9,15 @@ export class Strings {
     }
   }
 
-  /** t("votes", {count: 3}): gettext's %(name)s placeholders, filled here. */
+  /** tn("votes", 3): the plural form of the page's language (`votes.one`, `votes.other`,
+   *  as ngettext rendered them: French says "0 vote", English "0 votes"). */
+  tn(key, count, params = {}) {
+    if (!this.plurals) this.plurals = new Intl.PluralRules(document.documentElement.lang || "fr");
+    const form = this.plurals.select(count) === "one" ? "one" : "other";
+    return this.t(`${key}.${form}`, { count, ...params });
+  }
+
+  /** t("reason", {reason: "…"}): gettext's %(name)s placeholders, filled here. */
   t(key, params = {}) {
     const text = this.table.get(key) ?? key;
     return text.replace(/%\((\w+)\)s/g, (match, name) =>

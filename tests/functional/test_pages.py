@@ -64,7 +64,7 @@ async def test_cafe_page_and_unknown_cafe(client: Client, app: web.Application,
     assert "pas encore commencé" in html
     assert "Content-Security-Policy" in response.headers
     missing = await client.get("/cafes/nope")
-    assert missing.status == 404 and "Ce café n&#39;existe pas." in await missing.text()
+    assert missing.status == 404 and "Ce café n’existe pas." in await missing.text()
 
 
 async def test_admin_needs_login(client: Client) -> None:
