@@ -7,12 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
-from server.keys import CATALOGS
+from server.keys import CATALOGS, SERVICES
 from server.web_errors import LANG
 from sessions.actors import Actor
 from sessions.cafe import Cafe
 from sessions.roles import Role
-from signaling.keys import SERVICES
 from transcripts.keys import TRANSCRIPTS
 
 AUDIT_ROWS = 200

@@ -17,9 +17,10 @@ from aiohttp_session import setup as setup_sessions
 from babel.dates import format_date, format_time
 
 from server import admin_sections, auth, views_admin, views_public, views_review
+from server.composition import build_services
 from server.config import Config, ensure_secret_key
 from server.i18n import Catalogs, negotiate
-from server.keys import CAFES, CATALOGS, CLOCK, CONFIG, DATABASE, METRICS
+from server.keys import CAFES, CATALOGS, CLOCK, CONFIG, DATABASE, METRICS, SERVICES
 from server.login_sessions import (
     LOGIN_STORE,
     DatabaseLoginStore,
@@ -33,7 +34,7 @@ from server.recording import transcripts_lifetime
 from server.throttle import LoginThrottle
 from server.web_errors import LANG, errors_middleware, security_headers
 from sessions.clock import Clock, SystemClock
-from sessions.service_cafes import CafeService
+from sessions.ratelimit import RateLimiter
 from sessions.storage.database import Database
 from signaling import setup_signaling
 from transcripts.web import setup_routes as setup_transcript_routes
@@ -87,7 +88,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     if NODE_MODULES.is_dir():
         app.router.add_static("/vendor/", NODE_MODULES, name="vendor")
     setup_transcript_routes(app, DATABASE, data_dir=config.data_dir)
-    setup_signaling(app, cafes=CAFES, translate=app[CATALOGS].error_message,
+    setup_signaling(app, services=SERVICES, translate=app[CATALOGS].error_message,
                     ice=config.ice, limits=config.limits, redis_url=config.redis_url)
     # After signaling's own lifetime: the recorder needs the media router and socket.io.
     app.cleanup_ctx.append(transcripts_lifetime)
@@ -100,17 +101,17 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(config.effective_database_url)
     app[DATABASE] = db
-    app[CAFES] = CafeService(
-        db, app[CLOCK], config.secret_key,
-        invitation_ttl=timedelta(hours=config.invitation_ttl_hours),
-        pseudonym_max_length=config.limits.pseudonym_max_length,
-    )
+    limiter = RateLimiter(config.redis_url)
+    services = build_services(config, db, app[CLOCK], limiter)
+    app[SERVICES] = services
+    app[CAFES] = services.cafes
     # Organiser logins: on Redis when the processes share one, else in the database.
     logins = RedisLoginStore(config.redis_url) if config.redis_url else DatabaseLoginStore(db)
     app[LOGIN_STORE] = logins
     log.info("database ready url=%s", db.engine.url.render_as_string(hide_password=True))
     yield
     await logins.close()
+    await limiter.close()
     await db.close()
     log.info("database closed")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from server import logs
+from server.composition import build_cafe_service
 from server.config import Config, ConfigError, ensure_secret_key, load_config
 from server.migrate import current_revision, head_revision, upgrade
 from sessions.cafe import validate_draft
@@ -229,9 +230,7 @@ async def _ensure_demo(config: Config) -> None:
 
 def _service(config: Config) -> tuple[CafeService, Database]:
     db = Database(config.effective_database_url)
-    service = CafeService(db, SystemClock(), config.secret_key,
-                          invitation_ttl=timedelta(hours=config.invitation_ttl_hours))
-    return service, db
+    return build_cafe_service(config, db, SystemClock()), db
 
 
 if __name__ == "__main__":

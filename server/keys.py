@@ -9,11 +9,13 @@ from server.i18n import Catalogs
 from server.metrics import Metrics
 from sessions.clock import Clock
 from sessions.service_cafes import CafeService
+from sessions.services import Services
 from sessions.storage.database import Database
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
 DATABASE = web.AppKey("database", Database)
 CAFES = web.AppKey("cafes", CafeService)
+SERVICES = web.AppKey("services", Services)  # built in server.composition
 CATALOGS = web.AppKey("catalogs", Catalogs)
 METRICS = web.AppKey("metrics", Metrics)

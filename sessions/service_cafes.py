@@ -108,6 +108,12 @@ class CafeService:
             raise NotFound("No such café.")
         return cafe
 
+    async def organiser_name(self, organiser_id: int) -> str | None:
+        """The display name of an organiser account (None when there is no such account)."""
+        async with self.db.connect() as conn:
+            row = await self.repo.organiser_by_id(conn, organiser_id)
+        return None if row is None else str(row["display_name"])
+
     async def portal(self, theme: str | None = None) -> PortalListing:
         async with self.db.connect() as conn:
             every = await self.repo.all(conn, theme=theme, limit=500)

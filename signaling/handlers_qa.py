@@ -7,9 +7,10 @@ from typing import Any
 
 from sessions.actors import Actor
 from sessions.events import Effects, Outbound
+from sessions.services import Services
 from signaling import messages as m
 from signaling.events import Ack, EventSpec
-from signaling.hub import Connection, Hub, Services
+from signaling.hub import Connection, Hub
 
 Call = Callable[[Services, Actor, Any], Awaitable[list[Outbound] | Effects]]
 

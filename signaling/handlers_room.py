@@ -40,10 +40,7 @@ async def organiser_name(hub: Hub, conn: Connection) -> str | None:
     organiser_id = session.get("organiser_id")
     if not isinstance(organiser_id, int):
         return None
-    cafes = hub.services().cafes
-    async with cafes.db.connect() as db:
-        row = await cafes.repo.organiser_by_id(db, organiser_id)
-    return None if row is None else str(row["display_name"])
+    return await hub.services().cafes.organiser_name(organiser_id)
 
 
 async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:

@@ -1,13 +1,13 @@
-"""The state the event handlers share: the socket.io server, the services, presence, media,
-and each local connection. Handlers receive the `Hub` and the `Connection`; they parse
-nothing and decide nothing themselves: the services do.
+"""Connections and delivery: each local socket (`Connection`), the rooms it is in, and the
+one path out (`Hub.emit`, `Hub.carry_out`) for what the services return. The services and
+the media router are handed in (the composition root is `server`); handlers receive the
+`Hub` and the `Connection`; they parse nothing and decide nothing themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,15 +24,12 @@ from sessions.commands import (
 )
 from sessions.errors import CauserieError
 from sessions.events import Audience, Effects, Outbound
-from sessions.ratelimit import LimitsLike
-from sessions.service_cafes import CafeService
-from sessions.service_moderation import ModerationService
-from sessions.service_qa import QaService
-from sessions.service_stage import StageService
+from sessions.services import Services
 from signaling import rooms, standing
 from signaling.commands import from_wire, to_wire
 from signaling.manager import EXCEPT_ROOM
 from signaling.presence import PresenceBatcher, PresenceEntry, PresenceStore
+from signaling.settings import SignalingLimits
 
 if TYPE_CHECKING:
     from signaling.media import MediaRouter
@@ -40,42 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("causerie.signaling")
 
 Translate = Callable[[str, CauserieError], str]
-
-
-class SignalingLimits(LimitsLike, Protocol):
-    """What signaling reads of `server.config.LimitsConfig`: the services' limits and its own."""
-
-    @property
-    def events_per_second(self) -> int: ...
-    @property
-    def sdp_max_bytes(self) -> int: ...
-    @property
-    def max_tracks_per_publisher(self) -> int: ...
-
-
-class IceLike(Protocol):
-    """What signaling reads of `server.config.IceConfig`."""
-
-    @property
-    def host_addresses(self) -> tuple[str, ...]: ...
-    @property
-    def stun_urls(self) -> tuple[str, ...]: ...
-    @property
-    def turn_urls(self) -> tuple[str, ...]: ...
-    @property
-    def turn_username(self) -> str: ...
-    @property
-    def turn_credential(self) -> str: ...
-
-
-def ice_servers_for_browser(ice: IceLike) -> list[dict[str, Any]]:
-    servers: list[dict[str, Any]] = []
-    if ice.stun_urls:
-        servers.append({"urls": list(ice.stun_urls)})
-    if ice.turn_urls:
-        servers.append({"urls": list(ice.turn_urls), "username": ice.turn_username,
-                        "credential": ice.turn_credential})
-    return servers
 
 
 @dataclass(slots=True)
@@ -108,14 +69,6 @@ class CafeObserver(Protocol):
 
     async def cafe_closed(self, cafe_id: int) -> None:
         """The café ended: called on every process, after its media stopped."""
-
-
-@dataclass(slots=True)
-class Services:
-    cafes: CafeService
-    qa: QaService
-    stage: StageService
-    moderation: ModerationService
 
 
 @dataclass(eq=False)
@@ -330,6 +283,3 @@ class Hub:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-
-def monotonic() -> float:
-    return time.monotonic()

@@ -6,12 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
-from signaling.hub import Hub, Services
+from signaling.hub import Hub
 from signaling.media import MediaRouter
 from signaling.namespace import CafeNamespace
 
 SOCKETIO = web.AppKey("socketio", Any)  # socketio.AsyncServer (untyped library)
 NAMESPACE = web.AppKey("signaling_namespace", CafeNamespace)
 HUB = web.AppKey("signaling_hub", Hub)
-SERVICES = web.AppKey("signaling_services", Services)
 MEDIA = web.AppKey("media_router", MediaRouter)

@@ -8,6 +8,7 @@ translated). Each refused event is logged once, here.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import socketio
@@ -17,7 +18,7 @@ from sessions.errors import CauserieError, InvalidInput
 from signaling import handlers_media, handlers_qa, handlers_room, standing
 from signaling.errors import EventFlood, NotJoined, PayloadTooLarge, UnknownEvent
 from signaling.events import Ack, EventSpec
-from signaling.hub import Connection, Hub, monotonic
+from signaling.hub import Connection, Hub
 from signaling.messages import Message
 
 log = logging.getLogger("causerie.signaling")
@@ -130,7 +131,7 @@ class CafeNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     def _count(self, conn: Connection) -> None:
         """At most `events_per_second` per connection; twice that and the server hangs up."""
-        now = monotonic()
+        now = time.monotonic()
         if now - conn.window_start >= 1.0:
             conn.window_start, conn.window_count, conn.flood_logged = now, 0, False
         conn.window_count += 1

@@ -11,24 +11,14 @@ from urllib.parse import urlsplit
 import socketio
 from aiohttp import web
 
-from sessions.ratelimit import RateLimiter
-from sessions.service_cafes import CafeService
-from sessions.service_moderation import ModerationService
-from sessions.service_qa import QaService
-from sessions.service_stage import StageService
-from signaling.hub import (
-    Hub,
-    IceLike,
-    Services,
-    SignalingLimits,
-    Translate,
-    ice_servers_for_browser,
-)
-from signaling.keys import HUB, MEDIA, NAMESPACE, SERVICES, SOCKETIO
+from sessions.services import Services
+from signaling.hub import Hub, Translate
+from signaling.keys import HUB, MEDIA, NAMESPACE, SOCKETIO
 from signaling.manager import FanoutManager, FanoutRedisManager, LocalFanout
-from signaling.media import MediaRouter
+from signaling.media import MediaRouter, ice_servers_for_browser
 from signaling.namespace import CafeNamespace
 from signaling.presence import MemoryPresence, PresenceStore, RedisPresence
+from signaling.settings import IceLike, SignalingLimits
 
 log = logging.getLogger("causerie.signaling")
 
@@ -46,7 +36,7 @@ def pubsub_channel(redis_url: str) -> str:
 def setup_signaling(
     app: web.Application,
     *,
-    cafes: web.AppKey[CafeService],
+    services: web.AppKey[Services],
     translate: Translate,
     ice: IceLike,
     limits: SignalingLimits,
@@ -57,8 +47,8 @@ def setup_signaling(
 ) -> None:
     """Mount socket.io on `app` at `/socket.io/`.
 
-    `cafes` is the key under which the app's database context puts the `CafeService` (the Q&A,
-    stage and moderation services are built on its database and clock, after it). `translate`
+    `services` is the key under which the composition root (`server.composition`) puts the
+    sessions services, before this edge's lifetime starts. `translate`
     is `(lang, error) -> message` (`server.i18n.Catalogs.error_message`). With `redis_url`,
     rooms, presence and rate limits are shared by every process through Redis.
     `cors_allowed_origins`: None accepts the page's own origin only.
@@ -75,7 +65,9 @@ def setup_signaling(
     )
     presence: PresenceStore = RedisPresence(redis_url) if redis_url else MemoryPresence()
     hub = Hub(sio=sio, presence=presence, translate=translate, limits=limits,
-              ice_servers=ice_servers_for_browser(ice), services=lambda: app[SERVICES])
+              ice_servers=ice_servers_for_browser(ice.stun_urls, ice.turn_urls,
+                                                  ice.turn_username, ice.turn_credential),
+              services=lambda: app[services])
     namespace = CafeNamespace(hub)
     sio.register_namespace(namespace)
     manager.command_hook = hub.on_command
@@ -86,15 +78,8 @@ def setup_signaling(
     app[HUB] = hub
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        cafe_service = app[cafes]
-        limiter = RateLimiter(redis_url)
-        db, clock = cafe_service.db, cafe_service.clock
-        app[SERVICES] = Services(
-            cafes=cafe_service,
-            qa=QaService(db, clock, limiter, limits),
-            stage=StageService(db, clock, limits),
-            moderation=ModerationService(db, clock, limiter, limits),
-        )
+        if services not in app:
+            raise RuntimeError("setup_signaling: the services are built before its lifetime")
         if media:
             router = MediaRouter(
                 host_addresses=ice.host_addresses, stun_urls=ice.stun_urls,

@@ -21,7 +21,7 @@ from .errors import (
     TooManyTracks,
     VideoNotAllowed,
 )
-from .ice import build_configuration, offered_host_addresses
+from .ice import build_configuration, ice_servers_for_browser, offered_host_addresses
 from .router import MediaRouter
 from .stats import MediaStats
 from .taps import AudioChunk, AudioTap, AudioTapCallback
@@ -40,5 +40,6 @@ __all__ = [
     "TooManyTracks",
     "VideoNotAllowed",
     "build_configuration",
+    "ice_servers_for_browser",
     "offered_host_addresses",
 ]

@@ -18,12 +18,18 @@ import ipaddress
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 from .aiortc_hooks import host_addresses_function, set_host_addresses_function
 
-__all__ = ["build_configuration", "offered_host_addresses", "validate_host_addresses"]
+__all__ = [
+    "build_configuration",
+    "ice_servers_for_browser",
+    "offered_host_addresses",
+    "validate_host_addresses",
+]
 
 _HOST_ADDRESSES: ContextVar[tuple[str, ...] | None] = ContextVar(
     "causerie_media_host_addresses", default=None
@@ -95,3 +101,17 @@ def build_configuration(
             )
         )
     return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+def ice_servers_for_browser(stun_urls: Sequence[str] = (), turn_urls: Sequence[str] = (),
+                            turn_username: str = "", turn_credential: str = ""
+                            ) -> list[dict[str, Any]]:
+    """The same servers as `build_configuration`, as the browser's `RTCIceServer` list
+    (the join ack's ``ice_servers``)."""
+    servers: list[dict[str, Any]] = []
+    if stun_urls:
+        servers.append({"urls": list(stun_urls)})
+    if turn_urls:
+        servers.append({"urls": list(turn_urls), "username": turn_username,
+                        "credential": turn_credential})
+    return servers

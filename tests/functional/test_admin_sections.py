@@ -5,10 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from page_support import Client, login, make_cafe
 
-from server.keys import CAFES
+from server.keys import CAFES, SERVICES
 from sessions.clock import FixedClock
 from sessions.roles import Role
-from signaling.keys import SERVICES
 from transcripts.keys import TRANSCRIPTS
 
 

@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from signaling_fixtures import Live, Peer, invite, make_cafe
 
+from server.keys import SERVICES
 from sessions.actors import Actor
 from sessions.roles import Role
-from signaling.keys import SERVICES
 from signaling.namespace import EVENTS
 
 TARGET_FIELDS = {"participant_id", "question_id", "message_id", "into"}

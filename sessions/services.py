@@ -1,0 +1,19 @@
+"""`Services`: the sessions services of one server process, built once by the composition
+root (`server.composition`) and handed to the realtime edge and the HTTP views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sessions.service_cafes import CafeService
+from sessions.service_moderation import ModerationService
+from sessions.service_qa import QaService
+from sessions.service_stage import StageService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    cafes: CafeService
+    qa: QaService
+    stage: StageService
+    moderation: ModerationService
