@@ -159,10 +159,11 @@ class Server:
         self.stop()
         self.start()
 
-    def create_cafe(self, title: str) -> Cafe:
+    def create_cafe(self, title: str, glossary: str = "") -> Cafe:
         result = subprocess.run(
             [CAUSERIE, "cafe", "create", "--title", title, "--theme", "screens",
-             "--starts-at", f"{date.today() + timedelta(days=30)}T20:00", "--language", "fr"],
+             "--starts-at", f"{date.today() + timedelta(days=30)}T20:00", "--language", "fr",
+             "--glossary", glossary],
             env=self.env, cwd=REPO, check=True, capture_output=True, text=True)
         fields = dict(re.findall(r"^(slug|page|expert|moderator): (\S+)$", result.stdout,
                                  re.MULTILINE))
