@@ -45,8 +45,8 @@ async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]
 class Browser:
     """One browser: its own cookie jar, the real forms."""
 
-    def __init__(self, live: Live) -> None:
-        self.http = aiohttp.ClientSession(live.url.rstrip("/"),
+    def __init__(self, url: str) -> None:
+        self.http = aiohttp.ClientSession(url.rstrip("/"),
                                           cookie_jar=aiohttp.CookieJar(unsafe=True))
 
     async def token(self, path: str) -> str:
@@ -74,10 +74,10 @@ class Browser:
         await self.http.close()
 
 
-async def admin_status(live: Live, cookie: str) -> int:
+async def admin_status(url: str, cookie: str) -> int:
     """GET /admin with only this cookie, as a copy of it would be used."""
     async with aiohttp.ClientSession() as anyone:
-        response = await anyone.get(live.url + "admin", allow_redirects=False,
+        response = await anyone.get(url.rstrip("/") + "/admin", allow_redirects=False,
                                     headers={"Cookie": f"causerie_session={cookie}"})
         return response.status
 
@@ -92,14 +92,14 @@ async def join_role(live: Live, cookie: str) -> str:
 
 async def test_logout_ends_the_session_for_pages_and_the_room(live: Live) -> None:
     await create_organiser(live.cafes, EMAIL, "Claire", PASSWORD)
-    browser = Browser(live)
+    browser = Browser(live.url)
     try:
         assert await browser.login() == 303
         cookie = browser.cookie()
-        assert await admin_status(live, cookie) == 200
+        assert await admin_status(live.url, cookie) == 200
         assert await join_role(live, cookie) == "organiser"
         assert await browser.post("/logout") == 303
-        assert await admin_status(live, cookie) == 303  # to /login
+        assert await admin_status(live.url, cookie) == 303  # to /login
         assert await join_role(live, cookie) == "participant"
     finally:
         await browser.close()
@@ -107,20 +107,20 @@ async def test_logout_ends_the_session_for_pages_and_the_room(live: Live) -> Non
 
 async def test_password_change_ends_every_login_of_the_organiser(live: Live) -> None:
     await create_organiser(live.cafes, EMAIL, "Claire", PASSWORD)
-    laptop, phone = Browser(live), Browser(live)
+    laptop, phone = Browser(live.url), Browser(live.url)
     try:
         assert await laptop.login() == 303 and await phone.login() == 303
         old_laptop, old_phone = laptop.cookie(), phone.cookie()
         assert await laptop.post("/admin/password", current="not the password",
                                  new="a new long password") == 403
-        assert await admin_status(live, old_phone) == 200  # a wrong current password: nothing
+        assert await admin_status(live.url, old_phone) == 200  # a wrong current password: nothing
         assert await laptop.post("/admin/password", current=PASSWORD, new="short") == 400
         assert await laptop.post("/admin/password", current=PASSWORD,
                                  new="a new long password") == 303
         for cookie in (old_laptop, old_phone):
-            assert await admin_status(live, cookie) == 303
+            assert await admin_status(live.url, cookie) == 303
             assert await join_role(live, cookie) == "participant"
-        assert await admin_status(live, laptop.cookie()) == 200  # logged in again at once
+        assert await admin_status(live.url, laptop.cookie()) == 200  # logged in again at once
         assert await phone.login() == 401
         assert await phone.login("a new long password") == 303
     finally:
@@ -130,13 +130,13 @@ async def test_password_change_ends_every_login_of_the_organiser(live: Live) -> 
 
 async def test_a_login_expires_on_the_server(live: Live) -> None:
     await create_organiser(live.cafes, EMAIL, "Claire", PASSWORD)
-    browser = Browser(live)
+    browser = Browser(live.url)
     try:
         assert await browser.login() == 303
         clock = live.app[CLOCK]
         assert isinstance(clock, FixedClock)
         clock.advance(12 * 3600 + 1)
-        assert await admin_status(live, browser.cookie()) == 303
+        assert await admin_status(live.url, browser.cookie()) == 303
     finally:
         await browser.close()
 
@@ -190,3 +190,28 @@ async def test_database_store(db: Database) -> None:
                 id=organiser, email=f"{organiser}@example.org", display_name="C",
                 password_hash="x", created_at=now))
     await exercise(DatabaseLoginStore(db), organiser=1)
+
+
+@pytest.mark.redis
+async def test_two_processes_on_redis_share_logins_and_logouts(
+    aiohttp_server: Any, config: Any, clock: FixedClock
+) -> None:
+    from server.app import create_app
+    from server.keys import CAFES
+    from server.login_sessions import LOGIN_STORE
+
+    await (await _redis_store()).close()  # skips (locally) or fails (CI) without Redis
+    shared = config.model_copy(update={"redis_url": REDIS_URL})
+    first = cast(TestServer, await aiohttp_server(create_app(shared, clock=clock)))
+    second = cast(TestServer, await aiohttp_server(create_app(shared, clock=clock)))
+    assert isinstance(first.app[LOGIN_STORE], RedisLoginStore)
+    await create_organiser(first.app[CAFES], EMAIL, "Claire", PASSWORD)
+    browser = Browser(str(first.make_url("/")))
+    try:
+        assert await browser.login() == 303
+        cookie = browser.cookie()
+        assert await admin_status(str(second.make_url("/")), cookie) == 200
+        assert await browser.post("/logout") == 303
+        assert await admin_status(str(second.make_url("/")), cookie) == 303
+    finally:
+        await browser.close()
