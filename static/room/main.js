@@ -211,6 +211,7 @@ class Room {
     }
     const notLive = document.getElementById("not-live-notice");
     if (notLive) notLive.hidden = cafe.status !== "scheduled";
+    show($("live-badge"), cafe.status === "live");
     show($("open-cafe"), this.can("open_cafe") && cafe.status !== "live" && cafe.status !== "ended");
     show($("end-cafe"), this.can("end_cafe") && cafe.status === "live");
     if (cafe.status === "ended") this.end();
@@ -377,6 +378,15 @@ class Room {
     this.leaveForGood(null);
   }
 
+  /** The person leaves on purpose: the server is told, the page does not come back by itself. */
+  async leave() {
+    sessionStorage.removeItem(`causerie.joined.${this.cafe.slug}`);
+    if (this.connection && this.connection.connected) {
+      try { await this.connection.request("leave", {}); } catch { /* leaving anyway */ }
+    }
+    this.leaveForGood(this.t("left"));
+  }
+
   leaveForGood(message) {
     this.joined = false;
     this.notice("");
@@ -420,6 +430,13 @@ class Room {
         this.setCafe(ack.cafe);
       } catch (error) { this.notice(this.errorText(error)); }
     });
+    $("bar-ask").addEventListener("click", () => {
+      this.tabs.select($("tab-questions"));
+      const box = $("question-text");
+      box.scrollIntoView({ block: "center" });
+      box.focus();
+    });
+    $("leave-cafe").addEventListener("click", () => this.leave());
     $("go-live").addEventListener("click", () => this.goLive());
     $("stop-live").addEventListener("click", () => this.stopPublishing(true));
     $("toggle-mic").addEventListener("click", (event) => {

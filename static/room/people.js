@@ -28,6 +28,7 @@ export class PeoplePanel {
       .sort((a, b) => order(a) - order(b) || a.pseudonym.localeCompare(b.pseudonym));
     $("presence").replaceChildren(...people.map((p) => this.item(p)));
     $("people-count").textContent = `(${people.length})`;
+    $("present-count").textContent = this.room.strings.tn("present", people.length);
   }
 
   item(p) {

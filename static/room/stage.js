@@ -24,9 +24,9 @@ export class StagePanel {
   setHand(raised) {
     this.handRaised = raised;
     const handButton = $("raise-hand");
-    handButton.textContent = raised ? this.t("lower-hand") : this.t("raise-hand");
+    handButton.querySelector(".label").textContent = raised ? this.t("lower-hand") : this.t("raise-hand");
     handButton.setAttribute("aria-pressed", raised ? "true" : "false");
-    $("hand-status").textContent = raised ? this.t("hand-raised") : "";
+    $("hand-status").textContent = raised ? this.t("hand-raised") : this.t("hand-hint");
   }
 
   setSpeakers(speakers) {
