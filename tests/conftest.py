@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +28,9 @@ from server.migrate import upgrade
 from sessions.clock import FixedClock
 from sessions.storage.database import Database
 from sessions.storage.tables import metadata
+
+if TYPE_CHECKING:
+    from signaling_fixtures import Live
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CAUSERIE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -166,3 +169,16 @@ async def client(
     make = cast(Any, aiohttp_client)
     test_client: TestClient[web.Request, web.Application] = await make(app)
     return test_client
+
+
+@pytest.fixture
+async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]:
+    """The test's app served on a real port, and the socket.io peers it opened (closed at
+    the end). For the functional tests (`signaling_fixtures` sits beside them)."""
+    from aiohttp.test_utils import TestServer
+    from signaling_fixtures import Live
+
+    server = cast(TestServer, await aiohttp_server(app))
+    running = Live(server, app)
+    yield running
+    await running.close()

@@ -163,7 +163,7 @@ async def search(
     backend = search_sqlite if db.is_sqlite else search_postgres
     async with db.connect() as conn:
         rows, total = await _ranked_page(
-            conn, backend.candidates(parsed, filters, CANDIDATES), limit, offset)
+            conn, backend.candidates(parsed, filter_clauses(filters), CANDIDATES), limit, offset)
         moments = await _moments(conn, [row.id for row in rows])
     # Both backends search the Snowball stems that `search_query.stem` computes.
     highlighter = Highlighter.for_terms(parsed.terms, parsed.stems)

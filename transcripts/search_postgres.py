@@ -19,13 +19,14 @@ with bound parameters (``plainto_tsquery``, ``phraseto_tsquery``, ``to_tsquery(t
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sessions.storage.tables import cafes, segments
-from transcripts.search_query import ParsedQuery, SearchFilters
+from transcripts.search_query import ParsedQuery
 
 CONFIG_NAME = "fr_unaccent"
 VECTOR_COLUMN = "search_vector"
@@ -106,11 +107,11 @@ def tsquery(parsed: ParsedQuery) -> sa.ColumnElement[Any]:
     return functools.reduce(lambda a, b: a.op("&&")(b), parts)
 
 
-def candidates(parsed: ParsedQuery, filters: SearchFilters, cap: int) -> sa.Subquery:
-    """The first ``cap`` matches found, each with a ``score`` (ts_rank, higher is better),
-    so a very common word costs a bounded time (`transcripts.search` ranks and pages them)."""
-    from transcripts.search import filter_clauses
-
+def candidates(parsed: ParsedQuery, clauses: Sequence[sa.ColumnElement[bool]],
+               cap: int) -> sa.Subquery:
+    """The first ``cap`` matches found under the filter ``clauses`` (from the caller,
+    `transcripts.search`), each with a ``score`` (ts_rank, higher is better), so a very
+    common word costs a bounded time (`transcripts.search` ranks and pages them)."""
     # A scalar subquery: an InitPlan that PostgreSQL evaluates once (and can use in the GIN
     # index condition), not a function call per row under a generic prepared plan.
     q = sa.select(tsquery(parsed)).scalar_subquery()
@@ -134,7 +135,7 @@ def candidates(parsed: ParsedQuery, filters: SearchFilters, cap: int) -> sa.Subq
             sa.func.ts_rank(found.c.vector, q).label("score"),
         )
         .select_from(joined)
-        .where(cafes.c.transcript_published.is_(True), *filter_clauses(filters))
+        .where(cafes.c.transcript_published.is_(True), *clauses)
         .limit(cap)
         .subquery("hits")
     )

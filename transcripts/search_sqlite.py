@@ -18,6 +18,7 @@ runs on. Ranking: bm25.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import Pool
 
 from sessions.storage.tables import cafes, segments
-from transcripts.search_query import ParsedQuery, SearchFilters, stemmed_text
+from transcripts.search_query import ParsedQuery, stemmed_text
 
 FTS_TABLE = "segments_fts"
 STEMS_FUNCTION = "causerie_fr_stems"
@@ -103,15 +104,11 @@ def optimize(conn: Connection) -> None:
     conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
 
 
-def _filtered(select: sa.Select[Any], filters: SearchFilters) -> sa.Select[Any]:
-    from transcripts.search import filter_clauses
-
-    return select.where(*filter_clauses(filters))
-
-
-def candidates(parsed: ParsedQuery, filters: SearchFilters, cap: int) -> sa.Subquery:
-    """The newest ``cap`` matches (rowid order), each with a ``score``, higher is better, so
-    a very common word costs a bounded time (`transcripts.search` ranks and pages them)."""
+def candidates(parsed: ParsedQuery, clauses: Sequence[sa.ColumnElement[bool]],
+               cap: int) -> sa.Subquery:
+    """The newest ``cap`` matches (rowid order) under the filter ``clauses`` (from the
+    caller, `transcripts.search`), each with a ``score``, higher is better, so a very common
+    word costs a bounded time (`transcripts.search` ranks and pages them)."""
     fts = sa.table(FTS_TABLE, sa.column("rowid"))
     match = sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(
         fts_query=parsed.stemmed().to_fts5()
@@ -119,7 +116,7 @@ def candidates(parsed: ParsedQuery, filters: SearchFilters, cap: int) -> sa.Subq
     joined = fts.join(segments, segments.c.id == fts.c.rowid).join(
         cafes, cafes.c.id == segments.c.cafe_id
     )
-    inner = _filtered(
+    inner = (
         sa.select(
             segments.c.id, segments.c.start_seconds, segments.c.end_seconds,
             segments.c.speaker, segments.c.text, cafes.c.slug, cafes.c.title, cafes.c.theme,
@@ -128,7 +125,6 @@ def candidates(parsed: ParsedQuery, filters: SearchFilters, cap: int) -> sa.Subq
             (-sa.literal_column(f"bm25({FTS_TABLE})")).label("score"),
         )
         .select_from(joined)
-        .where(match, cafes.c.transcript_published.is_(True)),
-        filters,
+        .where(match, cafes.c.transcript_published.is_(True), *clauses)
     ).order_by(fts.c.rowid.desc()).limit(cap).subquery("hits")
     return inner

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
-import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from signaling_fixtures import Live, Peer, invite, make_cafe
 
 from server.keys import SERVICES
@@ -28,14 +24,6 @@ TARGETED = sorted(name for name, spec in EVENTS.items()
 
 def test_the_targeted_events_are_found() -> None:
     assert {"stage.lower_hand", "qa.merge", "chat.hide", "moderation.ban"} <= set(TARGETED)
-
-
-@pytest.fixture
-async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]:
-    server = cast(TestServer, await aiohttp_server(app))
-    running = Live(server, app)
-    yield running
-    await running.close()
 
 
 def payloads(event: str, ids: dict[str, list[int]], own: dict[str, int]) -> list[dict[str, Any]]:

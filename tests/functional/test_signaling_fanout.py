@@ -6,26 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from signaling_fixtures import Live, make_cafe
 
 from signaling.keys import HUB, SOCKETIO
 from signaling.manager import LocalFanout, text_frame
 from signaling.presence import MemoryPresence, PresenceBatcher, PresenceEntry
-
-
-@pytest.fixture
-async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]:
-    server = cast(TestServer, await aiohttp_server(app))
-    running = Live(server, app)
-    yield running
-    await running.close()
 
 
 def test_text_frame_headers() -> None:

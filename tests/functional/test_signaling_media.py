@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from av import AudioFrame
@@ -19,14 +17,6 @@ from sessions.roles import Role
 from signaling.media import build_configuration, offered_host_addresses
 
 LOOPBACK = ("127.0.0.1",)
-
-
-@pytest.fixture
-async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]:
-    server = cast(TestServer, await aiohttp_server(app))
-    running = Live(server, app)
-    yield running
-    await running.close()
 
 
 @pytest.fixture

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any, cast
 
-import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from signaling_fixtures import Live, Peer, invite, make_cafe
 
 from sessions.cafe import Cafe
 from sessions.roles import Role
-
-
-@pytest.fixture
-async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]:
-    server = cast(TestServer, await aiohttp_server(app))
-    running = Live(server, app)
-    yield running
-    await running.close()
 
 
 async def _room(live: Live) -> tuple[Cafe, Peer, Peer, Peer]:

@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from typing import Any, cast
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from signaling_fixtures import Live, invite, make_cafe
 
 from sessions.roles import Role
 from signaling.namespace import EVENTS, RESERVED_EVENTS
-
-
-@pytest.fixture
-async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]:
-    server = cast(TestServer, await aiohttp_server(app))
-    running = Live(server, app)
-    yield running
-    await running.close()
 
 
 def test_no_protocol_event_uses_a_reserved_name() -> None:

@@ -4,24 +4,11 @@ over websocket against the real app."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any, cast
 
-import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from signaling_fixtures import Live, invite, login_cookie, make_cafe, session_cookie
 
 from server.keys import CONFIG
 from sessions.roles import Role
-
-
-@pytest.fixture
-async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]:
-    server = cast(TestServer, await aiohttp_server(app))
-    running = Live(server, app)
-    yield running
-    await running.close()
 
 
 async def test_guest_joins_a_live_cafe_and_sees_presence(live: Live) -> None:
