@@ -24,8 +24,7 @@ from aiohttp_session import Session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from sessions.clock import Clock
-from sessions.storage.database import Database
-from sessions.storage.repo_cafes import as_utc
+from sessions.storage.database import Database, as_utc
 from sessions.storage.tables import login_sessions
 
 SID = "sid"

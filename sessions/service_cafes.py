@@ -24,8 +24,8 @@ from sessions.commands import MediaReason, StopPublication
 from sessions.errors import Banned, InvalidInput, InvitationInvalid, NotFound, PermissionDenied
 from sessions.events import Audience, Effects, Outbound
 from sessions.roles import Permission, Role, allows
-from sessions.storage.database import Database
-from sessions.storage.repo_cafes import CafeRepository, as_utc
+from sessions.storage.database import Database, as_utc
+from sessions.storage.repo_cafes import CafeRepository
 from sessions.storage.repo_moderation import ModerationRepository
 
 log = logging.getLogger("causerie.cafes")

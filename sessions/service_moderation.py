@@ -19,7 +19,7 @@ from sessions.events import Effects, Outbound
 from sessions.moderation import AuditAction, AuditEntry, ChatMessage
 from sessions.ratelimit import LimitsLike, RateLimiter
 from sessions.roles import Permission, allows
-from sessions.service_qa import audit_entry, guard
+from sessions.service_guards import audit_entry, guard
 from sessions.storage.database import Database
 from sessions.storage.repo_moderation import ModerationRepository, StageRepository
 

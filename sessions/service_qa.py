@@ -13,43 +13,24 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from sessions import qa
 from sessions.actors import Actor
-from sessions.cafe import CafeStatus
 from sessions.clock import Clock
-from sessions.errors import Banned, InvalidTransition
 from sessions.events import Outbound
-from sessions.moderation import AuditAction, AuditEntry
+from sessions.moderation import AuditAction
 from sessions.qa import Queue
 from sessions.ratelimit import LimitsLike, RateLimiter
 from sessions.roles import Permission
+from sessions.service_guards import audit_entry, guard
 from sessions.storage.database import Database
 from sessions.storage.repo_moderation import ModerationRepository
-from sessions.storage.repo_qa import QuestionRepository, lock_cafe
+from sessions.storage.repo_qa import QuestionRepository
 
 log = logging.getLogger("causerie.qa")
 
 P = Permission
 Transition = Callable[[Queue, datetime], qa.Step]
 Auditor = Callable[[Queue, Queue], tuple[AuditAction, dict[str, Any]]]
-
-
-async def guard(conn: AsyncConnection, actor: Actor) -> None:
-    """Lock the actor's café for this transaction; refuse an ended café or a banned actor."""
-    status = await lock_cafe(conn, actor.cafe_id)
-    if status is CafeStatus.ENDED:
-        raise InvalidTransition("This café has ended.")
-    if await ModerationRepository().participant_banned(conn, actor.cafe_id,
-                                                       actor.participant_id):
-        raise Banned()
-
-
-def audit_entry(actor: Actor, action: AuditAction, target: str, detail: dict[str, Any],
-                now: datetime) -> AuditEntry:
-    return AuditEntry(actor.cafe_id, actor.label, action, target,
-                      detail | {"actor_id": actor.participant_id, "role": actor.role.value}, now)
 
 
 class QaService:

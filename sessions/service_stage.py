@@ -25,7 +25,7 @@ from sessions.events import Effects, Outbound
 from sessions.moderation import AuditAction
 from sessions.ratelimit import LimitsLike
 from sessions.roles import Permission
-from sessions.service_qa import audit_entry, guard
+from sessions.service_guards import audit_entry, guard
 from sessions.stage import Stage
 from sessions.storage.database import Database
 from sessions.storage.repo_moderation import ModerationRepository, StageRepository

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 import webvtt
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sessions.storage.database import as_utc
 from sessions.storage.tables import questions
 
 TITLE_MAX = 200
@@ -38,8 +39,6 @@ class TakenQuestion:
     answered_at: datetime | None
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _title(text: str) -> str:
@@ -53,14 +52,14 @@ def chapters_of(taken: Iterable[TakenQuestion], opened_at: datetime | None,
     end (or to the next question taken); times before the opening start at 0."""
     if opened_at is None:
         return []
-    opened = _utc(opened_at)
-    ordered = sorted(taken, key=lambda q: (_utc(q.answering_at), q.id))
+    opened = as_utc(opened_at)
+    ordered = sorted(taken, key=lambda q: (as_utc(q.answering_at), q.id))
     out: list[Chapter] = []
     for index, question in enumerate(ordered):
-        start = max(0.0, (_utc(question.answering_at) - opened).total_seconds())
+        start = max(0.0, (as_utc(question.answering_at) - opened).total_seconds())
         stop_at = question.answered_at or (
             ordered[index + 1].answering_at if index + 1 < len(ordered) else ended_at)
-        end = start if stop_at is None else (_utc(stop_at) - opened).total_seconds()
+        end = start if stop_at is None else (as_utc(stop_at) - opened).total_seconds()
         out.append(Chapter(question.id, round(start, 3),
                            round(max(end, start + MIN_SECONDS), 3), _title(question.text)))
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -19,7 +19,7 @@ import srt
 import webvtt
 
 from sessions.errors import InvalidInput, NotFound
-from sessions.storage.database import Database
+from sessions.storage.database import Database, as_utc
 from sessions.storage.tables import cafes, recordings, redactions, segments
 from transcripts.chapters import Chapter, load_chapters, to_chapters_vtt
 
@@ -107,8 +107,6 @@ def _words(raw: Any) -> tuple[WordTiming, ...]:
     return tuple(out)
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def load_transcript(db: Database, slug: str, *, published_only: bool = True) -> Transcript:
@@ -149,7 +147,7 @@ async def load_transcript(db: Database, slug: str, *, published_only: bool = Tru
         rec = None  # a part still holds the redacted speech
     return Transcript(
         slug=cafe.slug, title=cafe.title, theme=cafe.theme, language=cafe.language,
-        starts_at=_utc(cafe.starts_at),
+        starts_at=as_utc(cafe.starts_at),
         segments=tuple(
             TranscriptSegment(r.id, float(r.start_seconds), float(r.end_seconds), r.speaker,
                               r.text, _words(r.words))

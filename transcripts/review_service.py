@@ -32,7 +32,7 @@ from sessions.cafe import CafeStatus
 from sessions.errors import InvalidInput, InvalidTransition, NotFound
 from sessions.moderation import AuditAction
 from sessions.roles import Permission
-from sessions.service_qa import audit_entry
+from sessions.service_guards import audit_entry
 from sessions.storage.database import Database
 from sessions.storage.repo_cafes import CafeRepository
 from sessions.storage.repo_moderation import ModerationRepository

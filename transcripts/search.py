@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sessions.storage.database import Database
+from sessions.storage.database import Database, as_utc
 from sessions.storage.tables import cafes, segments
 from transcripts import search_postgres, search_sqlite
 from transcripts.search_query import (
@@ -109,11 +109,6 @@ def filter_clauses(filters: SearchFilters) -> list[sa.ColumnElement[bool]]:
     return clauses
 
 
-def _utc(value: Any) -> datetime:
-    if isinstance(value, str):  # pragma: no cover - drivers hand back datetimes
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def _ranked_page(conn: AsyncConnection, candidates: sa.Subquery, limit: int,
@@ -173,7 +168,7 @@ async def search(
             cafe_slug=row.slug,
             cafe_title=row.title,
             cafe_theme=row.theme,
-            cafe_starts_at=_utc(row.starts_at),
+            cafe_starts_at=as_utc(row.starts_at),
             start=float(row.start_seconds),
             end=float(row.end_seconds),
             speaker=row.speaker,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions.cafe import Cafe, CafeDraft, CafeStatus
+from sessions.storage.database import as_utc
 from sessions.storage.tables import cafes, invitations, organisers, participants
 
 
@@ -24,9 +25,6 @@ def row_to_cafe(row: Any) -> Cafe:
     )
 
 
-def as_utc(value: datetime) -> datetime:
-    """A stored time, aware: SQLite hands back naive datetimes; everything stored is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _utc_or_none(value: datetime | None) -> datetime | None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sessions.moderation import AuditAction, AuditEntry, BanRecord, ChatMessage, Target
 from sessions.roles import Role
 from sessions.stage import EntryState, Stage, StageEntry
-from sessions.storage.repo_qa import utc
+from sessions.storage.database import as_utc
 from sessions.storage.tables import audit_log, bans, chat_messages, participants, stage_state
 
 
@@ -26,7 +26,7 @@ class StageRepository:
         )
         return Stage(cafe_id, {
             r.participant_id: StageEntry(r.participant_id, r.pseudonym, EntryState(r.state),
-                                         utc(r.since), bool(r.muted))
+                                         as_utc(r.since), bool(r.muted))
             for r in rows
         })
 
@@ -118,7 +118,7 @@ class ModerationRepository:
             .where(where)
             .order_by(chat_messages.c.id.desc()).limit(limit)
         )
-        return [ChatMessage(r.id, r.author_id, r.pseudonym, r.text, utc(r.created_at),
+        return [ChatMessage(r.id, r.author_id, r.pseudonym, r.text, as_utc(r.created_at),
                             bool(r.hidden)) for r in reversed(rows.all())]
 
     # audit log
@@ -136,4 +136,4 @@ class ModerationRepository:
             .limit(limit).offset(offset)
         )
         return [AuditEntry(r.cafe_id, r.actor, AuditAction(r.action), r.target, r.detail,
-                           utc(r.created_at), r.id) for r in rows]
+                           as_utc(r.created_at), r.id) for r in rows]

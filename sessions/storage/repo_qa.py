@@ -8,7 +8,7 @@ questions a café gets.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,16 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sessions.cafe import CafeStatus
 from sessions.errors import NotFound
 from sessions.qa import Question, QuestionStatus, Queue
+from sessions.storage.database import as_utc
 from sessions.storage.tables import cafes, participants, questions, votes
 
 
-def utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else utc(value)
+    return None if value is None else as_utc(value)
 
 
 async def lock_cafe(conn: AsyncConnection, cafe_id: int) -> CafeStatus:
@@ -113,8 +109,8 @@ def _question(row: Any, voters: frozenset[int]) -> Question:
     return Question(
         id=row.id, author_id=row.author_id, author_pseudonym=row.pseudonym, text=row.text,
         original_text=row.original_text, anonymous=bool(row.anonymous),
-        status=QuestionStatus(row.status), created_at=utc(row.created_at),
-        updated_at=utc(row.updated_at), reject_reason=row.reject_reason,
+        status=QuestionStatus(row.status), created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at), reject_reason=row.reject_reason,
         merged_into=row.merged_into, answering_at=utc_or_none(row.answering_at),
         answered_at=utc_or_none(row.answered_at), voters=voters,
     )
