@@ -12,14 +12,22 @@ Hierarchy::
      └── InvalidInput
           └── PayloadTooLarge payload_too_large  a field over its size bound (an SDP)
     RateLimited (sessions)  rate_limited      the per-connection event rate
+    Unavailable (sessions)  unavailable       Redis (or another backend) is not reachable:
+                                              `backend_down` maps its errors, in `dispatch`
 """
 
 from __future__ import annotations
 
+from redis.exceptions import RedisError
+
 from sessions.errors import CauserieError, InvalidInput, PermissionDenied, RateLimited
 
-__all__ = ["AlreadyJoined", "EventFlood", "InvitationEnded", "NotJoined", "PayloadTooLarge",
-           "UnknownEvent"]
+__all__ = ["BACKEND_ERRORS", "AlreadyJoined", "EventFlood", "InvitationEnded", "NotJoined",
+           "PayloadTooLarge", "UnknownEvent"]
+
+# What a backend that is not there raises: redis-py's errors, and the socket's own (refused,
+# reset, timed out: `TimeoutError` is an `OSError`).
+BACKEND_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError)
 
 
 class NotJoined(CauserieError):

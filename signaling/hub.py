@@ -27,8 +27,9 @@ from sessions.events import Audience, Effects, Outbound
 from sessions.services import Services
 from signaling import rooms, standing
 from signaling.commands import from_wire, to_wire
+from signaling.errors import BACKEND_ERRORS
 from signaling.manager import EXCEPT_ROOM
-from signaling.presence import PresenceBatcher, PresenceEntry, PresenceStore
+from signaling.presence import PresenceBatcher, PresenceEntry, PresenceStore, RedisPresence
 from signaling.settings import SignalingLimits
 
 if TYPE_CHECKING:
@@ -84,10 +85,14 @@ class Hub:
     connections: dict[str, Connection] = field(default_factory=dict)
     observers: list[CafeObserver] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # presence removals Redis was not there for: (cafe, participant, sid), retried when back
+    _lost_removals: list[tuple[int, int, str]] = field(default_factory=list)
     presence_changes: PresenceBatcher = field(init=False)
 
     def __post_init__(self) -> None:
         self.presence_changes = PresenceBatcher(self.presence, self._emit_presence, self.spawn)
+        if isinstance(self.presence, RedisPresence):
+            self.presence.on_recovered = self.presence_recovered
 
     async def _emit_presence(self, cafe_id: int, diff: dict[str, Any]) -> None:
         await self.sio.emit("presence.changed", diff, room=rooms.cafe_room(cafe_id),
@@ -118,10 +123,17 @@ class Hub:
         """Enter the rooms of `actor`, record presence; True for the participant's first
         socket (and then tell the café, batched: `presence.changed`)."""
         conn.actor = actor
-        for room in rooms.rooms_for(actor.cafe_id, actor.participant_id, actor.role):
+        joined = rooms.rooms_for(actor.cafe_id, actor.participant_id, actor.role)
+        for room in joined:
             await self.sio.enter_room(conn.sid, room, namespace=self.namespace)
         entry = PresenceEntry(actor.participant_id, actor.pseudonym, actor.role.value)
-        first = await self.presence.add(actor.cafe_id, entry, conn.sid)
+        try:
+            first = await self.presence.add(actor.cafe_id, entry, conn.sid)
+        except BACKEND_ERRORS:  # not joined at all: the client may try again
+            conn.actor = None
+            for room in joined:
+                await self.sio.leave_room(conn.sid, room, namespace=self.namespace)
+            raise
         if first:
             self.presence_changes.joined(actor.cafe_id, entry)
         return first
@@ -140,8 +152,13 @@ class Hub:
         if not disconnected:
             for room in rooms.rooms_for(actor.cafe_id, actor.participant_id, actor.role):
                 await self.sio.leave_room(conn.sid, room, namespace=self.namespace)
-        if await self.presence.remove(actor.cafe_id, actor.participant_id, conn.sid):
-            self.presence_changes.left(actor.cafe_id, actor.participant_id)
+        try:
+            if await self.presence.remove(actor.cafe_id, actor.participant_id, conn.sid):
+                self.presence_changes.left(actor.cafe_id, actor.participant_id)
+        except BACKEND_ERRORS as exc:  # Redis away: removed when it is back
+            self._lost_removals.append((actor.cafe_id, actor.participant_id, conn.sid))
+            log.warning("presence removal deferred cafe=%s participant=%s: %s",
+                        actor.cafe_id, actor.participant_id, type(exc).__name__)
         log.info("left cafe=%s participant=%s sid=%s", actor.cafe_id, actor.participant_id,
                  conn.sid)
 
@@ -158,6 +175,24 @@ class Hub:
             log.info("media stop failed cafe=%s participant=%s: %s", actor.cafe_id,
                      actor.participant_id, exc)
         conn.publishing = conn.subscribed = False
+
+    async def presence_recovered(self) -> None:
+        """Redis is back after an outage: write again the departures it missed and every
+        participant still connected here, and tell their cafés (`presence.changed`)."""
+        lost, self._lost_removals = self._lost_removals, []
+        for cafe_id, participant_id, sid in lost:
+            if await self.presence.remove(cafe_id, participant_id, sid):
+                self.presence_changes.left(cafe_id, participant_id)
+        count = 0
+        for conn in list(self.connections.values()):
+            actor = conn.actor
+            if actor is None:
+                continue
+            entry = PresenceEntry(actor.participant_id, actor.pseudonym, actor.role.value)
+            await self.presence.add(actor.cafe_id, entry, conn.sid)
+            self.presence_changes.joined(actor.cafe_id, entry)
+            count += 1
+        log.info("presence written again sockets=%s departures=%s", count, len(lost))
 
     async def publishing(self, cafe_id: int) -> dict[str, Any]:
         """Who publishes what in a café (`media.tracks`, and the join ack's `media`)."""

@@ -14,9 +14,15 @@ from typing import Any
 import socketio
 from pydantic import ValidationError
 
-from sessions.errors import CauserieError, InvalidInput
+from sessions.errors import CauserieError, InvalidInput, Unavailable
 from signaling import handlers_media, handlers_qa, handlers_room, standing
-from signaling.errors import EventFlood, NotJoined, PayloadTooLarge, UnknownEvent
+from signaling.errors import (
+    BACKEND_ERRORS,
+    EventFlood,
+    NotJoined,
+    PayloadTooLarge,
+    UnknownEvent,
+)
 from signaling.events import Ack, EventSpec
 from signaling.hub import Connection, Hub
 from signaling.messages import Message
@@ -121,6 +127,12 @@ class CafeNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except CauserieError as exc:
             self._log_refused(conn, event, exc)
             return _error_ack(conn.lang, exc, self.hub)
+        except BACKEND_ERRORS as exc:  # Redis away: say so, the client may try again
+            unavailable = Unavailable()
+            self._log_refused(conn, event, unavailable)
+            log.warning("backend unavailable event=%s sid=%s: %s", str(event)[:FIELD_NAME_MAX],
+                        sid, type(exc).__name__)
+            return _error_ack(conn.lang, unavailable, self.hub)
         except Exception:
             actor = conn.actor
             log.exception("event failed event=%s cafe=%s participant=%s sid=%s", event[:40],

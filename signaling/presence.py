@@ -11,7 +11,9 @@ broadcasts per second instead of one per arrival (N^2 deliveries).
 
 `RedisPresence` outlives a crashed process: each process has an id and a heartbeat key with a
 TTL, and records its sockets under that id; every live process sweeps the entries of the
-processes whose heartbeat expired (and reports those participants as gone).
+processes whose heartbeat expired (and reports those participants as gone). When Redis comes
+back after an outage (a heartbeat failed, or found its own key gone), `on_recovered` lets the
+process write its connected participants again.
 """
 
 from __future__ import annotations
@@ -144,13 +146,18 @@ class RedisPresence:
                  process_id: str | None = None, heartbeat_ttl: float = 15.0) -> None:
         import redis.asyncio as aioredis
 
-        self._redis: Any = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        # Bounded waits: an unreachable Redis fails an action quickly (`unavailable`).
+        self._redis: Any = aioredis.Redis.from_url(redis_url, decode_responses=True,
+                                                   socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
         self._add = self._redis.register_script(_ADD)
         self._remove = self._redis.register_script(_REMOVE)
         self.process_id = process_id or uuid.uuid4().hex[:16]
         self.heartbeat_ttl = heartbeat_ttl
         self.on_stale: StaleHook | None = None
+        # called once Redis answers again after a failed or lapsed heartbeat (`Hub`)
+        self.on_recovered: Callable[[], Awaitable[None]] | None = None
+        self.beat_interval = heartbeat_ttl / 3
         self._beating: asyncio.Task[None] | None = None
 
     # -- the process's heartbeat and the sweep of dead processes ---------------------------
@@ -164,13 +171,16 @@ class RedisPresence:
     def _sockets_key(self, process_id: str) -> str:
         return f"{self._prefix}:process:{process_id}:sockets"
 
-    async def beat(self) -> None:
-        """Renew this process's heartbeat."""
+    async def beat(self) -> bool:
+        """Renew this process's heartbeat; True when it had lapsed (expired while Redis was
+        away, or Redis lost its data): this process's records may be gone."""
         async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self._heartbeat_key(self.process_id))
             pipe.set(self._heartbeat_key(self.process_id), str(time.time()),
                      px=int(self.heartbeat_ttl * 1000))
             pipe.sadd(self._processes_key(), self.process_id)
-            await pipe.execute()
+            existed, *_ = await pipe.execute()
+        return not existed
 
     async def start(self) -> None:
         """Beat now, then every third of the TTL, sweeping dead processes each time
@@ -180,13 +190,23 @@ class RedisPresence:
             self._beating = asyncio.create_task(self._beat_forever())
 
     async def _beat_forever(self) -> None:
+        failed = False
         while True:
-            await asyncio.sleep(self.heartbeat_ttl / 3)
+            await asyncio.sleep(self.beat_interval)
             try:
-                await self.beat()
+                lapsed = await self.beat()
+                if (lapsed or failed) and self.on_recovered is not None:
+                    # Redis is back: what it lost or missed of this process is written again
+                    log.warning("presence recovering process=%s lapsed=%s", self.process_id,
+                                lapsed)
+                    await self.on_recovered()
+                failed = False
                 await self.sweep()
-            except Exception:  # Redis away for a moment: try again at the next beat
-                log.exception("presence heartbeat failed process=%s", self.process_id)
+            except Exception as exc:  # Redis away: try again at the next beat
+                if not failed:
+                    log.warning("presence heartbeat failed process=%s: %s", self.process_id,
+                                type(exc).__name__)
+                failed = True
 
     async def sweep(self) -> list[tuple[int, int]]:
         """Drop the sockets of every process whose heartbeat expired; return the
@@ -340,7 +360,12 @@ class PresenceBatcher:
         if not changes:
             return
         self._last[cafe_id] = time.monotonic()
-        present = await self._store.present(cafe_id, list(changes))
+        try:
+            present = await self._store.present(cafe_id, list(changes))
+        except Exception as exc:  # Redis away: send the changes as they are (it comes back
+            # with `Hub.presence_recovered`, which announces everyone again)
+            log.warning("presence check skipped cafe=%s: %s", cafe_id, type(exc).__name__)
+            present = {pid for pid, e in changes.items() if e is not None}
         joined = [e.view() for pid, e in sorted(changes.items())
                   if e is not None and pid in present]
         left = [pid for pid, e in sorted(changes.items()) if e is None and pid not in present]

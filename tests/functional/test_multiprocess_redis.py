@@ -193,10 +193,9 @@ async def test_revoking_on_one_process_ends_the_role_on_the_other(
         await moderator.join(cafe, "Modo", invite=invitation.token)
         parent_id = (await parent.join(cafe, "Marie"))["participant"]["id"]
 
-        started = time.monotonic()
+        # within a second of the revocation (the form's answer): `next` waits at most that
         await revoke_over_http(url1, email, cafe.slug, invitation.id)
         notice = await moderator.next("role.changed", wait=1)
-        assert time.monotonic() - started < 1.5
         assert notice["reason"] == "revoked" and notice["role"] == "participant"
         ack = await moderator.call("moderation.ban", {"participant_id": parent_id})
         assert ack["error"]["code"] == "forbidden"

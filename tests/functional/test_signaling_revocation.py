@@ -5,7 +5,6 @@ through the admin page, a real aiortc publication."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
@@ -95,7 +94,7 @@ async def test_revoking_takes_the_role_off_open_sockets_at_once(
     assert (await parent.call("chat.send", {"text": "Bonjour"}))["ok"] is True
     message = (await tab1.next("chat.message"))["id"]
 
-    started = time.monotonic()
+    # Within a second of the revocation (the form's answer): `next` waits at most that.
     await revoke_over_http(live.url, email, cafe.slug, moderation.id)
     for tab in (tab1, tab2):
         notice = await tab.next("role.changed", wait=1)
@@ -103,7 +102,6 @@ async def test_revoking_takes_the_role_off_open_sockets_at_once(
         assert "ban" not in notice["permissions"]
         assert notice["message"] == ("Votre invitation a été retirée\u00a0: vous participez "
                                      "désormais comme parent.")
-    assert time.monotonic() - started < 1.5  # the HTTP round trip plus under a second
     for tab in (tab1, tab2):
         await refused_everywhere(tab, question=question, message=message, parent=parent_id)
     assert (await tab1.call("chat.send", {"text": "Je reste en parent"}))["ok"] is True
