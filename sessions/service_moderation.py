@@ -14,7 +14,7 @@ from sessions import stage as stage_rules
 from sessions.actors import Actor
 from sessions.clock import Clock
 from sessions.commands import DisconnectParticipant, MediaReason
-from sessions.errors import InvalidTransition, NotFound
+from sessions.errors import Banned, InvalidTransition, NotFound
 from sessions.events import Effects, Outbound
 from sessions.moderation import AuditAction, AuditEntry, ChatMessage
 from sessions.ratelimit import LimitsLike, RateLimiter
@@ -119,6 +119,14 @@ class ModerationService:
         return Effects(tuple(rules.removal(target, banned=banned) + stage_events),
                        (DisconnectParticipant(actor.cafe_id, participant_id,
                                               MediaReason.REMOVED),))
+
+    async def require_not_banned(self, actor: Actor) -> None:
+        """Refuse a banned participant whose socket is still open (the media plane asks
+        before publishing or subscribing; the other actions check it in their own
+        transaction)."""
+        async with self.db.connect() as conn:
+            if await self.repo.participant_banned(conn, actor.cafe_id, actor.participant_id):
+                raise Banned()
 
     async def is_banned(self, cafe_id: int, browser_key: str | None,
                         invitation_id: int | None) -> bool:

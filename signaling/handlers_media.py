@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from sessions.actors import Actor
 from sessions.errors import PermissionDenied, Unavailable
 from sessions.roles import Permission, Role
 from signaling import messages as m
@@ -26,6 +27,12 @@ def _check_sdp(hub: Hub, sdp: str) -> None:
         raise PayloadTooLarge(field="sdp", max=limit)
 
 
+async def _not_banned(hub: Hub, actor: Actor) -> None:
+    """A banned socket whose disconnection was lost (another process, a race) must neither
+    send nor receive media: the ban is read now, after the permission check."""
+    await hub.services().moderation.require_not_banned(actor)
+
+
 async def publish(hub: Hub, conn: Connection, msg: m.MediaPublish) -> Ack:
     assert conn.actor is not None
     _check_sdp(hub, msg.sdp)
@@ -37,6 +44,7 @@ async def publish(hub: Hub, conn: Connection, msg: m.MediaPublish) -> Ack:
         actor = dataclasses.replace(actor, on_stage=speaker.on_stage)
     if not (actor.can(Permission.PUBLISH_MICROPHONE) or actor.can(Permission.PUBLISH_CAMERA)):
         raise PermissionDenied()
+    await _not_banned(hub, actor)
     answer = await _router(hub).publish(actor.cafe_id, actor.participant_id, msg.sdp,
                                         allow_video=actor.can(Permission.PUBLISH_CAMERA),
                                         muted=speaker.muted, speaker=actor.pseudonym)
@@ -57,6 +65,7 @@ async def subscribe(hub: Hub, conn: Connection, _msg: m.MediaSubscribe) -> Ack:
     actor = conn.actor
     assert actor is not None
     actor.require(Permission.SUBSCRIBE_MEDIA)
+    await _not_banned(hub, actor)
     router = _router(hub)
     offer = await router.subscribe(actor.cafe_id, actor.participant_id)
     conn.subscribed = True
@@ -68,6 +77,7 @@ async def answer(hub: Hub, conn: Connection, msg: m.MediaAnswer) -> Ack:
     assert actor is not None
     actor.require(Permission.SUBSCRIBE_MEDIA)
     _check_sdp(hub, msg.sdp)
+    await _not_banned(hub, actor)
     await _router(hub).accept_answer(actor.cafe_id, actor.participant_id, msg.sdp)
     return {}
 
