@@ -257,6 +257,10 @@ class CafeService:
         if cafe.status is CafeStatus.ENDED:
             raise PermissionDenied("This café has ended.")
         now = self.clock.now()
+        early = cafe.status is CafeStatus.SCHEDULED
+        if early and not allows(role, Permission.JOIN_BEFORE_LIVE) and not (
+                role is Role.PARTICIPANT and await self._keeps_staff_role(cafe, browser_key, now)):
+            raise PermissionDenied("This café has not started yet.")
         async with self.db.transaction() as conn:
             if await self.bans.is_banned(conn, cafe.id, browser_key, invitation_id):
                 raise Banned()
@@ -276,6 +280,9 @@ class CafeService:
                     stored = await self.repo.invitation(conn, existing["invitation_id"])
                     if stored is not None and _valid(stored, cafe.id, now):
                         role, invitation_id = Role(stored["role"]), int(stored["id"])
+                if early and not allows(role, Permission.JOIN_BEFORE_LIVE):
+                    # its invitation ended since `_keeps_staff_role` read it
+                    raise PermissionDenied("This café has not started yet.")
                 await self.repo.update_participant(conn, pid, pseudonym=pseudonym,
                                                    role=role.value, invitation_id=invitation_id)
             _check_may_join(cafe, role)  # the final role: a stored one may have come back
@@ -286,6 +293,17 @@ class CafeService:
         log.info("joined cafe=%s participant=%s role=%s", cafe.id, pid, role)
         return Joined(Actor(pid, cafe.id, role, pseudonym), cafe, invitation_id, rejoined,
                       expires_at)
+
+    async def _keeps_staff_role(self, cafe: Cafe, browser_key: str, now: datetime) -> bool:
+        """Does this browser come back to a role that may enter before the opening (an
+        invited expert or moderator rejoining without the link, invitation still valid)?"""
+        async with self.db.connect() as conn:
+            existing = await self.repo.participant_by_browser(conn, cafe.id, browser_key)
+            if existing is None or existing["invitation_id"] is None:
+                return False
+            stored = await self.repo.invitation(conn, existing["invitation_id"])
+        return (stored is not None and _valid(stored, cafe.id, now)
+                and allows(Role(stored["role"]), Permission.JOIN_BEFORE_LIVE))
 
     async def _get(self, conn: AsyncConnection, slug: str, *,
                    for_update: bool = False) -> Cafe:

@@ -11,7 +11,8 @@ whose broadcast was lost (Redis away) or an expiry still takes the role off at o
 Ending the role: the socket's actor becomes a parent (`participant`), it leaves the staff
 rooms (no pending questions nor staff events any more), its media publication stops (a
 `StopPublication` command), the café's presence shows the new role, and the socket is told
-(`role.changed`).
+(`role.changed`). In a café that is not open yet, which admits no parent, the socket
+leaves the café instead (`left: true`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sessions.cafe import CafeStatus
 from sessions.commands import MediaReason, StopPublication
 from sessions.events import Effects
-from sessions.roles import PERMISSIONS, Role
+from sessions.roles import PERMISSIONS, Permission, Role, allows
 from signaling import rooms
 from signaling.errors import InvitationEnded
 from signaling.presence import PresenceEntry
@@ -35,6 +37,10 @@ if TYPE_CHECKING:  # the hub calls this module
 log = logging.getLogger("causerie.signaling")
 
 REVOKED, EXPIRED = "revoked", "expired"
+LEFT_REVOKED = ("Your invitation has been withdrawn: you may come back as a parent once the "
+                "café has opened.")
+LEFT_EXPIRED = ("Your invitation has expired: you may come back as a parent once the café "
+                "has opened.")
 
 
 async def track(hub: Hub, conn: Connection, invitation_id: int | None,
@@ -106,13 +112,23 @@ async def role_ended(hub: Hub, conn: Connection, reason: str, *, in_room: bool =
         gone.append(rooms.invitation_room(invitation_id))
     for room in gone:
         await hub.sio.leave_room(conn.sid, room, namespace=hub.namespace)
-    entry = PresenceEntry(actor.participant_id, actor.pseudonym, Role.PARTICIPANT.value)
-    await hub.presence.add(actor.cafe_id, entry, conn.sid)
-    hub.presence_changes.joined(actor.cafe_id, entry)
-    notice = (InvitationEnded() if reason == REVOKED
-              else InvitationEnded("Your invitation has expired: you now take part as a parent."))
+    # A café that is not open yet admits no parent: there the socket leaves the café.
+    cafe = await hub.services().cafes.get_by_id(actor.cafe_id)
+    left = not (cafe.status is CafeStatus.LIVE
+                or allows(Role.PARTICIPANT, Permission.JOIN_BEFORE_LIVE))
+    if left:
+        await hub.detach(conn, disconnected=False)
+        notice = (InvitationEnded(LEFT_REVOKED) if reason == REVOKED
+                  else InvitationEnded(LEFT_EXPIRED))
+    else:
+        entry = PresenceEntry(actor.participant_id, actor.pseudonym, Role.PARTICIPANT.value)
+        await hub.presence.add(actor.cafe_id, entry, conn.sid)
+        hub.presence_changes.joined(actor.cafe_id, entry)
+        notice = (InvitationEnded() if reason == REVOKED
+                  else InvitationEnded(
+                      "Your invitation has expired: you now take part as a parent."))
     await hub.sio.emit("role.changed", {
-        "role": Role.PARTICIPANT.value, "reason": reason,
+        "role": Role.PARTICIPANT.value, "reason": reason, "left": left,
         "permissions": sorted(p.value for p in PERMISSIONS[Role.PARTICIPANT]),
         "message": hub.translate(conn.lang, notice),
     }, to=conn.sid, namespace=hub.namespace)

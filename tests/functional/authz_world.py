@@ -24,9 +24,9 @@ import aiohttp
 import sqlalchemy as sa
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from media_support import Tone
-from signaling_fixtures import Peer, connect, make_cafe, session_cookie
+from signaling_fixtures import Peer, connect, login_cookie, make_cafe
 
-from server.keys import CAFES, CLOCK, CONFIG, DATABASE
+from server.keys import CAFES, CLOCK, DATABASE
 from sessions.actors import Actor
 from sessions.cafe import Cafe, CafeStatus
 from sessions.clock import FixedClock
@@ -91,7 +91,6 @@ class World:
     staff: Actor = field(init=False)  # the organiser, who prepares the targets
     slots: dict[str, Slot] = field(default_factory=dict)
     stale: bool = False
-    revoked_at: float = 0.0
     pool: dict[str, int] = field(default_factory=dict)
     closing: list[Any] = field(default_factory=list)
 
@@ -107,9 +106,15 @@ class World:
         assert isinstance(clock, FixedClock)
         return clock
 
-    def organiser_headers(self) -> dict[str, str]:
-        cookie = session_cookie(self.app[CONFIG].secret_key, self.organiser_id)
+    async def organiser_headers(self) -> dict[str, str]:
+        """A fresh login of the organiser (a login lasts hours of the test's clock, which
+        jumps by weeks to expire an invitation)."""
+        cookie = await login_cookie(self.app, self.organiser_id)
         return {"Cookie": f"causerie_session={cookie}"}
+
+    async def _relogin(self) -> None:
+        if "organiser" in self.slots:
+            self.slots["organiser"].headers = await self.organiser_headers()
 
     async def build(self) -> None:
         cafes = self.app[CAFES]
@@ -125,7 +130,8 @@ class World:
         for role in ROLES[1:-1]:
             await self._slot(role)
         self.clock.advance(1200)
-        self.revoked_at = time.monotonic()
+        await self._relogin()
+        await self._role_ended(self.slots["expired"])
         if self.state == "ended":
             # Targets made while the café could still have them (the services refuse an
             # ended café), for the cells to name.
@@ -158,8 +164,6 @@ class World:
             if current is not None:
                 await current.peer.close()
             current = await self._slot(role)
-        if role in ("revoked", "expired"):
-            await asyncio.sleep(max(0.0, self.revoked_at + REVOCATION_DELAY - time.monotonic()))
         return current
 
     async def _slot(self, role: str) -> Slot:
@@ -200,7 +204,7 @@ class World:
 
     async def _make_organiser(self) -> Slot:
         return await self._socket("organiser", self._payload("ignored"),
-                                  self.organiser_headers())
+                                  await self.organiser_headers())
 
     async def _make_expert(self) -> Slot:
         return await self._invited("expert", Role.EXPERT)
@@ -266,7 +270,7 @@ class World:
         invitation = max((i for i in await self.app[CAFES].invitations(self.cafe.id)
                           if i.role is Role.MODERATOR), key=lambda i: i.id)
         await self._revoke_on_admin_page(invitation.id)
-        self.revoked_at = time.monotonic()
+        await self._role_ended(slot)
         return slot
 
     async def _make_expired(self, *, advance: bool = True) -> Slot:
@@ -275,16 +279,30 @@ class World:
         slot = await self._invited("expired", Role.EXPERT)
         if advance:
             self.clock.advance(self.app[CAFES].invitation_ttl.total_seconds() + 60)
-            self.revoked_at = time.monotonic()
+            await self._relogin()
+            await self._role_ended(slot)
             for role in ("expert", "moderator", "other_cafe_staff"):
                 if role in self.slots:
                     self.slots[role].stale = True
         return slot
 
+    async def _role_ended(self, slot: Slot) -> None:
+        """The socket is told its invitation ended, within a second of the revocation. An
+        expiry is noticed at the socket's next event (the expiry timer runs on real time,
+        the test's clock jumped): it sends one that changes nothing either way."""
+        start = time.monotonic()
+        if slot.role == "expired":
+            await slot.peer.call("qa.approve", {"question_id": 2**53})
+        notice = await slot.peer.next("role.changed", wait=5)
+        assert time.monotonic() - start <= REVOCATION_DELAY, "the role ended too late"
+        assert notice["role"] == "participant", notice
+        # a café not open yet admits no parent: the socket left it
+        assert notice["left"] is (self.cafe.status is not CafeStatus.LIVE), notice
+
     async def _revoke_on_admin_page(self, invitation_id: int) -> None:
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(cookie_jar=jar,
-                                         headers=self.organiser_headers()) as http:
+                                         headers=await self.organiser_headers()) as http:
             page = f"{self.url}admin/cafes/{self.cafe.slug}"
             async with http.get(page) as response:
                 assert response.status == 200, response.status
@@ -301,7 +319,7 @@ class World:
     # -- targets -------------------------------------------------------------------------
 
     async def emit(self, events: Any) -> None:
-        await self.app[HUB].emit(events)
+        await self.app[HUB].carry_out(events)
 
     @property
     def ended(self) -> bool:
