@@ -27,6 +27,8 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue as MPQueue
 
+    from transcripts.parts import PartResult, SpeechDetector
+
 log = logging.getLogger("causerie.transcripts")
 
 SAMPLE_RATE = 16_000
@@ -43,6 +45,8 @@ class Segment:
     speaker: str
     text: str
     words: tuple[Word, ...] = ()
+    # The temperature Whisper decoded it at (above 0: a fallback); not stored, not placed.
+    temperature: float = 0.0
 
     def placed(self, offset: float, speaker: str | None = None) -> Segment:
         """The same segment shifted by `offset` seconds (a recording's café offset)."""
@@ -73,6 +77,17 @@ class TranscribeOptions:
     # audio then costs a fraction of a second, not seconds). At most 200 (the prompt may
     # take 224 of Whisper's 448).
     max_new_tokens: int | None = None
+    # Overrides of the long_form choices (transcripts.parts transcribes chunks it already
+    # cut by voice activity, with its own bounded temperature schedule).
+    vad_filter: bool | None = None
+    temperature: tuple[float, ...] | None = None
+    # The audio is speech (a chunk voice activity detection found): never skip a window as
+    # silence (no_speech_threshold) nor drop words as a hallucination over silence; on a
+    # noisy floor both threw real speech away.
+    speech_only: bool = False
+    # Below this average log-probability a window is decoded again at the next temperature
+    # (faster-whisper's default -1.0); None: only a repetition (compression ratio) does.
+    log_prob_threshold: float | None = -1.0
 
 
 def cafe_vocabulary(title: str, description: str = "", glossary: str = "",
@@ -164,10 +179,12 @@ class WhisperTranscriber:
             hotwords=options.hotwords or None,
             condition_on_previous_text=not long_form,
             # Bounded retries: a repetition loop costs at most two more decodes.
-            temperature=(0.0, 0.4, 0.8) if long_form else (0.0,),
-            vad_filter=long_form,
+            temperature=options.temperature or ((0.0, 0.4, 0.8) if long_form else (0.0,)),
+            vad_filter=long_form if options.vad_filter is None else options.vad_filter,
             hallucination_silence_threshold=2.0 if long_form and options.word_timestamps
-            else None,
+            and not options.speech_only else None,
+            no_speech_threshold=None if options.speech_only else 0.6,
+            log_prob_threshold=options.log_prob_threshold,
             max_new_tokens=min(200, options.max_new_tokens) if options.max_new_tokens
             else None,
         )
@@ -182,7 +199,7 @@ class WhisperTranscriber:
                     for w in (seg.words or ())
                 )
                 out.append(Segment(round(float(seg.start), 3), round(float(seg.end), 3),
-                                   "", text, words))
+                                   "", text, words, float(seg.temperature or 0.0)))
             if progress is not None:
                 progress(min(1.0, float(seg.end) / duration))
         if progress is not None:
@@ -227,6 +244,28 @@ def _worker_run(task_id: int, audio: Audio | str, options: TranscribeOptions,
     result: list[Segment] = transcriber.transcribe(
         audio, options, report if want_progress else None)
     return result
+
+
+def _worker_run_part(task_id: int, audio: Audio | str, options: TranscribeOptions,
+                     detector: SpeechDetector | None, want_progress: bool) -> PartResult:
+    transcriber = _worker.get("transcriber")
+    if transcriber is None:
+        transcriber = _worker["transcriber"] = _worker["factory"]()
+    q: MPQueue[tuple[int, float]] = _worker["progress"]
+    return _run_part(transcriber, audio, options, detector,
+                     (lambda value: q.put((task_id, value))) if want_progress else None)
+
+
+def _run_part(transcriber: Transcriber, audio: Audio | str, options: TranscribeOptions,
+              detector: SpeechDetector | None, progress: ProgressFn | None) -> PartResult:
+    from transcripts.parts import SileroDetector, transcribe_part
+
+    samples = decode_audio(Path(audio)) if isinstance(audio, str) else audio
+    load = getattr(transcriber, "load", None)
+    if callable(load):  # the model's first load is not the part's cost (its time budget)
+        load()
+    return transcribe_part(transcriber, samples, options, detector or SileroDetector(),
+                           progress)
 
 
 @dataclass(frozen=True)
@@ -315,6 +354,38 @@ class TranscriberPool:
         try:
             return await loop.run_in_executor(
                 executor, _worker_run, task_id, audio, options, progress is not None)
+        except concurrent.futures.process.BrokenProcessPool:
+            self._shutdown(wait=False)
+            raise
+        finally:
+            self._callbacks.pop(task_id, None)
+
+    async def transcribe_part(self, audio: Audio | str, options: TranscribeOptions,
+                              progress: ProgressFn | None = None,
+                              detector: SpeechDetector | None = None) -> PartResult:
+        """A recorded part, chunked by voice activity and checked against its own audio
+        (`transcripts.parts`); `detector` None: Silero, in the worker."""
+        loop = asyncio.get_running_loop()
+        executor = self._ensure()
+        if not self.processes:
+            def threadsafe(value: float) -> None:
+                if progress is not None:
+                    loop.call_soon_threadsafe(progress, value)
+
+            def run() -> PartResult:
+                if self._thread_transcriber is None:
+                    self._thread_transcriber = self.factory()
+                return _run_part(self._thread_transcriber, audio, options, detector,
+                                 threadsafe if progress is not None else None)
+            return await loop.run_in_executor(executor, run)
+        self._next_id += 1
+        task_id = self._next_id
+        if progress is not None:
+            self._callbacks[task_id] = (loop, progress)
+        try:
+            return await loop.run_in_executor(
+                executor, _worker_run_part, task_id, audio, options, detector,
+                progress is not None)
         except concurrent.futures.process.BrokenProcessPool:
             self._shutdown(wait=False)
             raise

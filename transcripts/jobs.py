@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
-import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -33,6 +31,7 @@ from transcripts.engine import (
     speech_ratio,
 )
 from transcripts.errors import InvalidAudio, RecordingNotFound
+from transcripts.parts import PartReport, PartResult
 from transcripts.replay import REPLAY_STATUS, build_replay
 from transcripts.repository import RecordingRow, TranscriptRepository
 
@@ -40,6 +39,8 @@ log = logging.getLogger("causerie.transcripts")
 
 MAX_ATTEMPTS = 3
 STALE_AFTER = dt.timedelta(minutes=10)
+# How the café's words reach the decoder: "none", "prompt" or "hotwords" (see options_for).
+WORDS_AS = "none"
 # The Redis queue of transcript jobs (its own name: the Redis may be shared).
 QUEUE_NAME = "causerie:transcripts"
 
@@ -63,11 +64,20 @@ class TranscriptJobs:
         self.on_done = on_done  # (cafe_id, recording_id): e.g. refresh the search index
 
     async def options_for(self, cafe_id: int, language: str | None = None) -> TranscribeOptions:
+        """The café's language; its words (title, description, word list) as `WORDS_AS` says.
+
+        Measured on the speech set (bench/transcription.py; figures in docs/transcription.md):
+        as hotwords the café's words slowed French 2-4x and lost speech on a noisy floor
+        (73-77 % of it covered); as an initial prompt they sent clean French into a loop
+        (3 % of the words) and cost more; without them no condition lost speech. So they
+        are not given to the decoder; a chunk that falls short is done again anyway."""
         cafe = await self.repo.cafe(cafe_id)
         words = cafe_vocabulary(cafe.title, cafe.description, cafe.glossary) if cafe else ""
         return TranscribeOptions(
             language=language or (cafe.language if cafe else "fr"),
-            hotwords=words or None, long_form=True, word_timestamps=True)
+            prompt=(words or None) if WORDS_AS == "prompt" else None,
+            hotwords=(words or None) if WORDS_AS == "hotwords" else None,
+            long_form=True, word_timestamps=True)
 
     async def run(self, recording_id: int) -> int | None:
         """Transcribe one recording; the number of segments, or None if not ours to run."""
@@ -80,7 +90,7 @@ class TranscriptJobs:
         log.info("transcript job started cafe=%s recording=%s attempt=%d", cafe, recording_id,
                  job.attempts)
         try:
-            found = await self.transcribe_guarded(recording, await self.options_for(cafe))
+            found = await self.transcribe_checked(recording, await self.options_for(cafe))
         except asyncio.CancelledError:  # the worker is stopping: another one takes it now
             await asyncio.shield(self.repo.release_job(recording_id))
             log.info("transcript job released cafe=%s recording=%s", cafe, recording_id)
@@ -94,7 +104,7 @@ class TranscriptJobs:
             await self.repo.fail_job(recording_id, f"{type(exc).__name__}: {exc}")
             log.exception("transcript job failed cafe=%s recording=%s", cafe, recording_id)
             raise
-        count = await self.repo.complete_job(recording, found)
+        count = await self.repo.complete_job(recording, found.segments, found.report)
         log.info("transcript job done cafe=%s recording=%s segments=%d", cafe, recording_id,
                  count)
         await self.refresh_replay(cafe)
@@ -119,25 +129,15 @@ class TranscriptJobs:
         await self.repo.save_replay(cafe_id, str(out), duration)
         log.info("replay ready cafe=%s parts=%d seconds=%.1f", cafe_id, len(parts), duration)
 
-    async def transcribe_guarded(self, recording: RecordingRow,
-                                 options: TranscribeOptions) -> list[Segment]:
-        """Transcribe with the café's words; if Whisper echoed them instead of hearing the
-        audio (a list of the café's words, the same word on and on), transcribe again
-        without them: a garbled but honest transcript beats invented text."""
-        found = await self._transcribe(recording, options)
-        if options.hotwords and echoes_vocabulary(found, options.hotwords):
-            log.warning("transcript echoed the café's words, retrying without them "
-                        "cafe=%s recording=%s", recording.cafe_id, recording.id)
-            found = await self._transcribe(recording, dataclasses.replace(options,
-                                                                          hotwords=None))
-        return found
-
-    async def _transcribe(self, recording: RecordingRow,
-                          options: TranscribeOptions) -> list[Segment]:
+    async def transcribe_checked(self, recording: RecordingRow,
+                                 options: TranscribeOptions) -> PartResult:
+        """Transcribe one part and check it against its own audio (transcripts.parts): a
+        chunk with speech and too little text, or echoing the café's words, is done again
+        with safe settings; what still falls short is in the report, stored with the job."""
         path = Path(recording.path)
         duration = await asyncio.to_thread(probe_audio, path)
         if duration <= 0.05:
-            return []
+            return PartResult([], PartReport(round(duration, 3), 0.0, 0.0))
         last = [0.0]
         writes: set[asyncio.Task[None]] = set()
 
@@ -149,33 +149,18 @@ class TranscriptJobs:
                 writes.add(task)
                 task.add_done_callback(writes.discard)
 
-        found = await self.pool.transcribe(str(path), options, progress)
+        result = await self.pool.transcribe_part(str(path), options, progress)
         for task in list(writes):
             with contextlib.suppress(Exception):
                 await task
-        return placed_all(found, recording.offset_seconds, recording.speaker)
-
-
-def echoes_vocabulary(segments: list[Segment], vocabulary: str) -> bool:
-    """True when a segment is mostly the café's own words, or one word said on and on:
-    Whisper's echo of its hotwords on audio it did not make out."""
-    vocab = set(_tokens(vocabulary))
-    for segment in segments:
-        tokens = _tokens(segment.text)
-        if len(tokens) < 3:
-            continue
-        if sum(t in vocab for t in tokens) / len(tokens) >= 0.6:
-            return True
-        run = 1
-        for previous, token in itertools.pairwise(tokens):
-            run = run + 1 if token == previous else 1
-            if run >= 4:
-                return True
-    return False
-
-
-def _tokens(text: str) -> list[str]:
-    return "".join(c if c.isalnum() else " " for c in text.lower()).split()
+        r = result.report
+        log.log(logging.WARNING if r.short else logging.INFO,
+                "part checked cafe=%s recording=%s speech=%.1fs covered=%.1fs short=%s "
+                "chunks=%d retried=%d fallbacks=%d repeats_cut=%d degraded=%d rtf=%.2f",
+                recording.cafe_id, recording.id, r.speech_seconds, r.covered_seconds, r.short,
+                r.chunks, r.retried, r.fallbacks, r.repetitions_cut, r.degraded, r.rtf)
+        return PartResult(placed_all(result.segments, recording.offset_seconds,
+                                     recording.speaker), r)
 
 
 async def enqueue_cafe(repo: TranscriptRepository, queue: JobQueue, cafe_id: int) -> list[int]:
@@ -312,12 +297,12 @@ async def transcribe_file(repo: TranscriptRepository, jobs: TranscriptJobs, path
     claimed = await repo.start_job(recording_id, jobs.stale_after)
     assert claimed is not None
     try:
-        found = await jobs.transcribe_guarded(recording, options)
+        found = await jobs.transcribe_checked(recording, options)
     except Exception as exc:
         await repo.fail_job(recording_id, f"{type(exc).__name__}: {exc}")
         raise
-    await repo.complete_job(recording, found)
+    await repo.complete_job(recording, found.segments, found.report)
     await jobs.refresh_replay(cafe_id)
-    return found
+    return found.segments
 
 

@@ -21,6 +21,7 @@ from sessions.storage.database import Database
 from sessions.storage.tables import cafes, recordings, redactions, segments, transcript_jobs
 from transcripts.engine import Segment
 from transcripts.errors import RecordingNotFound
+from transcripts.parts import PartReport
 
 
 def utcnow() -> dt.datetime:
@@ -49,6 +50,24 @@ class JobRow:
     progress: float
     error: str | None
     updated_at: dt.datetime
+    speech_seconds: float | None = None
+    covered_seconds: float | None = None
+    short: bool = False
+
+
+@dataclass(frozen=True)
+class PartCheck:
+    """One part of a speaker's recording as the organiser sees it: seconds of speech and
+    seconds transcribed (None until its job is done), and whether it fell short."""
+
+    recording_id: int
+    speaker: str
+    offset_seconds: float
+    duration_seconds: float | None
+    status: str  # the job's: queued | running | done | failed
+    speech_seconds: float | None
+    covered_seconds: float | None
+    short: bool
 
 
 @dataclass(frozen=True)
@@ -68,7 +87,8 @@ def _recording(row: Any) -> RecordingRow:
 
 def _job(row: Any) -> JobRow:
     return JobRow(row.id, row.cafe_id, row.recording_id, row.status, row.attempts,
-                  row.progress, row.error, row.updated_at)
+                  row.progress, row.error, row.updated_at, row.speech_seconds,
+                  row.covered_seconds, bool(row.short))
 
 
 class TranscriptRepository:
@@ -225,8 +245,15 @@ class TranscriptRepository:
                 redactions.c.cafe_id == cafe_id).order_by(redactions.c.start_seconds))
             return [(float(a), float(b)) for a, b in rows]
 
-    async def complete_job(self, recording: RecordingRow, found: Sequence[Segment]) -> int:
-        """Replace the recording's segments and mark its job done, in one transaction."""
+    async def complete_job(self, recording: RecordingRow, found: Sequence[Segment],
+                           report: PartReport | None = None) -> int:
+        """Replace the recording's segments and mark its job done with its check (`report`),
+        in one transaction."""
+        checked: dict[str, Any] = {} if report is None else {
+            "speech_seconds": report.speech_seconds, "covered_seconds": report.covered_seconds,
+            "short": report.short, "retried": report.retried, "fallbacks": report.fallbacks,
+            "repetitions_cut": report.repetitions_cut, "degraded": report.degraded,
+            "work_seconds": report.seconds}
         async with self.db.transaction() as conn:
             await conn.execute(segments.delete().where(segments.c.recording_id == recording.id))
             if found:
@@ -239,8 +266,29 @@ class TranscriptRepository:
                 recordings.c.id == recording.id).values(status="transcribed"))
             await conn.execute(transcript_jobs.update().where(
                 transcript_jobs.c.recording_id == recording.id).values(
-                status="done", progress=1.0, error=None, updated_at=self.now()))
+                status="done", progress=1.0, error=None, updated_at=self.now(), **checked))
         return len(found)
+
+    async def part_checks(self, cafe_id: int) -> list[PartCheck]:
+        """Every part of the café with its job's check, by speaker then café time."""
+        query = sa.select(
+            recordings.c.id, recordings.c.speaker, recordings.c.offset_seconds,
+            recordings.c.duration_seconds, transcript_jobs.c.status,
+            transcript_jobs.c.speech_seconds, transcript_jobs.c.covered_seconds,
+            transcript_jobs.c.short,
+        ).join(transcript_jobs, transcript_jobs.c.recording_id == recordings.c.id).where(
+            recordings.c.cafe_id == cafe_id).order_by(
+            recordings.c.speaker, recordings.c.offset_seconds, recordings.c.id)
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [PartCheck(r.id, r.speaker, r.offset_seconds, r.duration_seconds, r.status,
+                          r.speech_seconds, r.covered_seconds, bool(r.short)) for r in rows]
+
+    async def coverage_warnings(self, cafe_id: int) -> list[PartCheck]:
+        """The parts an organiser must confirm before publishing: speech with too little
+        text, or a part not transcribed (failed, or still to do)."""
+        return [p for p in await self.part_checks(cafe_id)
+                if p.short or p.status != "done"]
 
     async def segments(self, cafe_id: int) -> list[Segment]:
         async with self.db.connect() as conn:

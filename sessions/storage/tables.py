@@ -187,6 +187,16 @@ transcript_jobs = sa.Table(
     sa.Column("progress", sa.Float, nullable=False, server_default="0"),
     sa.Column("error", sa.Text),
     sa.Column("updated_at", TS, nullable=False),
+    # The part's check against its own audio (transcripts.parts.PartReport): seconds of
+    # speech (voice activity) and seconds its text covers; `short` when too little text.
+    sa.Column("speech_seconds", sa.Float),
+    sa.Column("covered_seconds", sa.Float),
+    sa.Column("short", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("retried", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("fallbacks", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("repetitions_cut", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("degraded", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("work_seconds", sa.Float),
 )
 
 segments = sa.Table(

@@ -1,0 +1,187 @@
+"""A part's check against its own audio, with a fake Whisper and a fake voice detector (the
+seams `transcripts.parts` owns); the real model is in tests/functional."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+
+from transcripts.engine import SAMPLE_RATE, Segment, TranscribeOptions
+from transcripts.parts import (
+    CHUNK_MAX,
+    Budget,
+    cut_repetitions,
+    merge,
+    overlap,
+    plan_chunks,
+    token_bound,
+    transcribe_part,
+)
+
+Span = tuple[float, float]
+
+
+class Spans:
+    """A fake voice detector: the speech is where the test says."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        self.spans = spans
+
+    def speech(self, audio: Any) -> list[Span]:
+        return list(self.spans)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeWhisper:
+    """Words every 0.3 s over the chunk's speech; nothing at all (the word-list café) when
+    given the café's words if `lose_with_words`; `cost` seconds of clock per audio second
+    (beam search) or `cheap` (greedy)."""
+
+    def __init__(self, speech: list[Span], *, lose_with_words: bool = False,
+                 echo: bool = False, clock: Clock | None = None, cost: float = 0.1,
+                 cheap: float = 0.02) -> None:
+        self.speech = speech
+        self.lose_with_words = lose_with_words
+        self.echo = echo
+        self.clock = clock
+        self.cost, self.cheap = cost, cheap
+        self.calls: list[TranscribeOptions] = []
+
+    def transcribe(self, audio: Any, options: TranscribeOptions,
+                   progress: Any = None) -> list[Segment]:
+        self.calls.append(options)
+        seconds = len(audio) / SAMPLE_RATE
+        if self.clock is not None:
+            self.clock.now += seconds * (self.cheap if options.beam_size == 1 else self.cost)
+        words_given = bool(options.hotwords or options.prompt)
+        if words_given and self.lose_with_words:
+            return []
+        if words_given and self.echo:
+            return [Segment(0.0, seconds, "", "Snapchat, WhatsApp, Snapchat, e-Enfance")]
+        # A word every 0.3 s over the whole chunk (the tests' chunks are all speech).
+        words = tuple((round(t, 2), round(t + 0.25, 2), f" mot{i}", 0.9)
+                      for i, t in enumerate(np.arange(0.3, seconds - 0.3, 0.3)))
+        return [Segment(0.0, seconds, "", "".join(w[2] for w in words).strip(), words)]
+
+
+def audio_of(seconds: float) -> Any:
+    return np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+
+
+def test_a_chunk_lost_with_the_cafe_words_is_transcribed_again_without_them() -> None:
+    speech = [(1.0, 9.0), (10.0, 18.0), (19.0, 26.0)]
+    fake = FakeWhisper(speech, lose_with_words=True)
+    options = TranscribeOptions(language="fr", hotwords="3018, Snapchat, WhatsApp, e-Enfance",
+                                long_form=True)
+    result = transcribe_part(fake, audio_of(28.0), options, Spans(speech))
+    r = result.report
+    assert r.chunks == 3 and r.retried == 3
+    assert r.speech_seconds == 23.0 and r.coverage > 0.95 and not r.short
+    assert result.segments and result.segments[0].start >= 0.75
+    retries = [o for o in fake.calls if o.hotwords is None]
+    assert len(retries) == 3
+    # The safe settings: no word list, no prompt, no conditioning, a bounded schedule.
+    assert all(o.prompt is None and o.long_form and o.temperature == (0.0, 0.3, 0.6)
+               for o in retries)
+    first = [o for o in fake.calls if o.hotwords]
+    assert all(o.max_new_tokens and o.max_new_tokens <= 200 and o.speech_only
+               and not o.vad_filter for o in first)
+
+
+def test_what_still_falls_short_is_marked() -> None:
+    class Deaf(FakeWhisper):
+        def transcribe(self, audio: Any, options: TranscribeOptions,
+                       progress: Any = None) -> list[Segment]:
+            self.calls.append(options)
+            return []
+
+    speech = [(0.5, 6.0)]
+    deaf = Deaf(speech)
+    result = transcribe_part(deaf, audio_of(8.0), TranscribeOptions(), Spans(speech))
+    assert result.segments == [] and len(deaf.calls) == 2
+    assert result.report.short and result.report.covered_seconds == 0.0
+    assert result.report.speech_seconds == 5.5
+
+
+def test_silence_is_not_short_and_costs_nothing() -> None:
+    fake = FakeWhisper([])
+    result = transcribe_part(fake, audio_of(10.0), TranscribeOptions(), Spans([]))
+    assert result.segments == [] and not result.report.short and fake.calls == []
+
+
+def test_an_echo_of_the_cafe_words_is_replaced() -> None:
+    speech = [(0.5, 8.0)]
+    fake = FakeWhisper(speech, echo=True)
+    result = transcribe_part(fake, audio_of(9.0),
+                             TranscribeOptions(prompt="Snapchat, WhatsApp, e-Enfance"),
+                             Spans(speech))
+    assert result.report.retried == 1
+    assert "Snapchat" not in " ".join(s.text for s in result.segments)
+
+
+def test_a_slow_machine_stays_within_half_real_time() -> None:
+    """Beam search at 0.7 x real time (a loaded machine) on a 60 s part: later chunks are
+    decoded greedily, the part takes at most half its length, and the cheap chunks are
+    counted."""
+    clock = Clock()
+    speech = [(s + 0.5, s + 14.0) for s in range(0, 60, 15)]
+    fake = FakeWhisper(speech, clock=clock, cost=0.7, cheap=0.1)
+    budget = Budget(60.0, clock=clock)
+    result = transcribe_part(fake, audio_of(60.0), TranscribeOptions(), Spans(speech),
+                             budget=budget)
+    r = result.report
+    assert r.chunks == 4 and r.degraded >= 1
+    assert clock.now <= 0.5 * 60.0 and r.rtf <= 0.5
+    assert not r.short
+
+
+def test_on_a_fast_machine_nothing_is_degraded() -> None:
+    clock = Clock()
+    speech = [(s + 0.5, s + 14.0) for s in range(0, 60, 15)]
+    fake = FakeWhisper(speech, clock=clock, cost=0.15)
+    result = transcribe_part(fake, audio_of(60.0), TranscribeOptions(), Spans(speech),
+                             budget=Budget(60.0, clock=clock))
+    assert result.report.degraded == 0 and all(o.beam_size is None for o in fake.calls)
+
+
+def test_repetition_loops_are_cut_and_counted() -> None:
+    said = " on en parle" * 5 + " demain"
+    tokens = said.split()
+    words = tuple((i * 0.3, i * 0.3 + 0.2, f" {t}", 0.9) for i, t in enumerate(tokens))
+    seg, cut = cut_repetitions(Segment(0.0, 6.0, "", said.strip(), words))
+    assert seg.text == "on en parle demain" and cut == 4
+    assert [w[2] for w in seg.words] == [" on", " en", " parle", " demain"]
+    plain, cut = cut_repetitions(Segment(0, 1, "", "merci merci, au revoir"))
+    assert cut == 0 and plain.text == "merci merci, au revoir"
+    loop, cut = cut_repetitions(Segment(0, 1, "", "non non non non non"))
+    assert loop.text == "non" and cut == 4
+
+
+def test_token_bound_grows_with_the_chunk_and_stays_under_whisper_limit() -> None:
+    assert token_bound(1.0) == 40 and token_bound(10.0) == 120 and token_bound(30.0) == 200
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_chunks_hold_all_speech_and_fit_a_window(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    raw = zip(rng.uniform(0, 300, rng.integers(0, 40)), rng.uniform(0.05, 20, 40),
+              strict=False)
+    speech = merge([(float(s), float(s + d)) for s, d in raw])
+    duration = max((e for _, e in speech), default=0.0) + 1.0
+    chunks = plan_chunks(speech, duration)
+    longest = max((e - s for s, e in speech), default=0.0)
+    # A chunk is at most CHUNK_MAX, unless one span of speech alone is longer.
+    assert all(e - s <= max(CHUNK_MAX, longest + 0.5) + 1e-9 for s, e in chunks)
+    assert all(b[0] >= a[1] - 1e-9 for a, b in itertools.pairwise(chunks))
+    total = sum(e - s for s, e in speech)
+    assert abs(overlap(speech, merge(chunks)) - total) < 1e-6

@@ -1,0 +1,386 @@
+"""One recorded part, transcribed and checked against its own audio.
+
+A part is cut into chunks of speech (voice activity, at most one Whisper window each), and
+each chunk is transcribed on its own: a chunk Whisper gets wrong cannot take the next one
+with it (no conditioning on previous text), and each chunk's result is checked against the
+speech it holds, by the seconds its words cover. A chunk with speech and too little text
+(or one that echoes the café's words) is transcribed again with safer settings: no café
+words, no prompt, a short temperature schedule. What still falls short is reported, so the
+organiser sees it before publishing (`PartReport.short`).
+
+Cost is bounded: the tokens decoded per chunk are capped in proportion to its length (a
+repetition loop stops there), the temperature schedule is short, repeated phrases are cut
+(and counted), and a time budget (`Budget`) turns retries off and beam search down when the
+part runs late (a loaded machine), so a part never takes more than `rtf` times its length.
+
+`transcribe_part` runs where the model is (the worker process); it only uses the
+`Transcriber` seam and a `SpeechDetector`, both faked in unit tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from transcripts.engine import (
+    SAMPLE_RATE,
+    Audio,
+    ProgressFn,
+    Segment,
+    TranscribeOptions,
+    Transcriber,
+)
+
+Span = tuple[float, float]
+
+# A chunk is at most one Whisper window (30 s), padded on both sides; shorter chunks make a
+# retry cheap and let the budget act between them (each costs one encoder pass).
+CHUNK_MAX = 15.0
+SPEECH_MAX = 28.0
+CHUNK_PAD = 0.25
+# A chunk whose words cover less than this share of its speech is transcribed again.
+RETRY_BELOW = 0.75
+# A part whose words cover less than this share of its speech is marked short.
+SHORT_BELOW = 0.85
+# Words closer than this are one stretch of text; each word counts this much either side.
+WORD_JOIN = 0.5
+WORD_PAD = 0.25
+# The tokens one chunk may decode: ~4-6 per spoken second in French and English; 12 per
+# second of audio leaves room for fast speech and punctuation, and stops a loop early.
+TOKENS_PER_SECOND = 12
+MIN_TOKENS = 40
+MAX_TOKENS = 200  # Whisper's limit with a prompt is 224 of 448
+# First pass: beam search, then two low temperatures when it repeats itself or is unsure
+# (faster-whisper goes up to 1.0 in six steps: the loops of the issue). Without the
+# log-probability test, noisy French came out invented (bench: WER 1.35 against 0.81).
+FIRST_TEMPERATURES = (0.0, 0.2, 0.4)
+FIRST_LOGPROB: float | None = -1.0
+SAFE_TEMPERATURES = (0.0, 0.3, 0.6)
+RTF_LIMIT = 0.5
+
+
+class SpeechDetector(Protocol):
+    """Where a part has speech: (start, end) seconds; blocking, run beside the model."""
+
+    def speech(self, audio: Audio) -> list[Span]: ...
+
+
+@dataclass(frozen=True)
+class SileroDetector:
+    """faster-whisper's Silero VAD (ships in the package; ~1 % of real time on CPU)."""
+
+    threshold: float = 0.5
+    min_silence_ms: int = 300
+    pad_ms: int = 100
+
+    def speech(self, audio: Audio) -> list[Span]:
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        if len(audio) == 0:
+            return []
+        found = get_speech_timestamps(audio, VadOptions(
+            threshold=self.threshold, min_silence_duration_ms=self.min_silence_ms,
+            speech_pad_ms=self.pad_ms, max_speech_duration_s=SPEECH_MAX))
+        return [(t["start"] / SAMPLE_RATE, t["end"] / SAMPLE_RATE) for t in found]
+
+
+@dataclass(frozen=True)
+class PartReport:
+    """What a part's check found; stored with its job and shown on the admin page."""
+
+    audio_seconds: float
+    speech_seconds: float
+    covered_seconds: float
+    chunks: int = 0
+    retried: int = 0  # chunks transcribed again with the safe settings
+    fallbacks: int = 0  # chunks whose decoding went above temperature 0
+    repetitions_cut: int = 0  # repeated phrases removed
+    degraded: int = 0  # chunks decoded cheaper because the part ran late
+    seconds: float = 0.0  # wall time
+
+    @property
+    def coverage(self) -> float:
+        return self.covered_seconds / self.speech_seconds if self.speech_seconds else 1.0
+
+    @property
+    def short(self) -> bool:
+        """Speech with too little text, even after the retry."""
+        return self.speech_seconds >= 1.0 and self.coverage < SHORT_BELOW
+
+    @property
+    def rtf(self) -> float:
+        return self.seconds / self.audio_seconds if self.audio_seconds else 0.0
+
+
+@dataclass(frozen=True)
+class PartResult:
+    segments: list[Segment]
+    report: PartReport
+
+
+# -- pure helpers ---------------------------------------------------------------------------
+
+def merge(spans: Sequence[Span], gap: float = 0.0) -> list[Span]:
+    out: list[Span] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1] + gap:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def overlap(a: Sequence[Span], b: Sequence[Span]) -> float:
+    """Seconds of `a` inside `b` (both merged, non-overlapping lists)."""
+    total, j = 0.0, 0
+    for s1, e1 in a:
+        while j < len(b) and b[j][1] <= s1:
+            j += 1
+        k = j
+        while k < len(b) and b[k][0] < e1:
+            total += max(0.0, min(e1, b[k][1]) - max(s1, b[k][0]))
+            k += 1
+    return total
+
+
+def text_spans(segments: Sequence[Segment]) -> list[Span]:
+    """The seconds a transcript's text covers: its words (± WORD_PAD, joined), or the
+    segments' own spans when it has no word timings."""
+    spans: list[Span] = []
+    for seg in segments:
+        if seg.words:
+            spans += [(max(0.0, s - WORD_PAD), e + WORD_PAD) for s, e, _, _ in seg.words]
+        elif seg.text.strip():
+            spans.append((seg.start, seg.end))
+    return merge(spans, WORD_JOIN)
+
+
+def plan_chunks(speech: Sequence[Span], duration: float, max_len: float | None = None,
+                pad: float = CHUNK_PAD) -> list[Span]:
+    """Speech spans grouped into chunks of at most `max_len` s, cut only between spans."""
+    max_len = max_len or CHUNK_MAX
+    chunks: list[Span] = []
+    for start, end in merge(speech):
+        start, end = max(0.0, start - pad), min(duration, end + pad)
+        if chunks and end - chunks[-1][0] <= max_len:
+            chunks[-1] = (chunks[-1][0], end)
+        else:  # the pads of two neighbours never overlap: no audio is heard twice
+            prev = chunks[-1][1] if chunks else 0.0
+            if chunks and start < prev:
+                middle = (prev - pad + start + pad) / 2
+                chunks[-1] = (chunks[-1][0], middle)
+                start = middle
+            chunks.append((start, end))
+    return chunks
+
+
+def token_bound(seconds: float) -> int:
+    return max(MIN_TOKENS, min(MAX_TOKENS, int(TOKENS_PER_SECOND * seconds)))
+
+
+_WORD_RE = re.compile(r"\S+")
+
+
+def _key(token: str) -> str:
+    return "".join(c for c in token.lower() if c.isalnum())
+
+
+def cut_repetitions(segment: Segment, times: int = 3, max_n: int = 8) -> tuple[Segment, int]:
+    """A phrase said `times` or more times in a row (4 for a single word) kept once: the
+    shape of a decoding loop. Returns the segment and how many repeats were cut."""
+    tokens = ([w[2] for w in segment.words] if segment.words
+              else _WORD_RE.findall(segment.text))
+    keys = [_key(t) for t in tokens]
+    keep = [True] * len(tokens)
+    cut = 0
+    i = 0
+    while i < len(keys):
+        best = 0
+        for n in range(1, max_n + 1):
+            need = 4 if n == 1 else times
+            if i + n * need > len(keys) or not any(keys[i:i + n]):
+                continue
+            reps = 1
+            while keys[i + reps * n:i + (reps + 1) * n] == keys[i:i + n]:
+                reps += 1
+            if reps >= need:
+                best = n
+                for k in range(i + n, i + reps * n):
+                    keep[k] = False
+                cut += reps - 1
+                i += reps * n
+                break
+        if not best:
+            i += 1
+    if not cut:
+        return segment, 0
+    if segment.words:
+        words = tuple(w for w, k in zip(segment.words, keep, strict=True) if k)
+        text = "".join(w[2] for w in words).strip()
+        return dataclasses.replace(segment, text=text, words=words,
+                                   end=words[-1][1] if words else segment.end), cut
+    text = " ".join(t for t, k in zip(tokens, keep, strict=True) if k)
+    return dataclasses.replace(segment, text=text), cut
+
+
+def _vocab_tokens(text: str) -> list[str]:
+    return "".join(c if c.isalnum() else " " for c in text.lower()).split()
+
+
+def echoes_vocabulary(segments: Sequence[Segment], vocabulary: str) -> bool:
+    """True when a segment is mostly the café's own words, or one word said on and on:
+    Whisper's echo of its hotwords or prompt on audio it did not make out."""
+    vocab = set(_vocab_tokens(vocabulary))
+    for segment in segments:
+        tokens = _vocab_tokens(segment.text)
+        if len(tokens) < 3:
+            continue
+        if sum(t in vocab for t in tokens) / len(tokens) >= 0.6:
+            return True
+        run = 1
+        for previous, token in itertools.pairwise(tokens):
+            run = run + 1 if token == previous else 1
+            if run >= 4:
+                return True
+    return False
+
+
+def shift(segments: Sequence[Segment], offset: float) -> list[Segment]:
+    return [s.placed(offset) for s in segments]
+
+
+@dataclass
+class Budget:
+    """The wall time a part may take (`rtf` times its length) and the pace seen so far, to
+    choose each chunk's decoding: full (beam search, a retry if needed) while the rest of
+    the part still fits at the cheap pace, cheap (greedy, no retry) when it would not."""
+
+    audio_seconds: float
+    rtf: float = RTF_LIMIT
+    clock: Callable[[], float] = time.perf_counter
+    full_pace: float = 0.25  # seconds of work per second of audio (a guess until measured)
+    cheap_pace: float | None = None
+    started: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    @property
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def _cheap(self) -> float:
+        return self.cheap_pace if self.cheap_pace is not None else self.full_pace / 3
+
+    def fits(self, seconds: float, rest: float, factor: float = 1.0) -> bool:
+        """Whether `seconds` at the full pace (times `factor`), then `rest` seconds of audio
+        at the cheap pace, still fit in what is left."""
+        left = self.rtf * self.audio_seconds - self.elapsed
+        return seconds * self.full_pace * factor + rest * self._cheap() <= left
+
+    def record(self, seconds: float, took: float, cheap: bool) -> None:
+        if seconds >= 1.0:
+            if cheap:
+                self.cheap_pace = took / seconds
+            else:
+                self.full_pace = took / seconds
+
+
+# -- the shell around the model -------------------------------------------------------------
+
+def safe_options(options: TranscribeOptions) -> TranscribeOptions:
+    """The retry: no café words, no prompt, nothing conditioned, a short schedule."""
+    return dataclasses.replace(options, hotwords=None, prompt=None,
+                               temperature=SAFE_TEMPERATURES, log_prob_threshold=-1.0)
+
+
+def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeOptions,
+                    detector: SpeechDetector, progress: ProgressFn | None = None,
+                    budget: Budget | None = None) -> PartResult:
+    """Transcribe one part chunk by chunk, check each chunk, retry the short ones."""
+    duration = len(audio) / SAMPLE_RATE
+    budget = budget or Budget(duration)
+    speech = merge(detector.speech(audio))
+    chunks = plan_chunks(speech, duration)
+    out: list[Segment] = []
+    retried = fallbacks = cut_total = degraded = 0
+    covered = 0.0
+    vocabulary = " ".join(filter(None, (options.hotwords, options.prompt)))
+    for start, end in chunks:
+        piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+        length = end - start
+        rest = duration - end
+        said = [(max(s, start) - start, min(e, end) - start) for s, e in speech
+                if e > start and s < end]
+        spoken = sum(e - s for s, e in said)
+        chunk_opts = dataclasses.replace(
+            options, long_form=True, vad_filter=False, speech_only=True,
+            temperature=FIRST_TEMPERATURES, log_prob_threshold=FIRST_LOGPROB,
+            max_new_tokens=token_bound(length))
+        cheap = not budget.fits(length, rest)
+        if cheap:  # the machine is slow: keep within the budget, decode greedily
+            degraded += 1
+            chunk_opts = dataclasses.replace(chunk_opts, beam_size=1, temperature=(0.0,))
+        began = budget.elapsed
+        raw = transcriber.transcribe(piece, chunk_opts)
+        budget.record(length, budget.elapsed - began, cheap)
+        echoed = bool(vocabulary) and echoes_vocabulary(raw, vocabulary)
+        found, cuts = _clean(raw)
+        got = overlap(said, text_spans(found))
+        if ((echoed or (spoken >= 0.5 and got < RETRY_BELOW * spoken))
+                and budget.fits(length, rest, 1.2)):
+            retried += 1
+            again, again_cuts = _clean(transcriber.transcribe(
+                piece, dataclasses.replace(safe_options(chunk_opts),
+                                           beam_size=chunk_opts.beam_size)))
+            again_got = overlap(said, text_spans(again))
+            if echoed or again_got > got:
+                found, got, cuts = again, again_got, again_cuts
+        fallbacks += any(s.temperature > 0 for s in found)
+        cut_total += cuts
+        covered += min(got, spoken)
+        out += shift(found, start)
+        if progress is not None:
+            progress(min(1.0, end / duration) if duration else 1.0)
+    if progress is not None:
+        progress(1.0)
+    report = PartReport(
+        audio_seconds=round(duration, 3), speech_seconds=round(sum(e - s for s, e in speech), 3),
+        covered_seconds=round(covered, 3), chunks=len(chunks), retried=retried,
+        fallbacks=fallbacks, repetitions_cut=cut_total, degraded=degraded,
+        seconds=round(budget.elapsed, 3))
+    return PartResult(out, report)
+
+
+def _clean(segments: Sequence[Segment]) -> tuple[list[Segment], int]:
+    """Repeated phrases cut inside segments, and a segment repeated 3+ times in a row kept
+    once; empty segments dropped."""
+    out: list[Segment] = []
+    cuts = 0
+    run = 0
+    for seg in segments:
+        seg, n = cut_repetitions(seg)
+        cuts += n
+        if not seg.text.strip():
+            continue
+        if out and _key(out[-1].text) == _key(seg.text):
+            run += 1
+            if run >= 2:
+                cuts += 1
+                continue
+        else:
+            run = 0
+        out.append(seg)
+    return out, cuts
+
+
+__all__ = [
+    "Budget", "PartReport", "PartResult", "SileroDetector", "SpeechDetector",
+    "cut_repetitions", "echoes_vocabulary", "merge", "overlap", "plan_chunks",
+    "safe_options", "text_spans", "token_bound", "transcribe_part",
+]
