@@ -1,28 +1,60 @@
-"""Whisper base on this machine: real-time factor, peak RSS, WER; int8/float32, beam 1/5,
-with and without the café's vocabulary. Speech is generated with espeak-ng at run time.
+"""The final transcription on a realistic speech set, beside plain faster-whisper.
 
-Run: .venv/bin/python bench/transcription.py [--threads 2] [--repeat 1]
-Each configuration runs in a fresh process (peak RSS is that process's ru_maxrss).
+The set is generated at run time (tests/functional/speech_set.py: espeak-ng voices and
+speeds, a noise floor, reverb, a reverberant noisy room, a telephone band, a music bed, two
+speakers overlapping; French and English, each file with its reference words and their
+moments). For every file, in the same process and with the same model:
+
+- `plain`: `WhisperModel.transcribe(audio, language=..., vad_filter=True, beam_size=5)`,
+  faster-whisper's defaults otherwise (the language is given to both);
+- `product (words=...)`: `transcripts.parts.transcribe_part`, as a job runs it, with the
+  café's words passed as hotwords, as initial prompt, or not at all.
+
+It prints per file WER, coverage (share of the spoken seconds inside the transcript's
+segments), recall (share of the reference words found) and real-time factor, plus what the
+product's check did (chunks retried, fallbacks, repeats cut, part marked short), and the
+load averages before and after (the machine is shared).
+
+Run: .venv/bin/python bench/transcription.py [--words none,prompt,hotwords]
+     [--languages fr,en] [--conditions clean,noise,...] [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import dataclasses
 import os
 import platform
 import re
-import resource
-import subprocess
+import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "functional"))
 
-from transcripts.engine import cafe_vocabulary
+import speech_set  # noqa: E402
 
+from transcripts.engine import (  # noqa: E402
+    TranscribeOptions,
+    WhisperSettings,
+    WhisperTranscriber,
+    cafe_vocabulary,
+)
+from transcripts.parts import SileroDetector, transcribe_part  # noqa: E402
+
+# The word-list café of issue 10: a glossary of names and numbers, an ordinary description.
+VOCABULARY = cafe_vocabulary(
+    "Cyber-harcèlement : en parler avec ses enfants",
+    "Une psychologue répond à vos questions sur le harcèlement en ligne : reconnaître les "
+    "signes, en parler, agir avec l'école.",
+    "3018, Snapchat, WhatsApp, e-Enfance")
+
+# The sentence sets and measures other benchmarks (captions, end_to_transcript) take from
+# here; the speech set has its own, spoken by several voices.
 FRENCH = [
     "Les jeux vidéo en ligne permettent de discuter avec des inconnus.",
     "Le téléphone portable reste hors de la chambre la nuit.",
@@ -33,21 +65,7 @@ FRENCH = [
     "Les fausses informations circulent très vite sur les écrans.",
     "Il faut signaler un contenu choquant à la plateforme.",
 ]
-ENGLISH = [
-    "Online video games let children chat with strangers.",
-    "The mobile phone should stay out of the bedroom at night.",
-    "Cyber harassment affects one pupil in five.",
-    "Social networks set a minimum age of thirteen.",
-    "Talk with your child about what they see on the internet.",
-    "Parental controls do not replace a conversation in the family.",
-    "Fake news spreads very quickly on screens.",
-    "Report shocking content to the platform.",
-]
-# The café's words as the product builds them (transcripts.engine.cafe_vocabulary).
-VOCABULARY = cafe_vocabulary(
-    "Les écrans en famille",
-    "Réseaux sociaux, contrôle parental et fausses informations : parlons-en.",
-    "jeux vidéo; téléphone portable; cyberharcèlement; plateforme")
+ENGLISH = speech_set.ENGLISH
 
 
 def norm(s: str) -> list[str]:
@@ -64,77 +82,97 @@ def wer(ref: str, hyp: str) -> float:
     return d[len(h)] / max(1, len(r))
 
 
-def make_audio(folder: Path, voice: str, sentences: list[str], repeat: int) -> Path:
-    text = " ".join(sentences * repeat)
-    path = folder / f"{voice}.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text], check=True)
-    return path
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
-def run_one(model: str, threads: int, compute: str, beam: int, path: str, language: str,
-            prompt: str | None, hotwords: str | None,
-            out: multiprocessing.queues.Queue) -> None:  # type: ignore[type-arg]
-    from transcripts.engine import (
-        TranscribeOptions,
-        WhisperSettings,
-        WhisperTranscriber,
-        decode_audio,
-    )
+@dataclasses.dataclass
+class Row:
+    name: str
+    way: str
+    wer: float
+    coverage: float
+    recall: float
+    rtf: float
+    notes: str = ""
 
-    audio = decode_audio(Path(path))
-    t = WhisperTranscriber(WhisperSettings(model=model, compute_type=compute,
-                                           cpu_threads=threads, beam_size=beam))
+
+def measure(sample: speech_set.Sample, way: str, segments: list[Any], took: float,
+            notes: str = "") -> Row:
+    text = " ".join(s.text for s in segments)
+    spans = [(float(s.start), float(s.end)) for s in segments]
+    return Row(sample.name, way, speech_set.wer(sample.text, text),
+               speech_set.coverage(sample, spans), speech_set.recall(sample.text, text),
+               took / sample.duration, notes)
+
+
+def plain(model: Any, sample: speech_set.Sample) -> Row:
     start = time.perf_counter()
-    t.load()
-    load = time.perf_counter() - start
+    segments, _ = model.transcribe(sample.audio, language=sample.language, vad_filter=True,
+                                   beam_size=5)
+    found = list(segments)
+    return measure(sample, "plain", found, time.perf_counter() - start)
+
+
+def product(transcriber: WhisperTranscriber, sample: speech_set.Sample, words: str) -> Row:
+    options = TranscribeOptions(
+        language=sample.language, long_form=True, word_timestamps=True,
+        hotwords=VOCABULARY if words == "hotwords" else None,
+        prompt=VOCABULARY if words == "prompt" else None)
     start = time.perf_counter()
-    segs = t.transcribe(audio, TranscribeOptions(language=language, prompt=prompt,
-                                                 hotwords=hotwords, long_form=True,
-                                                 word_timestamps=True))
+    result = transcribe_part(transcriber, sample.audio, options, SileroDetector())
     took = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.put((load, took, len(audio) / 16000, rss, " ".join(s.text for s in segs)))
+    r = result.report
+    notes = (f"chunks {r.chunks} retried {r.retried} fallbacks {r.fallbacks} "
+             f"cut {r.repetitions_cut} degraded {r.degraded} "
+             f"check {100 * r.coverage:.0f}%{' SHORT' if r.short else ''}")
+    return measure(sample, f"product ({words})", result.segments, took, notes)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=2, help="how many times the sentence set")
+    ap.add_argument("--words", default="none,prompt,hotwords",
+                    help="ways of passing the café's words to the product")
+    ap.add_argument("--languages", default="fr,en")
+    ap.add_argument("--conditions", default=",".join(speech_set.CONDITIONS))
     args = ap.parse_args()
     from transcripts.model import resolve_model
 
-    model = resolve_model("", Path("var/models/whisper-base"))
+    model_dir = resolve_model("", ROOT / "var" / "models" / "whisper-base")
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
                 .splitlines() if line.startswith("model name")), platform.processor())
     print(f"machine: {platform.node()} {cpu}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()}, threads={args.threads}")
-    ctx = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as tmp:
-        fr = make_audio(Path(tmp), "fr", FRENCH, args.repeat)
-        en = make_audio(Path(tmp), "en", ENGLISH, args.repeat)
-        configs = [
-            ("en", en, ENGLISH, "int8", 5, None, None),
-            ("en", en, ENGLISH, "int8", 1, None, None),
-            ("en", en, ENGLISH, "float32", 5, None, None),
-            ("fr", fr, FRENCH, "int8", 5, None, None),
-            ("fr", fr, FRENCH, "int8", 1, None, None),
-            ("fr", fr, FRENCH, "float32", 5, None, None),
-            ("fr", fr, FRENCH, "int8", 5, VOCABULARY, None),
-            ("fr", fr, FRENCH, "int8", 5, None, VOCABULARY),
-        ]
-        print(f"{'lang':4} {'compute':8} {'beam':>4} {'vocabulary':14} {'audio s':>7} "
-              f"{'load s':>6} {'RTF':>6} {'RSS MB':>7} {'WER':>6}")
-        for lang, path, sentences, compute, beam, prompt, hot in configs:
-            q = ctx.Queue()
-            p = ctx.Process(target=run_one, args=(model, args.threads, compute, beam,
-                                                  str(path), lang, prompt, hot, q))
-            p.start()
-            load, took, seconds, rss, text = q.get()
-            p.join()
-            vocab = "initial_prompt" if prompt else "hotwords" if hot else "-"
-            print(f"{lang:4} {compute:8} {beam:>4} {vocab:14} {seconds:7.1f} {load:6.2f} "
-                  f"{took / seconds:6.3f} {rss:7.0f} "
-                  f"{wer(' '.join(sentences * args.repeat), text):6.3f}", flush=True)
+          f"python {platform.python_version()}, threads={args.threads}, base int8, beam 5")
+    print(f"load average before: {load()}")
+    print(f"café words: {VOCABULARY}")
+    transcriber = WhisperTranscriber(WhisperSettings(model=model_dir,
+                                                     cpu_threads=args.threads))
+    model = transcriber.load()
+    ways = [w for w in args.words.split(",") if w]
+    rows: list[Row] = []
+    header = (f"{'file':12} {'way':20} {'WER':>5} {'cover':>6} {'recall':>6} {'RTF':>5}  "
+              "check")
+    print(header)
+    print("-" * len(header))
+    for lang in args.languages.split(","):
+        for cond in args.conditions.split(","):
+            sample = speech_set.make_sample(lang, cond)
+            found = [plain(model, sample)] + [product(transcriber, sample, w) for w in ways]
+            for row in found:
+                print(f"{row.name:12} {row.way:20} {row.wer:5.2f} {100 * row.coverage:5.1f}% "
+                      f"{row.recall:6.2f} {row.rtf:5.2f}  {row.notes}", flush=True)
+            rows += found
+    print("-" * len(header))
+    for way in ["plain"] + [f"product ({w})" for w in ways]:
+        mine = [r for r in rows if r.way == way]
+        print(f"{'all':12} {way:20} {statistics.mean(r.wer for r in mine):5.2f} "
+              f"{100 * min(r.coverage for r in mine):5.1f}% "
+              f"{statistics.mean(r.recall for r in mine):6.2f} "
+              f"{max(r.rtf for r in mine):5.2f}  (mean WER, min coverage, mean recall, "
+              "max RTF)")
+    print(f"load average after: {load()}")
 
 
 if __name__ == "__main__":

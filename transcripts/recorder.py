@@ -107,14 +107,51 @@ def speaker_slug(speaker: str) -> str:
 class RecorderPolicy:
     part_seconds: float = 120.0  # aim: cut a part after this long, at a pause
     part_max_seconds: float = 150.0  # hard cut
-    # A pause: `min_quiet` seconds of 20 ms blocks all below `quiet_db`. Measured on
-    # espeak-ng French (bench/end_to_transcript.py): pauses between sentences are 0.38-0.54 s
-    # below -40 dBFS, silences inside a sentence (stops, word gaps) 0.18 s at most; a single
-    # quiet 20 ms block (the old rule) falls inside words.
-    quiet_db: float = -40.0
+    # A pause: `min_quiet` seconds of 20 ms blocks all quiet. Measured on espeak-ng French
+    # (bench/end_to_transcript.py): pauses between sentences last 0.38-0.54 s, silences
+    # inside a sentence (stops, word gaps) 0.18 s at most.
+    # Quiet is relative to the room (`NoiseFloor`): a block at most `margin_db` above the
+    # noise floor and `contrast_db` below the speech level of the last `floor_seconds`. A
+    # real room never reaches a fixed -40 dBFS (a pink-noise floor near -35 dBFS has no
+    # block below it): the old rule then only made hard cuts, inside words. Below
+    # `quiet_db` a block is quiet whatever the room.
+    quiet_db: float = -50.0
+    margin_db: float = 6.0
+    contrast_db: float = 12.0
+    floor_seconds: float = 30.0
+    adaptive: bool = True
     min_quiet: float = 0.3
     max_gap: float = 2.0  # a longer hole in the timestamps starts a new part
     flush_seconds: float = 2.0
+
+
+@dataclass
+class NoiseFloor:
+    """The room's level over the last `seconds`: its floor (10th percentile of 20 ms
+    blocks) and its speech (90th percentile), updated every half second (pure, no clock)."""
+
+    seconds: float = 30.0
+    margin_db: float = 6.0
+    contrast_db: float = 12.0
+    fixed_db: float = -50.0
+    _levels: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    _count: int = 0
+    threshold_db: float = -50.0
+
+    def __post_init__(self) -> None:
+        self._levels = np.full(int(self.seconds * SAMPLE_RATE / BLOCK), np.nan)
+        self.threshold_db = self.fixed_db
+
+    def push(self, level_db: float) -> float:
+        """Add one block's level; the quiet threshold in force (dBFS)."""
+        self._levels[self._count % len(self._levels)] = level_db
+        self._count += 1
+        if self._count % 25 == 0 and self._count >= 50:  # a second heard at least
+            seen = self._levels[~np.isnan(self._levels)]
+            floor, speech = np.percentile(seen, [10, 90])
+            relative = min(floor + self.margin_db, speech - self.contrast_db)
+            self.threshold_db = max(self.fixed_db, float(relative))
+        return self.threshold_db
 
 
 @dataclass
@@ -130,6 +167,12 @@ class SpeakerRecorder:
     _part: int = field(default=0, init=False)
     _since_flush: int = field(default=0, init=False)
     _quiet: int = field(default=0, init=False)  # samples of the current quiet run
+    _floor: NoiseFloor | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        p = self.policy
+        if p.adaptive:
+            self._floor = NoiseFloor(p.floor_seconds, p.margin_db, p.contrast_db, p.quiet_db)
 
     @property
     def expected(self) -> float:
@@ -158,7 +201,9 @@ class SpeakerRecorder:
             assert writer is not None
             writer.write(block)
             at += len(block)
-            self._quiet = self._quiet + len(block) if _loudness_db(block) < p.quiet_db else 0
+            level = _loudness_db(block)
+            threshold = self._floor.push(level) if self._floor is not None else p.quiet_db
+            self._quiet = self._quiet + len(block) if level < threshold else 0
             self._since_flush += len(block)
             if self._since_flush >= p.flush_seconds * SAMPLE_RATE:
                 writer.flush()

@@ -141,3 +141,16 @@ def phrases_with_pauses(texts: list[str], tmp: Path, pause: float = 1.2
         at += len(pcm) + int(pause * 16000)
     parts.append(np.zeros(2 * 16000, np.int16))
     return np.concatenate(parts), ends
+
+
+def write_wav_file(path: Path, audio: npt.NDArray[np.float32]) -> Path:
+    """16 kHz mono 16-bit WAV of float audio."""
+    import wave
+
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(pcm.tobytes())
+    return path
