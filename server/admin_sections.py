@@ -20,6 +20,7 @@ AUDIT_ROWS = 200
 async def transcript_progress(request: web.Request, cafe: Cafe) -> dict[str, Any]:
     repo = request.app[TRANSCRIPTS].repo
     jobs = await repo.jobs(cafe.id)
+    parts = await repo.part_checks(cafe.id)
     return {
         "id": "transcript-progress",
         "title": _t(request, "Transcription"),
@@ -28,6 +29,9 @@ async def transcript_progress(request: web.Request, cafe: Cafe) -> dict[str, Any
             "progress": round(100 * await repo.cafe_progress(cafe.id)),
             "jobs": jobs,
             "failed": [j for j in jobs if j.status == "failed"],
+            # Per speaker and part: seconds of speech against seconds transcribed.
+            "parts": parts,
+            "short": [p for p in parts if p.short],
         },
     }
 

@@ -21,6 +21,7 @@ from sessions.errors import CauserieError, InvalidInput, PermissionDenied
 from sessions.roles import Role
 from signaling import standing
 from signaling.keys import HUB
+from transcripts.keys import TRANSCRIPTS
 
 log = logging.getLogger("causerie.http")
 routes = web.RouteTableDef()
@@ -191,7 +192,14 @@ async def transcript_publish(request: web.Request) -> web.StreamResponse:
     await auth.require_organiser(request, request.app[CAFES])
     form = await _form(request)
     slug = request.match_info["slug"]
-    await request.app[CAFES].set_transcript_published(slug, _field(form, "publish", 5) == "1")
+    publish = _field(form, "publish", 5) == "1"
+    if publish and _field(form, "confirm", 5) != "1":
+        # Speech with too little text, or parts not transcribed: the organiser confirms
+        # first (enforced here, not by the page's script).
+        cafe = await request.app[CAFES].get(slug)
+        if await request.app[TRANSCRIPTS].repo.coverage_warnings(cafe.id):
+            raise web.HTTPSeeOther(f"/admin/cafes/{slug}?confirm_publish=1#transcript")
+    await request.app[CAFES].set_transcript_published(slug, publish)
     raise web.HTTPSeeOther(f"/admin/cafes/{slug}#transcript")
 
 
@@ -213,6 +221,9 @@ async def _edit_context(request: web.Request) -> dict[str, object]:
     ]
     return {"cafe": cafe, "values": values, "errors": None, "themes": THEMES,
             "invitations": invitations, "saved": request.query.get("saved") == "1",
+            "confirm_publish": request.query.get("confirm_publish") == "1",
+            "publish_warnings": len(await request.app[TRANSCRIPTS].repo.coverage_warnings(
+                cafe.id)),
             "extra_sections": [await section(request, cafe) for section in
                                request.app[ADMIN_SECTIONS]]}
 

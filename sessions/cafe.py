@@ -86,9 +86,9 @@ def end_cafe(cafe: Cafe, now: datetime) -> tuple[Cafe, CafeEnded]:
 
 
 def set_transcript_published(cafe: Cafe, published: bool) -> Cafe:
-    # While live the transcript is still growing; a scheduled café can carry a recording
-    # imported from elsewhere (`causerie transcribe --publish`).
-    if published and cafe.status is CafeStatus.LIVE:
+    # Before the end the transcript is still growing (or not begun: a scheduled café may
+    # carry a recording imported with `causerie transcribe`, published once it has ended).
+    if published and cafe.status is not CafeStatus.ENDED:
         raise InvalidTransition("A transcript can be published only after the café has ended.")
     return dataclasses.replace(cafe, transcript_published=published)
 

@@ -114,6 +114,11 @@ async def _transcribe(args: argparse.Namespace, config: ConfigLike) -> int:
         cafe = await repo.cafe_by_slug(args.cafe)
         if cafe is None:
             raise NotFound("No such café.")
+        if args.publish:  # refused before any work: the café must have ended
+            async with db.transaction() as conn:
+                row = await CafeRepository().by_id(conn, cafe.id)
+                assert row is not None
+                cafe_rules.set_transcript_published(row, True)
         speaker = args.speaker or "expert"
         pool = TranscriberPool(WhisperFactory(whisper_settings(_worker_values(config))), nice=0)
         try:

@@ -103,6 +103,13 @@ def test_transcribe_publish_search_export(data_dir: Path, tmp_path: Path) -> Non
     assert json.loads(run(["search", "discuter", "--json"], data_dir).stdout)["total"] == 0
     assert run(["export", slug, "--format", "txt"], data_dir).returncode == 1  # unpublished
 
+    # A café that has not ended cannot be published: refused before any transcription.
+    early = run(["transcribe", str(wav), "--cafe", slug, "--publish"], data_dir)
+    assert early.returncode == 1 and "ended" in early.stderr, early.stderr
+    assert "segments added" not in early.stdout
+    assert run(["export", slug, "--format", "txt"], data_dir).returncode == 1
+    _end_cafe(data_dir, slug)
+
     published = run(["transcribe", str(wav), "--cafe", slug, "--publish", "--speaker",
                      "Dr Martin"], data_dir)
     assert published.returncode == 0, published.stderr
@@ -119,6 +126,14 @@ def test_transcribe_publish_search_export(data_dir: Path, tmp_path: Path) -> Non
     assert refused.returncode == 1 and "audio" in refused.stderr
     unknown = run(["transcribe", str(wav), "--cafe", "no-such-cafe"], data_dir)
     assert unknown.returncode == 1 and "café" in unknown.stderr
+
+
+def _end_cafe(data_dir: Path, slug: str) -> None:
+    """The café ended (as its expert's "end" does; no command line for that)."""
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "causerie.db") as conn:
+        conn.execute("UPDATE cafes SET status = 'ended' WHERE slug = ?", (slug,))
 
 
 def test_serve_and_graceful_shutdown(data_dir: Path) -> None:
