@@ -79,6 +79,7 @@ class RedactBody(_Body):
 
 class PublishBody(_Body):
     published: bool
+    confirm: bool = False  # publish although parts fell short (PublishUnconfirmed)
 
 
 async def reviewer(request: web.Request, cafe: Cafe, *, token: str | None = None) -> Actor:
@@ -208,7 +209,7 @@ async def redact_segment(request: web.Request) -> web.Response:
 @routes.post("/api/cafes/{slug}/review/publish")
 async def publish(request: web.Request) -> web.Response:
     actor, body = await _action(request, PublishBody)
-    published = await request.app[REVIEW].set_published(actor, body.published)
+    published = await request.app[REVIEW].set_published(actor, body.published, body.confirm)
     return web.json_response({"ok": True, "published": published})
 
 

@@ -74,8 +74,9 @@
       return response.json().catch(function () { return {}; }).then(function (answer) {
         if (response.ok) { return answer; }
         if (answer && answer.segments) { redraw(answer); }  // a conflict: theirs is shown
-        var error = (answer && answer.error && answer.error.message) || msg("failed");
-        throw new Error(error);
+        var error = new Error((answer && answer.error && answer.error.message) || msg("failed"));
+        error.code = answer && answer.error && answer.error.code;
+        throw error;
       });
     });
   }
@@ -157,7 +158,11 @@
     button.addEventListener("click", function () {
       var published = button.getAttribute("data-publish") === "1";
       button.disabled = true;
-      post("/publish", { published: published }).then(function (answer) {
+      post("/publish", { published: published }).catch(function (error) {
+        // Parts fell short: the server asks to confirm (and refuses without it).
+        if (error.code !== "confirm_publish" || !window.confirm(error.message)) { throw error; }
+        return post("/publish", { published: published, confirm: true });
+      }).then(function (answer) {
         var state = document.getElementById("publish-state");
         state.setAttribute("data-published", answer.published ? "1" : "0");
         state.textContent = msg(answer.published ? "published" : "withdrawn");

@@ -8,11 +8,13 @@ Hierarchy::
      └── InvalidAudio            invalid_audio       not audio, empty, too large or too long
     sessions.errors.NotFound
      └── RecordingNotFound       recording_not_found no such recording (or its file is gone)
+    sessions.errors.InvalidTransition
+     └── PublishUnconfirmed      confirm_publish     parts fell short: publish only if confirmed
 """
 
 from __future__ import annotations
 
-from sessions.errors import InvalidInput, NotFound, Unavailable
+from sessions.errors import InvalidInput, InvalidTransition, NotFound, Unavailable
 
 
 class ModelUnavailable(Unavailable):
@@ -31,3 +33,12 @@ class InvalidAudio(InvalidInput):
 class RecordingNotFound(NotFound):
     code = "recording_not_found"
     default_message = "No such recording."
+
+
+class PublishUnconfirmed(InvalidTransition):
+    """Publishing while parts have speech with too little text (or are not transcribed):
+    the organiser confirms first; every publishing path checks it on the server."""
+
+    code = "confirm_publish"
+    default_message = ("%(count)s parts have speech with too little text or are not "
+                       "transcribed yet. Publish anyway?")

@@ -39,6 +39,7 @@ from sessions.storage.repo_moderation import ModerationRepository
 from sessions.storage.repo_qa import lock_cafe
 from sessions.storage.tables import redactions, segments
 from transcripts import review
+from transcripts.errors import PublishUnconfirmed
 from transcripts.replay import REPLAY_STATUS, build_replay, silence_replay
 from transcripts.repository import TranscriptRepository
 
@@ -224,8 +225,13 @@ class ReviewService:
         await self.apply_redactions(actor.cafe_id)
         return Change([saved], [])
 
-    async def set_published(self, actor: Actor, published: bool) -> bool:
+    async def set_published(self, actor: Actor, published: bool,
+                            confirmed: bool = False) -> bool:
         actor.require(P.PUBLISH_TRANSCRIPT)
+        if published and not confirmed:  # parts that fell short: the organiser confirms
+            warnings = await TranscriptRepository(self.db).coverage_warnings(actor.cafe_id)
+            if warnings:
+                raise PublishUnconfirmed(count=len(warnings))
         cafes = CafeRepository()
         async with self.db.transaction() as conn:
             cafe = await cafes.by_id(conn, actor.cafe_id, for_update=True)

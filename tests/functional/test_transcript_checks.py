@@ -5,6 +5,7 @@ server enforces (a plain form post without it publishes nothing)."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from aiohttp import web
 from page_support import Client, csrf, login, make_cafe
@@ -84,3 +85,25 @@ async def test_publishing_a_checked_transcript_needs_no_confirmation(
                              data={"csrf_token": token, "publish": "1"}, allow_redirects=False)
     assert resp.status == 303 and "confirm" not in resp.headers["Location"]
     assert (await cafes.get(slug)).transcript_published
+
+
+async def test_the_review_page_publish_needs_the_same_confirmation(
+    client: Client, app: web.Application, clock: FixedClock, tmp_path: Path
+) -> None:
+    from review_support import act, ended_cafe, open_review
+
+    await login(client, app)
+    cafe = await ended_cafe(app, clock, tmp_path / "parts")
+    repo = app[TRANSCRIPTS].repo
+    (recording,) = await repo.recordings(cafe.cafe_id, status=("transcribed",))
+    await repo.complete_job(recording, await repo.segments(cafe.cafe_id),
+                            PartReport(10.0, 8.0, 1.0))  # speech with too little text
+    status, token = await open_review(client, cafe.slug)
+    assert status == 200
+    status, answer = await act(client, cafe.slug, "/publish", {"published": True}, token)
+    assert status == 409 and answer["error"]["code"] == "confirm_publish"
+    assert "Publier quand même" in answer["error"]["message"]
+    assert not (await app[CAFES].get(cafe.slug)).transcript_published
+    status, answer = await act(client, cafe.slug, "/publish",
+                               {"published": True, "confirm": True}, token)
+    assert status == 200 and answer["published"] is True
