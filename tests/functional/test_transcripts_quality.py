@@ -108,8 +108,8 @@ async def test_word_list_cafe_keeps_its_speech(whisper: WhisperTranscriber, db: 
     assert len(found) >= 3, text
     # espeak's French voices are hard for base: sturdy words, from the first sentence to
     # the last, show that no stretch was dropped (the coverage below says it in seconds).
-    sturdy = ["bonjour", "harcèlement", "réseaux", "enfant", "contrôle", "dialogue",
-              "jeux vidéo", "discuter"]
+    sturdy = ["bonjour", "harcèlement", "réseaux", "enfant", "association", "famille",
+              "contrôle", "dialogue", "vidéo", "discuter"]
     assert sum(word in text for word in sturdy) >= 4, text
     assert "bonjour" in text and "discuter" in text, text
     assert speech_set.recall(sample.text, text) >= 0.3, text
