@@ -40,5 +40,5 @@ class PublishUnconfirmed(InvalidTransition):
     the organiser confirms first; every publishing path checks it on the server."""
 
     code = "confirm_publish"
-    default_message = ("%(count)s parts have speech with too little text or are not "
+    default_message = ("Parts of this café have speech with too little text, or are not "
                        "transcribed yet. Publish anyway?")

@@ -231,7 +231,7 @@ class ReviewService:
         if published and not confirmed:  # parts that fell short: the organiser confirms
             warnings = await TranscriptRepository(self.db).coverage_warnings(actor.cafe_id)
             if warnings:
-                raise PublishUnconfirmed(count=len(warnings))
+                raise PublishUnconfirmed()
         cafes = CafeRepository()
         async with self.db.transaction() as conn:
             cafe = await cafes.by_id(conn, actor.cafe_id, for_update=True)
