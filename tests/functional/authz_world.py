@@ -26,13 +26,13 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from media_support import Tone
 from signaling_fixtures import Peer, connect, login_cookie, make_cafe
 
-from server.keys import CAFES, CLOCK, DATABASE
+from server.keys import CAFES, CLOCK, DATABASE, SERVICES
 from sessions.actors import Actor
 from sessions.cafe import Cafe, CafeStatus
 from sessions.clock import FixedClock
 from sessions.roles import Role
 from sessions.storage import tables as t
-from signaling.keys import HUB, SERVICES
+from signaling.keys import HUB
 from signaling.media import build_configuration, offered_host_addresses
 
 STATES = ("scheduled", "live", "ended")
