@@ -310,14 +310,8 @@ async def worlds(tmp_path_factory: pytest.TempPathFactory,
     await server.close()
 
 
-# Cells that land once sec-socket's fix of issue 8 finding 7 (another café's target ids)
-# is on main: left out of the run until then, not marked as expected failures.
-AWAITING_CELLS: frozenset[tuple[str, str]] = frozenset(
-    (v, "other_cafe_staff") for v in ("stage.lower_hand:other", "stage.invite",
-                                      "stage.send_back:other", "stage.mute"))
 CELLS = [(state, variant.name, role) for state in STATES for variant in VARIANTS
-         for role in ROLES
-         if (variant.name, role) not in AWAITING_CELLS]
+         for role in ROLES]
 
 
 @pytest.mark.asyncio(loop_scope="module")
