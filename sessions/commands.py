@@ -68,8 +68,21 @@ class DisconnectParticipant:
     reason: MediaReason
 
 
-MediaCommand = StopPublication | SetMuted | DisconnectMedia | DisconnectParticipant
+@dataclass(frozen=True, slots=True)
+class BanAddress:
+    """Bar the Internet address of the participant's sockets from the café for `minutes`:
+    only the process holding those sockets knows it (it is stored until the ban ends and
+    never logged). Sent before `DisconnectParticipant`."""
+
+    kind: ClassVar[str] = "ban_address"
+    cafe_id: int
+    participant_id: int
+    minutes: int
+
+
+MediaCommand = StopPublication | SetMuted | DisconnectMedia | DisconnectParticipant | BanAddress
 
 COMMAND_TYPES: dict[str, type[MediaCommand]] = {
-    cls.kind: cls for cls in (StopPublication, SetMuted, DisconnectMedia, DisconnectParticipant)
+    cls.kind: cls for cls in (StopPublication, SetMuted, DisconnectMedia, DisconnectParticipant,
+                              BanAddress)
 }

@@ -80,6 +80,11 @@ class Target:
     invitation_id: int | None = None
 
 
+# How long a ban by Internet address lasts (and its address is kept): short, because a
+# whole home, school or mobile network may share one address.
+ADDRESS_BAN_MINUTES = 30
+
+
 @dataclass(frozen=True, slots=True)
 class BanRecord:
     cafe_id: int

@@ -237,7 +237,7 @@ class CafeService:
 
     async def join(self, slug: str, *, browser_key: str, pseudonym: str,
                    invitation_token: str | None = None,
-                   organiser_name: str | None = None) -> Joined:
+                   organiser_name: str | None = None, address: str | None = None) -> Joined:
         """Admit a browser to a café, as a guest parent, an invited expert or moderator, or an
         organiser logged in on the admin pages. The same browser rejoins as the same
         participant."""
@@ -264,6 +264,9 @@ class CafeService:
         async with self.db.transaction() as conn:
             if await self.bans.is_banned(conn, cafe.id, browser_key, invitation_id):
                 raise Banned()
+            if address and await self.bans.address_banned(conn, cafe.id, address, now):
+                raise Banned("Connections from your Internet address are barred from this "
+                             "café for a short while.")
             # One atomic statement: two first joins of one browser at once get one row.
             pid = await self.repo.insert_participant(
                 conn, cafe_id=cafe.id, pseudonym=pseudonym, role=role.value,

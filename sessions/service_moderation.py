@@ -7,20 +7,22 @@ log can never miss an action that happened nor show one that was rolled back.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sessions import moderation as rules
 from sessions import stage as stage_rules
 from sessions.actors import Actor
 from sessions.clock import Clock
-from sessions.commands import DisconnectParticipant, MediaReason
+from sessions.commands import BanAddress, DisconnectParticipant, MediaCommand, MediaReason
 from sessions.errors import Banned, InvalidTransition, NotFound
 from sessions.events import Effects, Outbound
 from sessions.moderation import AuditAction, AuditEntry, ChatMessage
 from sessions.ratelimit import LimitsLike, RateLimiter
-from sessions.roles import Permission, allows
+from sessions.roles import Permission, Role, allows
 from sessions.service_guards import audit_entry, guard
 from sessions.storage.database import Database
+from sessions.storage.repo_cafes import CafeRepository
 from sessions.storage.repo_moderation import ModerationRepository, StageRepository
 
 log = logging.getLogger("causerie.moderation")
@@ -38,6 +40,7 @@ class ModerationService:
         self.limits = limits
         self.repo = ModerationRepository()
         self.stage = StageRepository()
+        self.invitations = CafeRepository()
 
     # chat
 
@@ -88,13 +91,30 @@ class ModerationService:
         actor.require(P.REMOVE)
         return await self._remove(actor, participant_id, banned=False)
 
-    async def ban(self, actor: Actor, participant_id: int) -> Effects:
-        """Remove a participant and bar their browser (and invitation) from this café."""
+    async def ban(self, actor: Actor, participant_id: int, *,
+                  by_address: bool = False) -> Effects:
+        """Remove a participant and bar this browser from this café; a participant who came
+        in with an invitation (staff, banned by an organiser) also loses it: it is revoked
+        and barred, whichever browser uses it. `by_address` also bars, for
+        `ADDRESS_BAN_MINUTES`, the Internet address their sockets come from (a whole home,
+        school or mobile network may share it: that is why it is short)."""
         actor.require(P.BAN)
-        return await self._remove(actor, participant_id, banned=True)
+        return await self._remove(actor, participant_id, banned=True, by_address=by_address)
+
+    async def ban_address(self, cafe_id: int, participant_id: int, address: str,
+                          minutes: int) -> None:
+        """Carry out `BanAddress` where the participant's sockets are (the address is not
+        logged)."""
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await self.repo.insert_address_ban(
+                conn, cafe_id=cafe_id, address=address, participant_id=participant_id,
+                expires_at=now + timedelta(minutes=minutes), now=now)
+        log.info("address banned cafe=%s participant=%s minutes=%s", cafe_id, participant_id,
+                 minutes)
 
     async def _remove(self, actor: Actor, participant_id: int, *,
-                      banned: bool) -> Effects:
+                      banned: bool, by_address: bool = False) -> Effects:
         now = self.clock.now()
         async with self.db.transaction() as conn:
             await guard(conn, actor)
@@ -106,19 +126,37 @@ class ModerationService:
                 if await self.repo.participant_banned(conn, actor.cafe_id, participant_id):
                     raise InvalidTransition("This participant is already banned.")
                 await self.repo.insert_ban(conn, rules.ban(target, now))
+                if target.invitation_id is not None:  # the link is no longer a way in
+                    await self.invitations.revoke_invitation(conn, target.invitation_id, now)
+                    await self.invitations.demote_participants(conn, target.invitation_id,
+                                                               Role.PARTICIPANT.value)
             before = await self.stage.load(conn, actor.cafe_id)
             after, stage_events = stage_rules.leave(before, participant_id)
             await self.stage.save(conn, before, after)
             action = AuditAction.PARTICIPANT_BAN if banned else AuditAction.PARTICIPANT_REMOVE
+            detail: dict[str, Any] = {"pseudonym": target.pseudonym, "role": target.role.value}
+            if banned:
+                detail |= {"invitation_revoked": target.invitation_id is not None,
+                           "address_minutes": rules.ADDRESS_BAN_MINUTES if by_address else 0}
             await self.repo.audit(conn, audit_entry(
-                actor, action, f"participant:{participant_id}",
-                {"pseudonym": target.pseudonym, "role": target.role.value}, now))
+                actor, action, f"participant:{participant_id}", detail, now))
         log.info("participant %s cafe=%s participant=%s target=%s",
                  "banned" if banned else "removed", actor.cafe_id, actor.participant_id,
                  participant_id)
+        commands: list[MediaCommand] = []
+        if by_address:  # before the disconnection: the sockets tell their address
+            commands.append(BanAddress(actor.cafe_id, participant_id,
+                                       rules.ADDRESS_BAN_MINUTES))
+        commands.append(DisconnectParticipant(actor.cafe_id, participant_id,
+                                              MediaReason.REMOVED))
         return Effects(tuple(rules.removal(target, banned=banned) + stage_events),
-                       (DisconnectParticipant(actor.cafe_id, participant_id,
-                                              MediaReason.REMOVED),))
+                       tuple(commands))
+
+    async def revoked_invitation_of(self, cafe_id: int, participant_id: int) -> int | None:
+        """The invitation a banned participant came in with, now revoked (None: a parent)."""
+        async with self.db.connect() as conn:
+            target = await self.repo.target(conn, cafe_id, participant_id)
+        return None if target is None else target.invitation_id
 
     async def require_not_banned(self, actor: Actor) -> None:
         """Refuse a banned participant whose socket is still open (the media plane asks

@@ -9,6 +9,7 @@ from sessions.actors import Actor
 from sessions.events import Effects, Outbound
 from sessions.services import Services
 from signaling import messages as m
+from signaling import standing
 from signaling.events import Ack, EventSpec
 from signaling.hub import Connection, Hub
 
@@ -31,11 +32,18 @@ async def _remove(hub: Hub, conn: Connection, msg: m.ModerationRemove | m.Modera
     actor = conn.actor
     assert actor is not None
     moderation = hub.services().moderation
-    if banned:
-        events = await moderation.ban(actor, msg.participant_id)
+    if isinstance(msg, m.ModerationBan):
+        effects = await moderation.ban(actor, msg.participant_id, by_address=msg.by_address)
+        # A banned member of the staff loses their invitation: every other socket that
+        # joined with it loses the role too, on every process.
+        invitation_id = await moderation.revoked_invitation_of(actor.cafe_id,
+                                                               msg.participant_id)
+        if invitation_id is not None:
+            await standing.revoke(hub, invitation_id, effects)
+            return {}
     else:
-        events = await moderation.remove(actor, msg.participant_id)
-    await hub.carry_out(events)
+        effects = await moderation.remove(actor, msg.participant_id)
+    await hub.carry_out(effects)
     return {}
 
 

@@ -51,7 +51,8 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
     services = hub.services()
     joined = await services.cafes.join(
         msg.cafe, browser_key=msg.browser_key, pseudonym=msg.pseudonym,
-        invitation_token=msg.invite or None, organiser_name=await organiser_name(hub, conn))
+        invitation_token=msg.invite or None, organiser_name=await organiser_name(hub, conn),
+        address=conn.request.remote if conn.request is not None else None)
     actor = joined.actor
     on_stage = await services.stage.is_on_stage(actor.cafe_id, actor.participant_id)
     await hub.attach(conn, actor)

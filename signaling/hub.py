@@ -16,6 +16,7 @@ from aiohttp import web
 
 from sessions.actors import Actor
 from sessions.commands import (
+    BanAddress,
     DisconnectMedia,
     DisconnectParticipant,
     MediaReason,
@@ -275,6 +276,14 @@ class Hub:
                             conn.subscribed = False
                     await self.media_stopped(participant_id, reason)
                     await self.announce_slots(cafe_id)
+            case BanAddress(minutes=minutes):
+                # The address is the one this server sees (behind a reverse proxy, the one
+                # it passes on); it goes to the database only, never to the logs.
+                addresses = {c.request.remote for c in local
+                             if c.request is not None and c.request.remote}
+                for address in sorted(addresses):
+                    await self.services().moderation.ban_address(cafe_id, participant_id,
+                                                                 address, minutes)
             case DisconnectParticipant():
                 # Spawned: the disconnection runs the socket's own `detach` (its media
                 # closes there), which must not wait on the path that delivered this.

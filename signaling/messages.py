@@ -146,6 +146,8 @@ class ModerationRemove(Message):
 
 class ModerationBan(Message):
     participant_id: Id
+    # also bar their Internet address for a short while (`moderation.ADDRESS_BAN_MINUTES`)
+    by_address: bool = False
 
 
 EVENT_MODELS: dict[str, type[Message]] = {

@@ -5,6 +5,7 @@ Callers hold the café lock (`repo_qa.lock_cafe`) for read-modify-write sequence
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +15,14 @@ from sessions.moderation import AuditAction, AuditEntry, BanRecord, ChatMessage,
 from sessions.roles import Role
 from sessions.stage import EntryState, Stage, StageEntry
 from sessions.storage.database import as_utc
-from sessions.storage.tables import audit_log, bans, chat_messages, participants, stage_state
+from sessions.storage.tables import (
+    address_bans,
+    audit_log,
+    bans,
+    chat_messages,
+    participants,
+    stage_state,
+)
 
 
 class StageRepository:
@@ -77,6 +85,25 @@ class ModerationRepository:
         found = await conn.scalar(sa.select(bans.c.id).where(
             bans.c.cafe_id == cafe_id, sa.or_(*matches)).limit(1))
         return found is not None
+
+    async def insert_address_ban(self, conn: AsyncConnection, *, cafe_id: int, address: str,
+                                 participant_id: int, expires_at: datetime,
+                                 now: datetime) -> None:
+        await self.purge_address_bans(conn, now)
+        await conn.execute(sa.insert(address_bans).values(
+            cafe_id=cafe_id, address=address, participant_id=participant_id,
+            expires_at=expires_at, created_at=now))
+
+    async def address_banned(self, conn: AsyncConnection, cafe_id: int, address: str,
+                             now: datetime) -> bool:
+        found = await conn.scalar(sa.select(address_bans.c.id).where(
+            address_bans.c.cafe_id == cafe_id, address_bans.c.address == address,
+            address_bans.c.expires_at > now).limit(1))
+        return found is not None
+
+    async def purge_address_bans(self, conn: AsyncConnection, now: datetime) -> None:
+        """Forget the addresses of the bans that are over."""
+        await conn.execute(sa.delete(address_bans).where(address_bans.c.expires_at <= now))
 
     async def participant_banned(self, conn: AsyncConnection, cafe_id: int,
                                  participant_id: int) -> bool:

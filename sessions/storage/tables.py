@@ -97,6 +97,20 @@ bans = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
+# A moderator's short ban by Internet address: the address is kept only until `expires_at`
+# (rows past it are deleted whenever bans are checked or added) and never logged.
+address_bans = sa.Table(
+    "address_bans", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("participant_id", sa.Integer,
+              sa.ForeignKey("participants.id", ondelete="SET NULL")),
+    sa.Column("expires_at", TS, nullable=False, index=True),
+    sa.Column("created_at", TS, nullable=False),
+)
+
 questions = sa.Table(
     "questions", metadata,
     sa.Column("id", sa.Integer, primary_key=True),

@@ -37,6 +37,7 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from av import AudioFrame, VideoFrame
 
 from sessions.commands import (
+    BanAddress,
     DisconnectMedia,
     DisconnectParticipant,
     MediaCommand,
@@ -603,6 +604,8 @@ class MediaRouter:
                 return True
             case DisconnectMedia() | DisconnectParticipant():
                 return await self.leave(cafe_id, participant_id)
+            case BanAddress():
+                return False  # not a media effect: the hub records the ban
 
     # -- taps ---------------------------------------------------------------------------
 

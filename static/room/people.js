@@ -55,7 +55,19 @@ export class PeoplePanel {
             this.room.act("moderation.ban", { participant_id: p.participant_id });
           }
         }, { class: "small danger" }));
+        actions.append(button(this.t("ban-address"), () => {
+          if (window.confirm(this.t("confirm.ban-address", { pseudonym: p.pseudonym }))) {
+            this.room.act("moderation.ban", { participant_id: p.participant_id, by_address: true });
+          }
+        }, { class: "small danger" }));
       }
+    } else if (!me && p.role !== "organiser" && this.room.me.role === "organiser") {
+      // an organiser bans a member of the staff by their invitation (the server revokes it)
+      actions.append(button(this.t("ban"), () => {
+        if (window.confirm(this.t("confirm.ban-staff", { pseudonym: p.pseudonym }))) {
+          this.room.act("moderation.ban", { participant_id: p.participant_id });
+        }
+      }, { class: "small danger" }));
     }
     return el("li", { dataset: { id: p.participant_id } },
       el("span", { class: "name" }, p.pseudonym),
