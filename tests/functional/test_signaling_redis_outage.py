@@ -11,14 +11,12 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from signaling_fixtures import Live, invite, make_cafe
 
 from server.config import Config, load_config
@@ -100,17 +98,6 @@ def config(tmp_path: Path, sqlite_url: str, private_redis: PrivateRedis) -> Conf
                        ice={"host_addresses": ["127.0.0.1"]}, redis_url=private_redis.url)
 
 
-@pytest.fixture
-async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]:
-    server = cast(TestServer, await aiohttp_server(app))
-    running = Live(server, app)
-    presence = app[HUB].presence
-    assert isinstance(presence, RedisPresence)
-    presence.beat_interval = 0.3  # the heartbeat's period, short for the test
-    yield running
-    await running.close()
-
-
 async def stored_presence(url: str, cafe_id: int) -> set[int]:
     client: Any = aioredis.Redis.from_url(url, decode_responses=True)
     try:
@@ -121,6 +108,9 @@ async def stored_presence(url: str, cafe_id: int) -> set[int]:
 
 async def test_redis_away_acks_unavailable_and_presence_comes_back(
         live: Live, private_redis: PrivateRedis) -> None:
+    presence = live.app[HUB].presence
+    assert isinstance(presence, RedisPresence)
+    presence.beat_interval = 0.3  # the heartbeat's period (it starts at the first join)
     cafe = await make_cafe(live.cafes, live=True)
     modo, marie, paul = await live.peer(), await live.peer(), await live.peer()
     await modo.join(cafe, "Modo", invite=await invite(live.cafes, cafe, Role.MODERATOR))

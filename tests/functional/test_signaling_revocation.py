@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from media_support import Tone
 from revocation_support import organiser, revoke_over_http
@@ -29,14 +27,6 @@ STAFF_ACTIONS: list[tuple[str, dict[str, Any]]] = [
     ("stage.invite", {"participant_id": 0}), ("qa.answering", {"question_id": 0}),
     ("cafe.end", {}),
 ]
-
-
-@pytest.fixture
-async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]:
-    server = cast(TestServer, await aiohttp_server(app))
-    running = Live(server, app)
-    yield running
-    await running.close()
 
 
 @pytest.fixture
