@@ -13,6 +13,8 @@ import { PeoplePanel } from "./people.js";
 import { Captions } from "./captions.js";
 import { Tabs } from "./tabs.js";
 import { Prompt } from "./prompt.js";
+import { Alerts } from "./alerts.js";
+import { MicMeter } from "./meter.js";
 
 const WAITING_RETRY_MS = 5000;
 
@@ -47,6 +49,9 @@ class Room {
       words: { waiting: this.t("camera.waiting"), off: this.t("camera.stopped") },
     });
     this.prompter = new Prompt($("prompt-dialog"));
+    this.alerts = new Alerts($("alert-sound"));
+    this.meter = new MicMeter($("mic-level"));
+    setInterval(() => this.tick(), 1000);
     this.tabs = new Tabs(this);
     this.questions = new QuestionBoard(this);
     this.stage = new StagePanel(this);
@@ -204,6 +209,7 @@ class Room {
   setCafe(cafe) {
     if (!cafe) return;
     this.cafe.status = cafe.status;
+    if (cafe.opened_at) this.cafe.openedAt = cafe.opened_at;
     const label = document.getElementById("cafe-status");
     if (label) {
       label.dataset.status = cafe.status;
@@ -236,6 +242,7 @@ class Room {
     this.publisher.iceServers = this.iceServers;
     const canPublishCamera = this.can("publish_camera");
     show($("publisher"), canPublishCamera);
+    if (canPublishCamera && !this.publisher.active) this.showPreview();
     const onStage = Boolean(ack.stage && ack.stage.on_stage);
     this.showOnStage(onStage);
     if (this.publisher.kinds && (canPublishCamera || onStage)) {
@@ -277,11 +284,40 @@ class Room {
     }
   }
 
+  /** The expert sees their camera before going live (the microphone opens with "go live"). */
+  async showPreview() {
+    try {
+      const stream = await this.publisher.preview();
+      if (this.publisher.active || this.ended) return;
+      this.player.showLocal(stream);
+      show($("preview-note"), true);
+    } catch (error) {
+      this.mediaError(error);
+    }
+  }
+
+  /** Each second: the time since the opening, for the expert. */
+  tick() {
+    const timer = $("live-timer");
+    const opened = this.cafe.openedAt ? Date.parse(this.cafe.openedAt) : NaN;
+    if (Number.isNaN(opened) || this.cafe.status !== "live") {
+      timer.hidden = true;
+      return;
+    }
+    const total = Math.max(0, Math.floor((Date.now() - opened) / 1000));
+    const two = (n) => String(n).padStart(2, "0");
+    const time = `${Math.floor(total / 3600)}:${two(Math.floor(total / 60) % 60)}:${two(total % 60)}`;
+    timer.textContent = this.t("live-for", { time });
+    timer.hidden = false;
+  }
+
   async goLive() {
     try {
       const stream = await this.publisher.start({ audio: true, video: true });
       // The expert sees their own camera where the audience sees it.
       this.player.showLocal(stream);
+      show($("preview-note"), false);
+      this.meter.start(stream);
       this.showPublishing(true);
     } catch (error) {
       this.mediaError(error);
@@ -305,7 +341,10 @@ class Room {
   showPublishing(on) {
     show($("go-live"), !on);
     for (const id of ["toggle-mic", "toggle-camera", "stop-live"]) show($(id), on);
-    if (!on) this.player.showLocal(null);
+    if (!on) {
+      this.player.showLocal(null);
+      this.meter.stop();
+    }
   }
 
   showOnStage(on) {

@@ -26,6 +26,8 @@ function iceSession(sdp) {
   return match ? match[1].trim() : null;
 }
 
+const VIDEO = { width: { ideal: 1280 }, height: { ideal: 720 } };
+
 /** Camera and/or microphone to the server (`media.publish`). */
 export class Publisher {
   constructor(connection, { iceServers, rawAudio, onFailed }) {
@@ -42,19 +44,32 @@ export class Publisher {
     return this.stream !== null;
   }
 
+  /** The camera alone, for the expert to see themselves before going live. The
+   *  microphone waits for `start` (it opens when they go live, not before). */
+  async preview() {
+    if (!this.previewStream) {
+      this.previewStream = await navigator.mediaDevices.getUserMedia({ audio: false, video: VIDEO });
+    }
+    return this.previewStream;
+  }
+
   async start(kinds) {
     this.kinds = kinds;
     if (!this.stream) {
       // Echo cancellation and gain control are right for a person in a room; tests feed a
       // known file as the microphone and ask for it untouched (localStorage flag).
       const processing = !this.rawAudio;
-      this.stream = await navigator.mediaDevices.getUserMedia({
+      const camera = kinds.video && this.previewStream ? this.previewStream : null;
+      const asked = await navigator.mediaDevices.getUserMedia({
         audio: kinds.audio ? {
           echoCancellation: processing, noiseSuppression: processing,
           autoGainControl: processing,
         } : false,
-        video: kinds.video ? { width: { ideal: 1280 }, height: { ideal: 720 } } : false,
+        video: kinds.video && !camera ? VIDEO : false,
       });
+      this.stream = camera ? new MediaStream([...camera.getVideoTracks(), ...asked.getTracks()])
+        : asked;
+      this.previewStream = null;
     }
     await this.negotiate();
     return this.stream;

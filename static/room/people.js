@@ -29,6 +29,8 @@ export class PeoplePanel {
     $("presence").replaceChildren(...people.map((p) => this.item(p)));
     $("people-count").textContent = `(${people.length})`;
     $("present-count").textContent = this.room.strings.tn("present", people.length);
+    const parents = people.filter((p) => p.role === "participant").length;
+    $("waiting-count").textContent = this.room.strings.tn("parents", parents);
   }
 
   item(p) {

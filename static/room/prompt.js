@@ -6,11 +6,23 @@ export class Prompt {
     this.label = dialog.querySelector("#prompt-label");
     this.input = dialog.querySelector("#prompt-input");
     this.select = dialog.querySelector("#prompt-select");
+    this.presets = dialog.querySelector("#prompt-presets");
   }
 
   /** Resolves to the text (or the chosen option's value), or null when cancelled. */
-  ask(label, { value = "", options = null } = {}) {
+  ask(label, { value = "", options = null, presets = [] } = {}) {
     this.label.textContent = label;
+    // Ready-made answers (a rejection's usual reasons): one tap fills the text, which
+    // stays editable for a reason of one's own.
+    this.presets.replaceChildren(...presets.map((text) => {
+      const chip = document.createElement("button");
+      chip.type = "button";
+      chip.className = "small preset";
+      chip.textContent = text;
+      chip.addEventListener("click", () => { this.input.value = text; this.input.focus(); });
+      return chip;
+    }));
+    this.presets.hidden = presets.length === 0;
     const choosing = Array.isArray(options);
     this.input.hidden = choosing;
     this.select.hidden = !choosing;

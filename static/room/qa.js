@@ -65,6 +65,7 @@ export class QuestionBoard {
     this.selected = null; // the moderator's selected pending question id
     this.bindForm();
     this.bindKeys();
+    setInterval(() => this.refreshAges(), 15000);
   }
 
   load(questions) {
@@ -153,6 +154,7 @@ export class QuestionBoard {
       show($("pending-empty"), pending.length === 0);
       $("pending-count").textContent = pending.length ? `(${pending.length})` : "";
       this.room.setBadge("moderation", pending.length);
+      this.room.alerts.update({ questions: pending.length });
     }
   }
 
@@ -215,7 +217,9 @@ export class QuestionBoard {
     },
     el("p", { class: "text" }, q.text),
     q.edited ? el("p", { class: "original" }, q.original_text) : null,
-    el("p", { class: "meta" }, el("span", { class: "author" }, this.authorLine(q))),
+    el("p", { class: "meta" }, el("span", { class: "author" }, this.authorLine(q)),
+      el("span", { class: "age", dataset: { since: q.created_at } }, this.age(q.created_at)),
+      el("span", { class: "votes" }, this.room.strings.tn("votes", q.votes || 0))),
     el("div", { class: "actions" },
       button(this.t("approve"), () => this.approve(q.id), { class: "primary", dataset: { action: "approve" } }),
       button(this.t("reject"), () => this.reject(q.id), { dataset: { action: "reject" } }),
@@ -224,12 +228,34 @@ export class QuestionBoard {
     return node;
   }
 
+  /** "asked 3 minutes ago", in the page's language (the browser's Intl data). */
+  age(iso) {
+    const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+    if (!this.relative) {
+      this.relative = new Intl.RelativeTimeFormat(document.documentElement.lang || "fr",
+        { numeric: "auto" });
+    }
+    const ago = seconds < 60 ? this.relative.format(-Math.round(seconds), "second")
+      : seconds < 3600 ? this.relative.format(-Math.floor(seconds / 60), "minute")
+        : this.relative.format(-Math.floor(seconds / 3600), "hour");
+    return this.t("asked-ago", { ago });
+  }
+
+  /** Ages move on by themselves: refreshed in place (the items are not rebuilt). */
+  refreshAges() {
+    for (const node of document.querySelectorAll("#pending-questions .age[data-since]")) {
+      node.textContent = this.age(node.dataset.since);
+    }
+  }
+
   approve(id) {
     return this.room.act("qa.approve", { question_id: id });
   }
 
   async reject(id) {
-    const reason = await this.room.prompt(this.t("prompt.reject"), { value: "" });
+    const presets = ["off-topic", "duplicate", "personal", "inappropriate"]
+      .map((key) => this.t(`reject.${key}`));
+    const reason = await this.room.prompt(this.t("prompt.reject"), { value: "", presets });
     if (reason === null) return;
     await this.room.act("qa.reject", { question_id: id, reason });
   }

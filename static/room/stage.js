@@ -68,6 +68,7 @@ export class StagePanel {
             () => this.room.act("stage.lower_hand", { participant_id: h.participant_id }))))));
       show($("hands-empty"), this.hands.length === 0);
       this.room.setBadge("moderation-hands", this.hands.length);
+      this.room.alerts.update({ hands: this.hands.length });
     }
   }
 }

@@ -60,7 +60,10 @@ _GUM_HOOK = """
   const original = md.getUserMedia.bind(md);
   md.getUserMedia = async (constraints) => {
     const stream = await original(constraints);
-    if (window.__micStartedAt === undefined) window.__micStartedAt = Date.now();
+    // The microphone's start (the expert's camera preview asks for video alone, earlier).
+    if (constraints && constraints.audio && window.__micStartedAt === undefined) {
+      window.__micStartedAt = Date.now();
+    }
     return stream;
   };
 })();
