@@ -64,8 +64,9 @@ class Setup:
 
 
 # main before this work: beam 1, 2 threads, nice 5, the encoder on 30 s, 10 s windows.
-BEFORE = {"beam_size": 1, "cpu_threads": 2, "nice": 5, "chunk_length": None}
+BEFORE = {"beam_size": 1, "cpu_threads": 2, "nice": 5, "encoder_pad": None}
 BEFORE_POLICY = {"max_window": 10.0, "interim_every": 0.0}
+SHORT = {**BEFORE, "nice": 0, "encoder_pad": 1.0}
 CONFIGS = {
     "plain": Setup("plain", "faster-whisper transcribe() defaults (beam 5, temperature "
                    "fallback, 30 s encoder), nice 0, 2 threads, 10 s windows",
@@ -74,13 +75,14 @@ CONFIGS = {
                     "10 s windows, no interims", BEFORE, BEFORE_POLICY),
     "nice0": Setup("nice0", "before + caption worker at nice 0", {**BEFORE, "nice": 0},
                    BEFORE_POLICY),
-    "chunk10": Setup("chunk10", "nice0 + encoder on 10 s, 9.5 s windows",
-                     {**BEFORE, "nice": 0, "chunk_length": 10},
-                     {"max_window": 9.5, "interim_every": 0.0}),
-    "threads1": Setup("threads1", "chunk10 + 1 thread", {**BEFORE, "nice": 0,
-                      "chunk_length": 10, "cpu_threads": 1},
-                      {"max_window": 9.5, "interim_every": 0.0}),
-    "tuned": Setup("tuned", "the product's CaptionSettings() (interims every 2 s)"),
+    "beam5": Setup("beam5", "nice0 + beam 5", {**BEFORE, "nice": 0, "beam_size": 5},
+                   BEFORE_POLICY),
+    "shortenc": Setup("shortenc", "nice0 + encoder on the window + 1 s (not 30 s)", SHORT,
+                      BEFORE_POLICY),
+    "threads1": Setup("threads1", "shortenc + 1 thread", {**SHORT, "cpu_threads": 1},
+                      BEFORE_POLICY),
+    "tuned": Setup("tuned", "the product's CaptionSettings(): shortenc + interims every "
+                   "2 s, 9.5 s windows"),
     "tuned-jobs19": Setup("tuned-jobs19", "tuned, the final job at nice 19", jobs_nice=19),
 }
 

@@ -71,9 +71,11 @@ class CaptionSettings:
     # caption is useless), well above the final transcript's (`runtime.JOBS_NICE`).
     cpu_threads: int = 2
     nice: int = 0
-    # Whisper's encoder always runs on `chunk_length` seconds (30 by default, the short
-    # window padded with silence): a caption window is at most `policy.max_window` long.
-    chunk_length: int | None = 10
+    # faster-whisper pads every window with silence to 30 s before Whisper's encoder, which
+    # costs most of a short window's time (and grows with the padding, not the speech). A
+    # number: the encoder sees the window plus this many seconds of padding (rounded up to
+    # a second); None: the library's 30 s.
+    encoder_pad: float | None = 1.0
     policy: WindowPolicy = field(default_factory=lambda: WindowPolicy(
         max_window=9.5, interim_every=2.0))
     # A final that waited longer than this is dropped (counted; the page says so).
@@ -134,32 +136,50 @@ def squash_repeats(text: str, min_repeats: int = 3, max_words: int = 6) -> str:
 
 class CaptionWhisper:
     """faster-whisper set up for caption windows (the `Transcriber` seam, in the caption
-    worker process): one short window, no timestamps, one temperature, the encoder on
-    `chunk_length` seconds. The model loads on first use."""
+    worker process): one short window, no timestamps, one temperature, the encoder on the
+    window and `encoder_pad` seconds (see `CaptionSettings`). The model loads on first use."""
 
-    def __init__(self, settings: WhisperSettings, chunk_length: int | None) -> None:
+    def __init__(self, settings: WhisperSettings, encoder_pad: float | None) -> None:
         self.settings = settings
-        self.chunk_length = chunk_length
+        self.encoder_pad = encoder_pad
         self._model: Any = None
 
     def transcribe(self, audio: Audio | str, options: TranscribeOptions,
                    progress: ProgressFn | None = None) -> list[Segment]:
         if self._model is None:
-            from faster_whisper import WhisperModel
-
-            s = self.settings
-            self._model = WhisperModel(s.model, device=s.device, compute_type=s.compute_type,
-                                       cpu_threads=s.cpu_threads, num_workers=1,
-                                       local_files_only=os.path.isdir(s.model))
+            self._model = _short_context_model(self.settings)
+        if self.encoder_pad is not None and not isinstance(audio, str):
+            seconds = len(audio) / SAMPLE_RATE + self.encoder_pad
+            self._model.encoder_frames = min(3000, 100 * int(np.ceil(seconds)))
+        else:
+            self._model.encoder_frames = None
         segments, _ = self._model.transcribe(
             audio, language=options.language, beam_size=options.beam_size or 1,
             initial_prompt=options.prompt or None, condition_on_previous_text=False,
             temperature=0.0, without_timestamps=True, word_timestamps=False,
-            chunk_length=self.chunk_length,
             max_new_tokens=min(200, options.max_new_tokens) if options.max_new_tokens
             else None)
         return [Segment(0.0, float(seg.end), "", seg.text.strip())
                 for seg in segments if seg.text.strip()]
+
+
+def _short_context_model(s: WhisperSettings) -> Any:
+    from faster_whisper import WhisperModel
+
+    class ShortContextWhisper(WhisperModel):  # type: ignore[misc]
+        """`encode` sees the first `encoder_frames` mel frames (100 a second) of the 3000
+        faster-whisper padded the window to: the rest is silence it added."""
+
+        encoder_frames: int | None = None
+
+        def encode(self, features: npt.NDArray[np.float32]) -> Any:
+            if self.encoder_frames is not None:
+                features = features[..., : self.encoder_frames]
+            return super().encode(features)
+
+    return ShortContextWhisper(s.model, device=s.device, compute_type=s.compute_type,
+                               cpu_threads=s.cpu_threads, num_workers=1,
+                               local_files_only=os.path.isdir(s.model))
 
 
 @dataclass(frozen=True)
@@ -167,10 +187,10 @@ class CaptionWhisperFactory:
     """A picklable factory for the caption worker process."""
 
     settings: WhisperSettings
-    chunk_length: int | None = None
+    encoder_pad: float | None = None
 
     def __call__(self) -> CaptionWhisper:
-        return CaptionWhisper(self.settings, self.chunk_length)
+        return CaptionWhisper(self.settings, self.encoder_pad)
 
 
 EmitFn = Callable[[CaptionMessage], Awaitable[None]]

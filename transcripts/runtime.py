@@ -51,7 +51,7 @@ async def caption_service(settings: WhisperSettings, emit: EmitCaption,
     """The live caption service on its own warmed-up worker process."""
     captions = captions or CaptionSettings()
     model = dataclasses.replace(settings, cpu_threads=captions.cpu_threads)
-    pool = TranscriberPool(CaptionWhisperFactory(model, captions.chunk_length),
+    pool = TranscriberPool(CaptionWhisperFactory(model, captions.encoder_pad),
                            nice=captions.nice)
     await pool.warm_up()
     return CaptionService(pool, emit, settings=captions), pool
