@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -272,10 +273,29 @@ class Listener(Client):
                     future.set_result(json.loads(data[i:])[0])
 
 
+class Sent:
+    """When each 20 ms frame left the expert's track (wall time), to place phrase ends."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total  # samples at 16 kHz
+        self.times: list[float] = []
+        self.finished = asyncio.Event()
+
+    def at(self, seconds: float) -> float:
+        """The wall time at which the sample `seconds` into the speech was sent."""
+        frame = min(int(seconds * 50), len(self.times) - 1)
+        return self.times[frame] + (seconds - frame / 50)
+
+    def add(self) -> None:
+        self.times.append(time.time())
+        if len(self.times) * 320 >= self.total:
+            self.finished.set()
+
+
 async def publish(url: str, slug: str, token: str, pcm16k: npt.NDArray[np.int16],
-                  started: asyncio.Future[float]) -> tuple[Any, Any, Any]:
-    """The expert joins, publishes `pcm16k` (as 48 kHz 20 ms frames, paced) and returns
-    once publishing; `started` gets the wall time of the first frame."""
+                  sent: Sent) -> tuple[Any, Any, Any]:
+    """The expert joins, publishes `pcm16k` (as 48 kHz 20 ms frames, paced by the clock)
+    and returns once publishing; `sent` gets the wall time of every frame."""
     import aiohttp
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import AudioStreamTrack
@@ -293,10 +313,9 @@ async def publish(url: str, slug: str, token: str, pcm16k: npt.NDArray[np.int16]
         async def recv(self) -> AudioFrame:
             if self.sent == 0:
                 self.t0 = time.monotonic()
-                if not started.done():
-                    started.set_result(time.time())
             else:
                 await asyncio.sleep(max(0.0, self.t0 + self.sent / 48000 - time.monotonic()))
+            sent.add()
             chunk = pcm48[self.sent:self.sent + frame_len]
             if len(chunk) < frame_len:
                 chunk = np.concatenate([chunk, np.zeros(frame_len - len(chunk), np.int16)])
@@ -376,9 +395,31 @@ class Result:
                 + (f"  {self.extra}" if self.extra else ""))
 
 
+@contextlib.contextmanager
+def instrument_priority() -> Iterator[None]:
+    """The expert's browser and the parent's stand in for machines of their own: they run
+    above everything else here (nice -5, when allowed), so that what is measured is the
+    server, not a starved publisher or listener. Nothing is spawned meanwhile."""
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, -5)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, before)
+
+
 async def speak_once(url: str, slug: str, token: str, pcm: npt.NDArray[np.int16],
                      phrases: list[Any], texts: list[str], setup: Setup, phase: str,
                      extra: Any = None) -> Result:
+    with instrument_priority():
+        return await _speak_once(url, slug, token, pcm, phrases, texts, setup, phase, extra)
+
+
+async def _speak_once(url: str, slug: str, token: str, pcm: npt.NDArray[np.int16],
+                      phrases: list[Any], texts: list[str], setup: Setup, phase: str,
+                      extra: Any = None) -> Result:
     from bench.transcription import norm
 
     async with contextlib.AsyncExitStack() as stack:
@@ -390,10 +431,12 @@ async def speak_once(url: str, slug: str, token: str, pcm: npt.NDArray[np.int16]
         opened = datetime.fromisoformat(joined["cafe"]["opened_at"]).timestamp()
         await asyncio.sleep(0.5)
         load_before = loadavg()
-        started: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        pc, expert, expert_http = await publish(url, slug, token, pcm, started)
-        t0 = await asyncio.wait_for(started, 30)
-        await asyncio.sleep(len(pcm) / 16000 + 1.0)
+        sent = Sent(len(pcm))
+        pc, expert, expert_http = await publish(url, slug, token, pcm, sent)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sent.finished.wait(), len(pcm) / 16000 + 60)
+        lag = sent.times[-1] - sent.times[0] - len(pcm) / 16000 if sent.times else 0.0
+        await asyncio.sleep(1.0)
         await pc.close()  # the expert stops: the last phrase's window is flushed
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -409,10 +452,10 @@ async def speak_once(url: str, slug: str, token: str, pcm: npt.NDArray[np.int16]
     behind = sum(1 for _, ev, _ in listener.messages if ev == "captions.behind")
     # Captions carry café seconds (wall time since the café opened, as the recording
     # bridge places audio); phrases are in seconds from the first frame.
-    offset = t0 - opened
+    offset = sent.times[0] - opened
     latencies: list[float] = []
     for phrase in phrases:
-        end = t0 + phrase.end
+        end = sent.at(phrase.end)
         covering = [at for at, p in finals
                     if p["start"] - offset <= phrase.end <= p["end"] - offset + 0.05]
         if covering:
@@ -422,7 +465,7 @@ async def speak_once(url: str, slug: str, token: str, pcm: npt.NDArray[np.int16]
     recall = sum(1 for w in spoken if w in set(heard)) / max(1, len(spoken))
     return Result(setup.name, phase, latencies, len(phrases) - len(latencies), behind,
                   interims, len(finals), recall, load_before, loadavg(),
-                  extra() if extra else "")
+                  f"(speech sent {lag:+.1f} s late)" + (f" {extra()}" if extra else ""))
 
 
 async def run_setup(setup: Setup, args: Any, tmp: Path, pcm: npt.NDArray[np.int16],
