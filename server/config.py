@@ -63,6 +63,9 @@ class WhisperConfig(_Section):
     cpu_threads: int = Field(2, ge=1, le=64)
     beam_size: int = Field(5, ge=1, le=10)
     live_captions: bool = True
+    # Seconds a caption phrase may wait for the caption worker before it is dropped (and the
+    # page told "captions are behind"); see transcripts.captions.CaptionSettings.
+    caption_max_wait: float = Field(6.0, ge=0.0, le=60.0)
 
 
 class Config(BaseSettings):

@@ -17,6 +17,7 @@ from sessions.events import Audience, Outbound
 from signaling.keys import HUB, MEDIA
 from signaling.media import AudioChunk, MediaRouter
 from transcripts.caption_lines import CaptionMessage
+from transcripts.captions import CaptionSettings
 from transcripts.feed import CafeTimeline, Speaker, SpeakerFeed
 from transcripts.keys import TRANSCRIPTS
 from transcripts.runtime import Transcripts, TranscriptsValues
@@ -118,7 +119,8 @@ async def transcripts_lifetime(app: web.Application) -> AsyncIterator[None]:
             data_dir=config.data_dir, redis_url=config.redis_url, model=whisper.model,
             device=whisper.device, compute_type=whisper.compute_type,
             cpu_threads=whisper.cpu_threads, beam_size=whisper.beam_size,
-            live_captions=whisper.live_captions),
+            live_captions=whisper.live_captions,
+            captions=CaptionSettings(max_wait=whisper.caption_max_wait)),
         emit_caption=emit_caption)
     app[TRANSCRIPTS] = runtime
     bridge = RecordingBridge(app, runtime, app.get(MEDIA))
