@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -57,7 +58,7 @@ __all__ = [
     "FRAME", "FRAME_SECONDS", "CaptionLine", "CaptionMessage", "CaptionService",
     "CaptionSettings", "CaptionStream", "CaptionWhisper", "CaptionWindow", "CaptionsBehind",
     "EnergyDetector", "SileroDetector", "SpeechDetector", "WindowPolicy", "Windower",
-    "caption_prompt", "is_prompt_echo", "squash_repeats",
+    "caption_prompt", "encoder_frames", "is_prompt_echo", "squash_repeats",
 ]
 
 
@@ -148,11 +149,8 @@ class CaptionWhisper:
                    progress: ProgressFn | None = None) -> list[Segment]:
         if self._model is None:
             self._model = _short_context_model(self.settings)
-        if self.encoder_pad is not None and not isinstance(audio, str):
-            seconds = len(audio) / SAMPLE_RATE + self.encoder_pad
-            self._model.encoder_frames = min(3000, 100 * int(np.ceil(seconds)))
-        else:
-            self._model.encoder_frames = None
+        self._model.encoder_frames = (
+            None if isinstance(audio, str) else encoder_frames(len(audio), self.encoder_pad))
         segments, _ = self._model.transcribe(
             audio, language=options.language, beam_size=options.beam_size or 1,
             initial_prompt=options.prompt or None, condition_on_previous_text=False,
@@ -161,6 +159,14 @@ class CaptionWhisper:
             else None)
         return [Segment(0.0, float(seg.end), "", seg.text.strip())
                 for seg in segments if seg.text.strip()]
+
+
+def encoder_frames(samples: int, pad: float | None) -> int | None:
+    """Mel frames (100 a second) of a window of `samples` the encoder is given: the window
+    and `pad` seconds, rounded up to a whole second, at most Whisper's 30 s (None: all)."""
+    if pad is None:
+        return None
+    return min(3000, 100 * math.ceil(samples / SAMPLE_RATE + pad))
 
 
 def _short_context_model(s: WhisperSettings) -> Any:

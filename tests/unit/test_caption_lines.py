@@ -20,7 +20,7 @@ from transcripts.caption_lines import (
     CaptionsBehind,
     Pending,
 )
-from transcripts.captions import CaptionService, CaptionSettings
+from transcripts.captions import CaptionService, CaptionSettings, encoder_frames
 from transcripts.engine import (
     SAMPLE_RATE,
     Audio,
@@ -90,6 +90,14 @@ def test_one_chunk_yields_at_most_one_interim() -> None:
     w = Windower("e", EnergyDetector(), WindowPolicy(interim_every=0.1))
     windows = w.push(tone(2.0), 0.0)  # a big chunk crosses many interim points
     assert len(windows) == 1 and not windows[0].final
+
+
+def test_the_encoder_sees_the_window_and_its_pad_only() -> None:
+    assert encoder_frames(3 * SAMPLE_RATE, 1.0) == 400
+    assert encoder_frames(int(2.3 * SAMPLE_RATE), 1.0) == 400  # rounded up to a second
+    assert encoder_frames(int(9.5 * SAMPLE_RATE), 1.0) == 1100
+    assert encoder_frames(40 * SAMPLE_RATE, 1.0) == 3000  # never past Whisper's 30 s
+    assert encoder_frames(3 * SAMPLE_RATE, None) is None  # the library's padding
 
 
 # -- the queue ----------------------------------------------------------------------------------
