@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,6 +80,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     env.globals["static"] = lambda name: str(
         app.router["static"].url_for(filename=name))
     env.filters["duration"] = lambda minutes: str(timedelta(minutes=int(minutes)))[:-3]
+    env.filters["clocktime"] = lambda value, lang="fr": format_time(
+        (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(tz), "medium",
+        locale=lang)
 
     app.add_routes(views_public.routes)
     app.add_routes(views_admin.routes)

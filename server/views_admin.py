@@ -137,7 +137,7 @@ async def cafe_create(request: web.Request) -> web.StreamResponse:
             await request.app[CAFES].invite(cafe.id, role)
     except InvalidInput as exc:
         return _form_error(request, None, form, exc)
-    raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}")
+    raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}?created=1")
 
 
 @routes.get("/admin/cafes/{slug}", name="cafe_admin")
@@ -221,6 +221,8 @@ async def _edit_context(request: web.Request) -> dict[str, object]:
     ]
     return {"cafe": cafe, "values": values, "errors": None, "themes": THEMES,
             "invitations": invitations, "saved": request.query.get("saved") == "1",
+            "created": request.query.get("created") == "1",
+            "page_url": f"{base}/cafes/{cafe.slug}",
             "confirm_publish": request.query.get("confirm_publish") == "1",
             "publish_warnings": len(await request.app[TRANSCRIPTS].repo.coverage_warnings(
                 cafe.id)),

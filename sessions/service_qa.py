@@ -173,6 +173,8 @@ class QaService:
             await self.repo.save(conn, before, after, now)
             if auditor is not None:
                 action, detail = auditor(before, after)
+                # The author's name, for the log's sentence ("... approved Marie's question").
+                detail = {"author": before.questions[question_id].author_pseudonym} | detail
                 await self.moderation.audit(conn, audit_entry(
                     actor, action, f"question:{question_id}", detail, now))
         log.info("question %s cafe=%s participant=%s question=%s",

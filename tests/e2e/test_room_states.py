@@ -5,6 +5,8 @@ and the words of removing and banning, in the room and in the moderation log."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from e2e_harness import Cafe, Server
 from e2e_pages import Room, end_cafe, go_live, open_cafe, wait_for_media
@@ -180,3 +182,24 @@ def test_remove_and_ban_read_the_same_in_the_room_and_the_log(
     banned = log.locator("tr, li", has_text="Jeanne").first.inner_text()
     assert "retiré" in removed and "exclu" not in removed, removed
     assert "banni" in banned and "exclu" not in banned, banned
+    # The log reads as sentences, with the time to the second.
+    assert re.match(r"\d\d:\d\d:\d\d\s+Sophie \(modérateur·rice\) a retiré Paul du café",
+                    removed), removed
+
+    # Revoking is a quiet link beside the copy button, not a second loud button.
+    revoke = page.locator("#invitations form[action$='/revoke'] button").first
+    copy = page.locator("#invitations .copy-button").first
+    assert revoke.evaluate("(n) => getComputedStyle(n).backgroundColor") == "rgba(0, 0, 0, 0)"
+    assert copy.evaluate("(n) => getComputedStyle(n).backgroundColor") != "rgba(0, 0, 0, 0)"
+
+    # A new café: a confirmation with the parents' link to copy, beside the staff's links.
+    page.goto(server.base_url + "/admin/cafes/new")
+    page.fill("#title", "Premier téléphone : à quel âge ?")
+    page.select_option("#theme", "screens")
+    page.fill("#starts_at", "2027-03-04T20:00")
+    page.click("form.stack button[type=submit]")
+    page.wait_for_selector("#created-title, p.error", timeout=10_000)
+    assert page.locator("p.error").count() == 0, page.inner_text("p.error")
+    link = page.input_value("#parents-link")
+    assert link.endswith("/cafes/" + page.url.split("/admin/cafes/")[1].split("?")[0])
+    assert page.locator("#invitations li").count() >= 3  # parents, expert, moderator

@@ -31,7 +31,7 @@ async def test_audit_log_and_transcript_progress(
 
     page = await (await client.get(f"/admin/cafes/{slug}")).text()
     assert "Journal de modération" in page
-    assert "question refusée" in page and "Sophie" in page
+    assert "a refusé la question de" in page and "Sophie" in page
     assert "Hors sujet &lt;script&gt;" in page and "<script>" not in page.split("<body")[1]
     assert "Aucun enregistrement à transcrire" in page
 
