@@ -21,12 +21,7 @@ from server.composition import build_services
 from server.config import Config, ensure_secret_key
 from server.i18n import Catalogs, negotiate
 from server.keys import CAFES, CATALOGS, CLOCK, CONFIG, DATABASE, METRICS, SERVICES
-from server.login_sessions import (
-    LOGIN_STORE,
-    DatabaseLoginStore,
-    RedisLoginStore,
-    RevocableCookieStorage,
-)
+from server.login_sessions import LOGIN_STORE, RevocableCookieStorage, login_store
 from server.metrics import Metrics
 from server.metrics import middleware as metrics_middleware
 from server.observability import observability_lifetime
@@ -109,7 +104,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[SERVICES] = services
     app[CAFES] = services.cafes
     # Organiser logins: on Redis when the processes share one, else in the database.
-    logins = RedisLoginStore(config.redis_url) if config.redis_url else DatabaseLoginStore(db)
+    logins = login_store(db, config.redis_url)
     app[LOGIN_STORE] = logins
     log.info("database ready url=%s", db.engine.url.render_as_string(hide_password=True))
     yield

@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from yarl import URL
 
 from server.keys import CLOCK
-from server.login_sessions import LOGIN_STORE, ORGANISER, SID, record_key
+from server.login_sessions import LOGIN_STORE, ORGANISER, SID, LoginStore, record_key
 from sessions import cafe as cafe_rules
 from sessions.errors import InvalidInput, PermissionDenied
 from sessions.service_cafes import CafeService
@@ -155,6 +155,21 @@ async def change_password(request: web.Request, cafes: CafeService, organiser: O
     await request.app[LOGIN_STORE].remove_organiser(organiser.id)
     log.info("password changed organiser=%s", organiser.id)
     await login(request, organiser)
+
+
+async def reset_password(cafes: CafeService, logins: LoginStore, email: str,
+                         password: str) -> int:
+    """An operator's reset (`causerie admin password`): the new hash, and every login of
+    the organiser ended."""
+    password_hash = await hash_password(validate_password(password))
+    async with cafes.db.transaction() as conn:
+        row = await cafes.repo.organiser_by_email(conn, validate_email(email))
+        if row is None:
+            raise InvalidInput("No organiser has this e-mail address.")
+        await cafes.repo.set_password_hash(conn, row["id"], password_hash)
+    await logins.remove_organiser(int(row["id"]))
+    log.info("password reset organiser=%s", row["id"])
+    return int(row["id"])
 
 
 async def csrf_token(request: web.Request) -> str:

@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     admin_create.add_argument("--password-stdin", action="store_true",
                               help="read the password from standard input")
     admin_create.set_defaults(run=cmd_admin_create)
+    admin_password = admin_sub.add_parser(
+        "password", help="set an organiser's password and log out all of their browsers")
+    admin_password.add_argument("--email", required=True)
+    admin_password.add_argument("--password-stdin", action="store_true",
+                                help="read the password from standard input")
+    admin_password.set_defaults(run=cmd_admin_password)
 
     for extend in EXTENSIONS:
         extend(sub)
@@ -169,14 +175,35 @@ async def _cafe_create(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def cmd_admin_create(args: argparse.Namespace, config: Config) -> int:
+def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif os.environ.get("CAUSERIE_ADMIN_PASSWORD"):
-        password = os.environ["CAUSERIE_ADMIN_PASSWORD"]
-    else:
-        password = getpass.getpass("Password: ")
-    return asyncio.run(_admin_create(config, args.email, args.name, password))
+        return sys.stdin.readline().rstrip("\n")
+    if os.environ.get("CAUSERIE_ADMIN_PASSWORD"):
+        return os.environ["CAUSERIE_ADMIN_PASSWORD"]
+    return getpass.getpass("Password: ")
+
+
+def cmd_admin_create(args: argparse.Namespace, config: Config) -> int:
+    return asyncio.run(_admin_create(config, args.email, args.name, _read_password(args)))
+
+
+def cmd_admin_password(args: argparse.Namespace, config: Config) -> int:
+    return asyncio.run(_admin_password(config, args.email, _read_password(args)))
+
+
+async def _admin_password(config: Config, email: str, password: str) -> int:
+    from server.auth import reset_password
+    from server.login_sessions import login_store
+
+    service, db = _service(ensure_secret_key(config))
+    logins = login_store(db, config.redis_url)
+    try:
+        organiser_id = await reset_password(service, logins, email, password)
+    finally:
+        await logins.close()
+        await db.close()
+    print(f"organiser {organiser_id}: password set, every login ended")
+    return 0
 
 
 async def _admin_create(config: Config, email: str, name: str, password: str) -> int:

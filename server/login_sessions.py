@@ -148,6 +148,12 @@ class RedisLoginStore:
 LOGIN_STORE = web.AppKey("login_store", LoginStore)
 
 
+def login_store(db: Database, redis_url: str) -> LoginStore:
+    """Where the app (and the CLI resetting a password) keeps logins: Redis when the
+    processes share one, else the database."""
+    return RedisLoginStore(redis_url) if redis_url else DatabaseLoginStore(db)
+
+
 class RevocableCookieStorage(EncryptedCookieStorage):
     """aiohttp-session's encrypted cookie, whose login part holds only while the server's
     record does (see the module's docstring)."""

@@ -215,3 +215,44 @@ async def test_two_processes_on_redis_share_logins_and_logouts(
         assert await admin_status(str(second.make_url("/")), cookie) == 303
     finally:
         await browser.close()
+
+
+@pytest.mark.timeout(300)  # three `causerie` processes on a loaded machine
+async def test_cli_password_reset_ends_every_login(tmp_path: Any) -> None:
+    """`causerie admin password`, in a real subprocess, on the SQLite file of a data dir."""
+    import asyncio
+    import subprocess
+    import sys
+
+    from server.auth import authenticate
+    from sessions.service_cafes import CafeService
+
+    data = tmp_path / "var"
+    env = {**os.environ, "CAUSERIE_DATA_DIR": str(data), "CAUSERIE_LOG_LEVEL": "WARNING"}
+
+    def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "server.cli", *args], input=stdin,
+                              capture_output=True, text=True, env=env, timeout=120,
+                              check=False)
+
+    assert (await asyncio.to_thread(cli, "db", "upgrade")).returncode == 0
+    created = await asyncio.to_thread(cli, "admin", "create", "--email", EMAIL, "--name",
+                                      "Claire", "--password-stdin", stdin=PASSWORD + "\n")
+    assert created.returncode == 0, created.stderr
+    db = Database(f"sqlite+aiosqlite:///{data.resolve()}/causerie.db")
+    store = DatabaseLoginStore(db)
+    now = FixedClock().now()
+    try:
+        for key in ("laptop", "phone"):
+            await store.add(key, 1, now, now + timedelta(hours=1))
+        assert await store.organiser("laptop", now) == 1
+        reset = await asyncio.to_thread(cli, "admin", "password", "--email", EMAIL,
+                                        "--password-stdin", stdin="a new long password\n")
+        assert reset.returncode == 0, reset.stderr
+        assert await store.organiser("laptop", now) is None
+        assert await store.organiser("phone", now) is None
+        cafes = CafeService(db, FixedClock(), "x" * 40)
+        assert await authenticate(cafes, EMAIL, PASSWORD) is None
+        assert await authenticate(cafes, EMAIL, "a new long password") is not None
+    finally:
+        await db.close()
