@@ -3,6 +3,11 @@ PostgreSQL, a mix of query kinds; prints p50/p95 per kind and overall, and the m
 
     .venv/bin/python bench/search.py                    # both backends
     .venv/bin/python bench/search.py --backend sqlite --hours 100
+    .venv/bin/python bench/search.py --load 4           # with 4 busy processes beside it
+
+Each search is timed twice in the same round: the product's path (`transcripts.search`:
+statements built once per shape of query; SQLite ranked by ``causerie_rank``) and the plain
+one (a statement built and compiled for each search; SQLite ranked by FTS5's ``bm25()``).
 
 The corpus is generated once from a seeded vocabulary (Zipf-like word frequencies, about 15
 words per 5-second segment) and kept: SQLite in ``var/bench/search-<hours>h-v<N>.db``, PostgreSQL
@@ -18,6 +23,7 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -34,11 +40,15 @@ from sessions.storage.database import Database
 from sessions.storage.tables import cafes, metadata, recordings, segments
 from transcripts import search_postgres, search_sqlite
 from transcripts.search import (
+    CANDIDATES,
     SearchFilters,
+    filter_clauses,
+    filter_params,
     install_search_index,
     search,
     uninstall_search_index,
 )
+from transcripts.search_query import parse_query
 
 SEGMENT_SECONDS = 5.0
 CAFE_HOURS = 1.5
@@ -221,6 +231,28 @@ async def ensure_pg_database() -> str:
     return make_url(PG_URL).set(database=PG_DATABASE).render_as_string(hide_password=False)
 
 
+async def plain_search(db: Database, text: str, limit: int, offset: int,
+                       filters: SearchFilters) -> int:
+    """The plain path, for comparison: the statement built for each search, SQLite ranked
+    by FTS5's bm25(); the rows fetched as the product fetches them. Returns the total."""
+    parsed = parse_query(text)
+    if parsed.is_empty:
+        return 0
+    if db.is_sqlite:
+        candidates = search_sqlite.candidates(parsed, filter_clauses(filters), CANDIDATES,
+                                              bm25=True)
+        params = search_sqlite.query_params(parsed)
+    else:
+        candidates = search_postgres.candidates(parsed, filter_clauses(filters), CANDIDATES)
+        params = search_postgres.query_params(parsed)
+    counted = sa.select(candidates, sa.func.count().over().label("total")).subquery("c")
+    page = (sa.select(counted).order_by(counted.c.score.desc(), counted.c.id)
+            .limit(limit).offset(offset))
+    async with db.connect() as conn:
+        rows = list(await conn.execute(page, params | filter_params(filters)))
+    return int(rows[0].total) if rows else 0
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -247,6 +279,10 @@ async def run(backend: str, hours: float, rebuild: bool, rounds: int,
             print("  indexing again (the search index changed)", flush=True)
             await index(db, again=True)
     timings: dict[str, list[float]] = {kind: [] for kind in QUERIES}
+    plain: dict[str, list[float]] = {kind: [] for kind in QUERIES}
+    # CPU of this process (SQLite runs in it; for PostgreSQL, the client side only).
+    cpu: dict[str, list[float]] = {kind: [] for kind in QUERIES}
+    plain_cpu: dict[str, list[float]] = {kind: [] for kind in QUERIES}
     hits: dict[str, list[int]] = {kind: [] for kind in QUERIES}
     # Warm-up: one pass not measured (page cache, prepared statements).
     for queries in QUERIES.values():
@@ -258,21 +294,42 @@ async def run(backend: str, hours: float, rebuild: bool, rounds: int,
                 filters = SearchFilters(theme=THEMES[i % len(THEMES)]) if kind == "filtered" \
                     else SearchFilters()
                 offset = 20 if (r % 3 == 2 and kind == "common word") else 0
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 result = await search(db, q, limit=20, offset=offset, filters=filters)
                 timings[kind].append((time.perf_counter() - t0) * 1000)
+                cpu[kind].append((time.process_time() - c0) * 1000)
                 hits[kind].append(result.total)
+                t0, c0 = time.perf_counter(), time.process_time()
+                await plain_search(db, q, 20, offset, filters)
+                plain[kind].append((time.perf_counter() - t0) * 1000)
+                plain_cpu[kind].append((time.process_time() - c0) * 1000)
     await db.close()
-    print(f"  {'kind':<14} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  totals (capped 1000)")
+    print(f"  {'kind':<14} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'cpu ms':>7}"
+          f"   plain p50 / p95 / cpu   totals (capped 1000)")
     for kind, values in timings.items():
         totals = sorted(set(hits[kind]))
         shown = ",".join(str(t) for t in totals[:4]) + ("…" if len(totals) > 4 else "")
         print(f"  {kind:<14} {statistics.median(values):8.2f} {pct(values, 95):8.2f} "
-              f"{max(values):8.2f}  {shown}")
+              f"{max(values):8.2f} {statistics.median(cpu[kind]):7.2f}   "
+              f"{statistics.median(plain[kind]):6.2f} / {pct(plain[kind], 95):6.2f} / "
+              f"{statistics.median(plain_cpu[kind]):5.2f}  {shown}")
     every = [v for values in timings.values() for v in values]
+    every_plain = [v for values in plain.values() for v in values]
+    every_cpu = [v for values in cpu.values() for v in values]
+    every_plain_cpu = [v for values in plain_cpu.values() for v in values]
     print(f"  {'ALL':<14} {statistics.median(every):8.2f} {pct(every, 95):8.2f} "
-          f"{max(every):8.2f}  ({len(every)} searches)")
+          f"{max(every):8.2f} {statistics.median(every_cpu):7.2f}   "
+          f"{statistics.median(every_plain):6.2f} / {pct(every_plain, 95):6.2f} / "
+          f"{statistics.median(every_plain_cpu):5.2f}  ({len(every)} searches each)")
     return timings
+
+
+def uptime() -> str:
+    """The load averages (1, 5, 15 min): the machine is shared, say how loaded it was."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def machine() -> str:
@@ -291,7 +348,14 @@ def machine() -> str:
             f"SQLite {sqlite3.sqlite_version}")
 
 
-async def main() -> None:
+async def main(args: argparse.Namespace) -> None:
+    backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
+    for backend in backends:
+        await run(backend, args.hours, args.rebuild, args.rounds, args.reindex)
+        print("uptime:", uptime(), flush=True)
+
+
+def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--hours", type=float, default=1000.0)
@@ -299,12 +363,25 @@ async def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--reindex", action="store_true",
                         help="drop and build the search index again, keep the corpus")
+    parser.add_argument("--load", type=int, default=0,
+                        help="busy processes (one CPU each) running beside the searches")
+    parser.add_argument("--load-nice", type=int, default=0,
+                        help="their nice level (the product's transcription runs at 15)")
     args = parser.parse_args()
     print("machine:", machine())
-    backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
-    for backend in backends:
-        await run(backend, args.hours, args.rebuild, args.rounds, args.reindex)
+    print("uptime:", uptime(), flush=True)
+    burners = [subprocess.Popen(["nice", "-n", str(args.load_nice), sys.executable, "-c",
+                                 "while True: pass"]) for _ in range(args.load)]
+    if burners:
+        print(f"  {len(burners)} busy processes (nice {args.load_nice}) beside the searches",
+              flush=True)
+    try:
+        asyncio.run(main(args))
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    cli()

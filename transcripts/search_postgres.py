@@ -91,18 +91,23 @@ def uninstall(conn: Connection) -> None:
     conn.exec_driver_sql(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {CONFIG_NAME}")
 
 
+def query_params(parsed: ParsedQuery) -> dict[str, Any]:
+    """The values of a query for the statement `candidates` builds (any query of its shape:
+    the kinds of its terms): one text per term."""
+    return {f"term_{index}": term.tokens[0] + ":*" if term.kind == "prefix" else term.text
+            for index, term in enumerate(parsed.terms)}
+
+
 def tsquery(parsed: ParsedQuery) -> sa.ColumnElement[Any]:
     """The parsed terms as one tsquery expression, AND of each term, tokens bound."""
     parts: list[sa.ColumnElement[Any]] = []
-    for index, term in enumerate(parsed.terms):
+    for (name, text), term in zip(query_params(parsed).items(), parsed.terms, strict=True):
+        value = sa.bindparam(name, text, type_=sa.Text)
         if term.kind == "prefix":
-            value = sa.bindparam(f"term_{index}", term.tokens[0] + ":*", type_=sa.Text)
             parts.append(sa.func.to_tsquery(_CONFIG, value))
         elif term.kind == "phrase":
-            value = sa.bindparam(f"term_{index}", term.text, type_=sa.Text)
             parts.append(sa.func.phraseto_tsquery(_CONFIG, value))
         else:
-            value = sa.bindparam(f"term_{index}", term.text, type_=sa.Text)
             parts.append(sa.func.plainto_tsquery(_CONFIG, value))
     return functools.reduce(lambda a, b: a.op("&&")(b), parts)
 
