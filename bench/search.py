@@ -6,8 +6,8 @@ PostgreSQL, a mix of query kinds; prints p50/p95 per kind and overall, and the m
     .venv/bin/python bench/search.py --load 4           # with 4 busy processes beside it
 
 Each search is timed twice in the same round: the product's path (`transcripts.search`:
-statements built once per shape of query; SQLite ranked by ``causerie_rank``) and the plain
-one (a statement built and compiled for each search; SQLite ranked by FTS5's ``bm25()``).
+statements built once per shape of query, values as parameters) and the plain one (the
+statement built and compiled by SQLAlchemy for each search).
 
 The corpus is generated once from a seeded vocabulary (Zipf-like word frequencies, about 15
 words per 5-second segment) and kept: SQLite in ``var/bench/search-<hours>h-v<N>.db``, PostgreSQL
@@ -40,15 +40,11 @@ from sessions.storage.database import Database
 from sessions.storage.tables import cafes, metadata, recordings, segments
 from transcripts import search_postgres, search_sqlite
 from transcripts.search import (
-    CANDIDATES,
     SearchFilters,
-    filter_clauses,
-    filter_params,
     install_search_index,
     search,
     uninstall_search_index,
 )
-from transcripts.search_query import parse_query
 
 SEGMENT_SECONDS = 5.0
 CAFE_HOURS = 1.5
@@ -231,28 +227,6 @@ async def ensure_pg_database() -> str:
     return make_url(PG_URL).set(database=PG_DATABASE).render_as_string(hide_password=False)
 
 
-async def plain_search(db: Database, text: str, limit: int, offset: int,
-                       filters: SearchFilters) -> int:
-    """The plain path, for comparison: the statement built for each search, SQLite ranked
-    by FTS5's bm25(); the rows fetched as the product fetches them. Returns the total."""
-    parsed = parse_query(text)
-    if parsed.is_empty:
-        return 0
-    if db.is_sqlite:
-        candidates = search_sqlite.candidates(parsed, filter_clauses(filters), CANDIDATES,
-                                              bm25=True)
-        params = search_sqlite.query_params(parsed)
-    else:
-        candidates = search_postgres.candidates(parsed, filter_clauses(filters), CANDIDATES)
-        params = search_postgres.query_params(parsed)
-    counted = sa.select(candidates, sa.func.count().over().label("total")).subquery("c")
-    page = (sa.select(counted).order_by(counted.c.score.desc(), counted.c.id)
-            .limit(limit).offset(offset))
-    async with db.connect() as conn:
-        rows = list(await conn.execute(page, params | filter_params(filters)))
-    return int(rows[0].total) if rows else 0
-
-
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -300,7 +274,7 @@ async def run(backend: str, hours: float, rebuild: bool, rounds: int,
                 cpu[kind].append((time.process_time() - c0) * 1000)
                 hits[kind].append(result.total)
                 t0, c0 = time.perf_counter(), time.process_time()
-                await plain_search(db, q, 20, offset, filters)
+                await search(db, q, limit=20, offset=offset, filters=filters, plain=True)
                 plain[kind].append((time.perf_counter() - t0) * 1000)
                 plain_cpu[kind].append((time.process_time() - c0) * 1000)
     await db.close()

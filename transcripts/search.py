@@ -155,13 +155,14 @@ def _statements(sqlite: bool, kinds: tuple[str, ...], filtered: frozenset[str],
 
 
 async def _ranked_page(conn: AsyncConnection, sqlite: bool, parsed: ParsedQuery,
-                       filters: SearchFilters, limit: int, offset: int
+                       filters: SearchFilters, limit: int, offset: int, plain: bool = False,
                        ) -> tuple[list[sa.Row[Any]], int]:
     """One page of a backend's candidates, best first, and how many there are."""
     backend = search_sqlite if sqlite else search_postgres
     params = backend.query_params(parsed) | filter_params(filters)
-    page, count = _statements(sqlite, tuple(t.kind for t in parsed.terms),
-                              frozenset(p for p in params if p.startswith("f_")), limit, offset)
+    shape = (sqlite, tuple(t.kind for t in parsed.terms),
+             frozenset(p for p in params if p.startswith("f_")), limit, offset)
+    page, count = _statements.__wrapped__(*shape) if plain else _statements(*shape)
     rows = list(await conn.execute(page, params))
     if rows:
         return rows, int(rows[0].total)
@@ -187,10 +188,13 @@ async def search(
     limit: int = DEFAULT_LIMIT,
     offset: int = 0,
     filters: SearchFilters | None = None,
+    *,
+    plain: bool = False,
 ) -> SearchResult:
     """Ranked hits of ``query`` in published transcripts. Raises `SearchQueryError` (400) for
     a query too long or bounds out of range; an empty query (or stop words only) finds
-    nothing without touching the database."""
+    nothing without touching the database. ``plain`` (bench/search.py's baseline): the
+    statement built and compiled for this search alone, as before statements were kept."""
     parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
     text = query if isinstance(query, str) else " ".join(t.text for t in parsed.terms)
     if not 1 <= limit <= MAX_LIMIT or not 0 <= offset <= MAX_OFFSET:
@@ -199,7 +203,8 @@ async def search(
     if parsed.is_empty:
         return SearchResult(text, (), 0, True, limit, offset, ())
     async with db.connect() as conn:
-        rows, total = await _ranked_page(conn, db.is_sqlite, parsed, filters, limit, offset)
+        rows, total = await _ranked_page(conn, db.is_sqlite, parsed, filters, limit, offset,
+                                         plain)
         moments = await _moments(conn, [row.id for row in rows])
     # Both backends search the Snowball stems that `search_query.stem` computes.
     highlighter = Highlighter.for_terms(parsed.terms, parsed.stems)

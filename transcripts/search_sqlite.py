@@ -12,14 +12,7 @@ text update of ``segments`` (deletes need no function: the FTS table keeps its o
 the stems and deletes by rowid). Every connection that may insert segments must have the
 function: importing this module listens to SQLAlchemy's pool ``connect`` event for every
 engine of the process (`listen_on_all_engines`), and `install` adds it to the connection it
-runs on.
-
-Ranking: ``causerie_rank(stems, terms)``, a BM25-style term-frequency score with length
-normalisation and no global statistics, registered beside the stems function. FTS5's own
-``bm25()`` computes each term's document frequency by reading the term's whole doclist on
-every query: 5-17 ms of CPU over 720,000 segments (most of a search's cost, more for a
-prefix or two words), whatever the ``LIMIT``; PostgreSQL's ``ts_rank`` uses no global
-statistics either, so both backends now rank alike (bench/search.py).
+runs on. Ranking: bm25.
 """
 
 from __future__ import annotations
@@ -38,9 +31,6 @@ from transcripts.search_query import ParsedQuery, stemmed_text
 
 FTS_TABLE = "segments_fts"
 STEMS_FUNCTION = "causerie_fr_stems"
-RANK_FUNCTION = "causerie_rank"
-# BM25's constants; the length of an average segment in stems (about 15 words per 5 s).
-_K1, _B, _AVERAGE_LENGTH = 1.2, 0.75, 20.0
 
 DDL: tuple[str, ...] = (
     # A regular FTS5 table (it stores the stems): a delete by rowid needs no Python function.
@@ -73,33 +63,9 @@ def _stems(text: object) -> str | None:
     return None if text is None else stemmed_text(str(text))
 
 
-def rank(stems: object, terms: object) -> float:
-    """Higher is better: for each query term (space-separated stems, ``*`` ending a
-    prefix), its saturated frequency in the segment's stems, shorter segments first."""
-    if stems is None or terms is None:
-        return 0.0
-    words = str(stems).split()
-    norm = _K1 * (1 - _B + _B * len(words) / _AVERAGE_LENGTH)
-    score = 0.0
-    for term in str(terms).split():
-        if term.endswith("*"):
-            prefix = term[:-1]
-            tf = sum(1 for w in words if w.startswith(prefix))
-        else:
-            tf = words.count(term)
-        score += tf * (_K1 + 1) / (tf + norm)
-    return score
-
-
-def rank_terms(parsed: ParsedQuery) -> str:
-    """The `rank` argument of a (stemmed) query: its stems, prefixes marked ``*``."""
-    return " ".join(token + ("*" if term.kind == "prefix" else "")
-                    for term in parsed.terms for token in term.tokens)
-
-
 def register_functions(dbapi_connection: Any) -> None:
-    """Add ``causerie_fr_stems`` and ``causerie_rank`` to a DBAPI connection (sqlite3, or
-    SQLAlchemy's aiosqlite adapter); other drivers are left alone."""
+    """Add ``causerie_fr_stems`` to a DBAPI connection (sqlite3, or SQLAlchemy's aiosqlite
+    adapter); other drivers are left alone."""
     create = getattr(dbapi_connection, "create_function", None)
     if create is None:
         return
@@ -107,7 +73,6 @@ def register_functions(dbapi_connection: Any) -> None:
     if not isinstance(driver, sqlite3.Connection) and "sqlite" not in type(driver).__module__:
         return
     create(STEMS_FUNCTION, 1, _stems, deterministic=True)
-    create(RANK_FUNCTION, 2, rank, deterministic=True)
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -141,19 +106,17 @@ def optimize(conn: Connection) -> None:
 
 def query_params(parsed: ParsedQuery) -> dict[str, Any]:
     """The values of a query for the statement `candidates` builds (any query of its shape)."""
-    stemmed = parsed.stemmed()
-    return {"fts_query": stemmed.to_fts5(), "rank_terms": rank_terms(stemmed)}
+    return {"fts_query": parsed.stemmed().to_fts5()}
 
 
 def candidates(parsed: ParsedQuery, clauses: Sequence[sa.ColumnElement[bool]],
-               cap: int, *, bm25: bool = False) -> sa.Subquery:
+               cap: int) -> sa.Subquery:
     """The newest ``cap`` matches (rowid order) under the filter ``clauses`` (from the
     caller, `transcripts.search`), each with a ``score``, higher is better, so a very common
     word costs a bounded time (`transcripts.search` ranks and pages them)."""
-    fts = sa.table(FTS_TABLE, sa.column("rowid"), sa.column("stems"))
-    stemmed = parsed.stemmed()
+    fts = sa.table(FTS_TABLE, sa.column("rowid"))
     match = sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(
-        sa.bindparam("fts_query", stemmed.to_fts5(), type_=sa.Text))
+        sa.bindparam("fts_query", parsed.stemmed().to_fts5(), type_=sa.Text))
     joined = fts.join(segments, segments.c.id == fts.c.rowid).join(
         cafes, cafes.c.id == segments.c.cafe_id
     )
@@ -162,10 +125,8 @@ def candidates(parsed: ParsedQuery, clauses: Sequence[sa.ColumnElement[bool]],
             segments.c.id, segments.c.start_seconds, segments.c.end_seconds,
             segments.c.speaker, segments.c.text, cafes.c.slug, cafes.c.title, cafes.c.theme,
             cafes.c.starts_at,
-            # `bm25`: FTS5's own ranking (lower is better, negated), for the benchmark.
-            ((-sa.literal_column(f"bm25({FTS_TABLE})")) if bm25 else sa.func.causerie_rank(
-                fts.c.stems, sa.bindparam("rank_terms", rank_terms(stemmed), type_=sa.Text),
-            )).label("score"),
+            # bm25 is better when lower: negated, both backends rank by score descending.
+            (-sa.literal_column(f"bm25({FTS_TABLE})")).label("score"),
         )
         .select_from(joined)
         .where(match, cafes.c.transcript_published.is_(True), *clauses)
