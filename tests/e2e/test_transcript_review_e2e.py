@@ -28,7 +28,7 @@ import pytest
 import webvtt
 from e2e_harness import CAUSERIE, CHROMIUM_FLAGS, REPO, Cafe, Namespace, Server
 from e2e_pages import Room, end_cafe, go_live, open_cafe, wait_for_js
-from playwright.sync_api import Browser, Page, Playwright
+from playwright.sync_api import Browser, Dialog, Page, Playwright
 
 pytestmark = [pytest.mark.e2e, pytest.mark.whisper, pytest.mark.timeout(300)]
 
@@ -284,7 +284,15 @@ def test_organiser_corrects_and_redacts_then_search_replay_and_chapters_follow(
                       ".value.includes('[retiré]')", 60)
     assert not NAME.search(name_item.locator("textarea.text").input_value())
 
-    # Publish from the review page.
+    # Publish from the review page (over a coverage warning the page asks to confirm: the
+    # organiser does, and the dialog's text is kept for the log).
+    dialogs: list[str] = []
+
+    def confirm(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", confirm)
     page.click("#publish")
     page.wait_for_selector('#publish-state[data-published="1"]')
 
@@ -331,4 +339,5 @@ def test_organiser_corrects_and_redacts_then_search_replay_and_chapters_follow(
     at = float(public.evaluate("document.getElementById('player').currentTime")) + offset
     assert start - 0.5 <= at <= start + 1.5, (at, start)
     context.close()
-    print(f"review e2e: {len(texts)} segments, {time.monotonic() - began:.1f} s")
+    print(f"review e2e: {len(texts)} segments, publish dialogs {dialogs}, "
+          f"{time.monotonic() - began:.1f} s")
