@@ -94,7 +94,8 @@ def browser_like_consent() -> None:
     answered later than its 0.5 s timeout, with no retransmission; a browser only after 30 s
     without any answer (RFC 7675). On a saturated machine the server answers late, not
     never: the bench's aiortc peers (which stand in for browsers) count a late answer as
-    one, as a browser would, instead of hanging up after ~35 s."""
+    one, as a browser would, instead of hanging up after ~35 s. The server does the same
+    for its subscribers, which share this machine instead of having their own."""
     import aioice.ice
 
     aioice.ice.CONSENT_FAILURES = 1_000_000
@@ -151,6 +152,9 @@ def serve(port: int, database_url: str, data_dir: str, model: str, setup: Setup)
     from transcripts.engine import TranscriberPool
 
     logging.basicConfig(level=logging.WARNING)
+    # Its subscribers are on this machine too, starved like everything else here: keep
+    # them (as a server would keep browsers that answer in time from their own machines).
+    browser_like_consent()
     settings = CaptionSettings()
     if setup.captions or setup.policy:
         settings = dataclasses.replace(
