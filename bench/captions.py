@@ -13,6 +13,8 @@ caption covering its end counts as missed.
 the captions run, as during a real café when a closed part is transcribed.
 
 Run: .venv/bin/python bench/captions.py [--rounds 2] [--pause 1.2] [--load none|final]
+     .venv/bin/python bench/captions.py --under-load [--configs plain,before,tuned]
+       (the whole server, quiet then loaded: see bench/captions_load.py and bench/README.md)
 """
 
 from __future__ import annotations
