@@ -44,7 +44,7 @@ from transcripts.engine import (  # noqa: E402
     WhisperTranscriber,
     cafe_vocabulary,
 )
-from transcripts.parts import SileroDetector, transcribe_part  # noqa: E402
+from transcripts.parts import Pace, SileroDetector, transcribe_part  # noqa: E402
 
 # The word-list café of issue 10: a glossary of names and numbers, an ordinary description.
 VOCABULARY = cafe_vocabulary(
@@ -115,13 +115,14 @@ def plain(model: Any, sample: speech_set.Sample) -> Row:
     return measure(sample, "plain", found, time.perf_counter() - start)
 
 
-def product(transcriber: WhisperTranscriber, sample: speech_set.Sample, words: str) -> Row:
+def product(transcriber: WhisperTranscriber, sample: speech_set.Sample, words: str,
+            pace: Pace) -> Row:
     options = TranscribeOptions(
         language=sample.language, long_form=True, word_timestamps=True,
         hotwords=VOCABULARY if words == "hotwords" else None,
         prompt=VOCABULARY if words == "prompt" else None)
     start = time.perf_counter()
-    result = transcribe_part(transcriber, sample.audio, options, SileroDetector())
+    result = transcribe_part(transcriber, sample.audio, options, SileroDetector(), pace=pace)
     took = time.perf_counter() - start
     r = result.report
     notes = (f"chunks {r.chunks} retried {r.retried} fallbacks {r.fallbacks} "
@@ -151,6 +152,8 @@ def main() -> None:
                                                      cpu_threads=args.threads))
     model = transcriber.load()
     ways = [w for w in args.words.split(",") if w]
+    # One pace per way, carried from file to file as a worker carries it from part to part.
+    paces = {w: Pace() for w in ways}
     rows: list[Row] = []
     header = (f"{'file':12} {'way':20} {'WER':>5} {'cover':>6} {'recall':>6} {'RTF':>5}  "
               "check")
@@ -159,7 +162,8 @@ def main() -> None:
     for lang in args.languages.split(","):
         for cond in args.conditions.split(","):
             sample = speech_set.make_sample(lang, cond)
-            found = [plain(model, sample)] + [product(transcriber, sample, w) for w in ways]
+            found = [plain(model, sample)] + [product(transcriber, sample, w, paces[w])
+                                              for w in ways]
             for row in found:
                 print(f"{row.name:12} {row.way:20} {row.wer:5.2f} {100 * row.coverage:5.1f}% "
                       f"{row.recall:6.2f} {row.rtf:5.2f}  {row.notes}", flush=True)

@@ -258,14 +258,21 @@ def _worker_run_part(task_id: int, audio: Audio | str, options: TranscribeOption
 
 def _run_part(transcriber: Transcriber, audio: Audio | str, options: TranscribeOptions,
               detector: SpeechDetector | None, progress: ProgressFn | None) -> PartResult:
-    from transcripts.parts import SileroDetector, transcribe_part
+    from transcripts.parts import Pace, SileroDetector, transcribe_part
 
     samples = decode_audio(Path(audio)) if isinstance(audio, str) else audio
     load = getattr(transcriber, "load", None)
     if callable(load):  # the model's first load is not the part's cost (its time budget)
         load()
+    # The pace this worker last saw (one transcriber per worker process or pool thread).
+    pace = _paces.setdefault(id(transcriber), Pace())
     return transcribe_part(transcriber, samples, options, detector or SileroDetector(),
-                           progress)
+                           progress, pace=pace)
+
+
+# The pace each transcriber last saw (transcripts.parts.Pace), by transcriber: state of the
+# worker that runs it, like `_worker`.
+_paces: dict[int, Any] = {}
 
 
 @dataclass(frozen=True)

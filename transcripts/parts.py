@@ -38,9 +38,9 @@ from transcripts.engine import (
 
 Span = tuple[float, float]
 
-# A chunk is at most one Whisper window (30 s), padded on both sides; shorter chunks make a
-# retry cheap and let the budget act between them (each costs one encoder pass).
-CHUNK_MAX = 15.0
+# A chunk is at most one Whisper window (30 s), padded on both sides: each chunk costs one
+# encoder pass, and a whole window of context decoded French better than halves did.
+CHUNK_MAX = 28.0
 SPEECH_MAX = 28.0
 CHUNK_PAD = 0.25
 # A chunk whose words cover less than this share of its speech is transcribed again.
@@ -255,6 +255,15 @@ def shift(segments: Sequence[Segment], offset: float) -> list[Segment]:
 
 
 @dataclass
+class Pace:
+    """Seconds of work per second of audio last seen by this worker, full and cheap: the
+    next part starts from them, so on a loaded machine its first chunk is already cheap."""
+
+    full: float = 0.25
+    cheap: float | None = None
+
+
+@dataclass
 class Budget:
     """The wall time a part may take (`rtf` times its length) and the pace seen so far, to
     choose each chunk's decoding: full (beam search, a retry if needed) while the rest of
@@ -301,10 +310,12 @@ def safe_options(options: TranscribeOptions) -> TranscribeOptions:
 
 def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeOptions,
                     detector: SpeechDetector, progress: ProgressFn | None = None,
-                    budget: Budget | None = None) -> PartResult:
+                    budget: Budget | None = None, pace: Pace | None = None) -> PartResult:
     """Transcribe one part chunk by chunk, check each chunk, retry the short ones."""
     duration = len(audio) / SAMPLE_RATE
-    budget = budget or Budget(duration)
+    if budget is None:
+        budget = Budget(duration) if pace is None else Budget(
+            duration, full_pace=pace.full, cheap_pace=pace.cheap)
     speech = merge(detector.speech(audio))
     chunks = plan_chunks(speech, duration)
     out: list[Segment] = []
@@ -349,6 +360,8 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
             progress(min(1.0, end / duration) if duration else 1.0)
     if progress is not None:
         progress(1.0)
+    if pace is not None:  # what the next part of this worker starts from
+        pace.full, pace.cheap = budget.full_pace, budget.cheap_pace
     report = PartReport(
         audio_seconds=round(duration, 3), speech_seconds=round(sum(e - s for s, e in speech), 3),
         covered_seconds=round(covered, 3), chunks=len(chunks), retried=retried,
@@ -380,7 +393,7 @@ def _clean(segments: Sequence[Segment]) -> tuple[list[Segment], int]:
 
 
 __all__ = [
-    "Budget", "PartReport", "PartResult", "SileroDetector", "SpeechDetector",
+    "Budget", "Pace", "PartReport", "PartResult", "SileroDetector", "SpeechDetector",
     "cut_repetitions", "echoes_vocabulary", "merge", "overlap", "plan_chunks",
     "safe_options", "text_spans", "token_bound", "transcribe_part",
 ]

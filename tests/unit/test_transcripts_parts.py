@@ -79,14 +79,14 @@ def audio_of(seconds: float) -> Any:
 
 
 def test_a_chunk_lost_with_the_cafe_words_is_transcribed_again_without_them() -> None:
-    speech = [(1.0, 9.0), (10.0, 18.0), (19.0, 26.0)]
+    speech = [(1.0, 20.0), (30.0, 50.0), (60.0, 80.0)]
     fake = FakeWhisper(speech, lose_with_words=True)
     options = TranscribeOptions(language="fr", hotwords="3018, Snapchat, WhatsApp, e-Enfance",
                                 long_form=True)
-    result = transcribe_part(fake, audio_of(28.0), options, Spans(speech))
+    result = transcribe_part(fake, audio_of(85.0), options, Spans(speech))
     r = result.report
     assert r.chunks == 3 and r.retried == 3
-    assert r.speech_seconds == 23.0 and r.coverage > 0.95 and not r.short
+    assert r.speech_seconds == 59.0 and r.coverage > 0.95 and not r.short
     assert result.segments and result.segments[0].start >= 0.75
     retries = [o for o in fake.calls if o.hotwords is None]
     assert len(retries) == 3
@@ -185,3 +185,23 @@ def test_chunks_hold_all_speech_and_fit_a_window(seed: int) -> None:
     assert all(b[0] >= a[1] - 1e-9 for a, b in itertools.pairwise(chunks))
     total = sum(e - s for s, e in speech)
     assert abs(overlap(speech, merge(chunks)) - total) < 1e-6
+
+
+def test_the_next_part_starts_from_the_pace_last_seen() -> None:
+    """A worker that just saw beam search at 1.2 x real time (a very loaded machine)
+    decodes the next part's first chunk greedily instead of spending its budget finding
+    that out again."""
+    from transcripts.parts import Pace
+
+    clock = Clock()
+    speech = [(0.5, 14.0), (15.5, 29.0)]
+    fake = FakeWhisper(speech, clock=clock, cost=1.2, cheap=0.1)
+    pace = Pace()
+    transcribe_part(fake, audio_of(30.0), TranscribeOptions(), Spans(speech),
+                    budget=Budget(30.0, clock=clock), pace=pace)
+    assert pace.full >= 1.0
+    fake.calls.clear()
+    clock.now = 0.0
+    result = transcribe_part(fake, audio_of(30.0), TranscribeOptions(), Spans(speech),
+                             budget=None, pace=pace)
+    assert fake.calls[0].beam_size == 1 and result.report.degraded == 2
