@@ -148,6 +148,22 @@ def overlap(a: Sequence[Span], b: Sequence[Span]) -> float:
     return total
 
 
+def subtract(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
+    """The parts of spans `a` outside spans `b` (both merged lists)."""
+    out: list[Span] = []
+    for start, end in a:
+        at = start
+        for s, e in b:
+            if e <= at or s >= end:
+                continue
+            if s > at:
+                out.append((at, s))
+            at = max(at, e)
+        if at < end:
+            out.append((at, end))
+    return out
+
+
 def text_spans(segments: Sequence[Segment]) -> list[Span]:
     """The seconds a transcript's text covers: its words (± WORD_PAD, joined), or the
     segments' own spans when it has no word timings."""
@@ -343,15 +359,26 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
         echoed = bool(vocabulary) and echoes_vocabulary(raw, vocabulary)
         found, cuts = _clean(raw)
         got = overlap(said, text_spans(found))
-        if ((echoed or (spoken >= 0.5 and got < RETRY_BELOW * spoken))
-                and budget.fits(length, rest, 1.2)):
+        safe = dataclasses.replace(safe_options(chunk_opts), beam_size=chunk_opts.beam_size)
+        if echoed and budget.fits(length, rest, 1.2):  # invented text: all of it again
             retried += 1
-            again, again_cuts = _clean(transcriber.transcribe(
-                piece, dataclasses.replace(safe_options(chunk_opts),
-                                           beam_size=chunk_opts.beam_size)))
-            again_got = overlap(said, text_spans(again))
-            if echoed or again_got > got:
-                found, got, cuts = again, again_got, again_cuts
+            found, cuts = _clean(transcriber.transcribe(piece, safe))
+            got = overlap(said, text_spans(found))
+        elif spoken >= 0.5 and got < RETRY_BELOW * spoken:
+            # Speech without text: only those stretches again, each from a fresh start
+            # (Whisper that stopped early in a window, or skipped a stretch, gets it back).
+            missing = [g for g in subtract(said, text_spans(found)) if g[1] - g[0] >= 0.5]
+            need = max(sum(e - s for s, e in missing), 0.4 * length)
+            if missing and budget.fits(need, rest, 1.2):
+                retried += 1
+                for a, b in plan_chunks(missing, length, pad=0.3):
+                    sub = piece[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)]
+                    again, again_cuts = _clean(transcriber.transcribe(sub, dataclasses.replace(
+                        safe, max_new_tokens=token_bound(b - a))))
+                    found += [seg for seg in shift(again, a) if a <= (seg.start + seg.end) / 2 <= b]
+                    cuts += again_cuts
+                found.sort(key=lambda seg: seg.start)
+                got = overlap(said, text_spans(found))
         fallbacks += any(s.temperature > 0 for s in found)
         cut_total += cuts
         covered += min(got, spoken)
