@@ -182,3 +182,12 @@ async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]
     running = Live(server, app)
     yield running
     await running.close()
+
+
+@pytest.fixture
+async def pcs() -> AsyncIterator[list[Any]]:
+    """aiortc peer connections a test opened as its browsers (closed at the end)."""
+    made: list[Any] = []
+    yield made
+    for pc in made:
+        await pc.close()

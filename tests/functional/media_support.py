@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
+from typing import Any, Protocol
 
 import numpy as np
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 from av import AudioFrame
+
+from signaling.media import build_configuration, offered_host_addresses
 
 
 class Tone(AudioStreamTrack):
@@ -33,3 +37,23 @@ class Tone(AudioStreamTrack):
         frame.time_base = fractions.Fraction(1, rate)
         self._sent += samples
         return frame
+
+
+class Caller(Protocol):
+    async def call(self, event: str, payload: Any = None, wait: float = 10) -> Any: ...
+
+
+async def publish_tone(peer: Caller, pcs: list[RTCPeerConnection]) -> dict[str, Any]:
+    """Publish a `Tone` as a browser does (`media.publish`, then the answer); the ack.
+    The connection goes into ``pcs`` (the `pcs` fixture closes them)."""
+    pc = RTCPeerConnection(build_configuration())
+    pcs.append(pc)
+    pc.addTransceiver(Tone(), direction="sendonly")
+    with offered_host_addresses(("127.0.0.1",)):
+        await pc.setLocalDescription(await pc.createOffer())
+    assert pc.localDescription is not None
+    ack: dict[str, Any] = await peer.call("media.publish", {"sdp": pc.localDescription.sdp,
+                                                            "type": "offer"})
+    if ack["ok"]:
+        await pc.setRemoteDescription(RTCSessionDescription(ack["sdp"], "answer"))
+    return ack

@@ -13,14 +13,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestServer
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from media_support import Tone
+from aiortc import RTCPeerConnection
+from media_support import publish_tone
 from signaling_fixtures import Live, Peer, browser_key, connect, invite, make_cafe
 
 from server.app import create_app
@@ -28,7 +27,6 @@ from server.config import Config
 from server.keys import CAFES
 from sessions.roles import Role
 from signaling.keys import MEDIA
-from signaling.media import build_configuration, offered_host_addresses
 
 
 def _free_port() -> int:
@@ -61,31 +59,11 @@ def _serve(config: Config, port: int, log: Path) -> subprocess.Popen[bytes]:
             time.sleep(0.3)
 
 
-async def _publish(peer: Peer, pcs: list[RTCPeerConnection]) -> None:
-    pc = RTCPeerConnection(build_configuration())
-    pcs.append(pc)
-    pc.addTransceiver(Tone(), direction="sendonly")
-    with offered_host_addresses(("127.0.0.1",)):
-        await pc.setLocalDescription(await pc.createOffer())
-    assert pc.localDescription is not None
-    ack = await peer.call("media.publish", {"sdp": pc.localDescription.sdp, "type": "offer"})
-    assert ack["ok"] is True, ack
-    await pc.setRemoteDescription(RTCSessionDescription(ack["sdp"], "answer"))
-
-
 async def _until(check: Callable[[], bool], wait: float, what: str) -> None:
     deadline = time.monotonic() + wait
     while not check():
         assert time.monotonic() < deadline, what
         await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def pcs() -> AsyncIterator[list[RTCPeerConnection]]:
-    made: list[RTCPeerConnection] = []
-    yield made
-    for pc in made:
-        await pc.close()
 
 
 async def test_a_mute_survives_kill_9_and_restart(config: Config, tmp_path: Path,
@@ -135,7 +113,7 @@ async def test_a_mute_survives_kill_9_and_restart(config: Config, tmp_path: Path
 
         reader = asyncio.create_task(record())
         try:
-            await _publish(marie, pcs)
+            assert (await publish_tone(marie, pcs))["ok"] is True
             await _until(lambda: router.stats.audio_frames_received >= 50, 15,
                          "no audio received from the speaker")
             assert router.stats.audio_frames_muted == router.stats.audio_frames_received

@@ -3,43 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 
-import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from av import AudioFrame
-from media_support import Tone
-from signaling_fixtures import Live, Peer, invite, make_cafe
+from media_support import publish_tone
+from signaling_fixtures import Live, invite, make_cafe
 
 from sessions.roles import Role
 from signaling.media import build_configuration, offered_host_addresses
 
 LOOPBACK = ("127.0.0.1",)
-
-
-@pytest.fixture
-async def pcs() -> AsyncIterator[list[RTCPeerConnection]]:
-    made: list[RTCPeerConnection] = []
-    yield made
-    for pc in made:
-        await pc.close()
-
-
-async def _publish(peer: Peer, pcs: list[RTCPeerConnection]) -> dict[str, Any]:
-    pc = RTCPeerConnection(build_configuration())
-    pcs.append(pc)
-    pc.addTransceiver(Tone(), direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    with offered_host_addresses(LOOPBACK):
-        await pc.setLocalDescription(await pc.createOffer())
-    assert pc.localDescription is not None
-    ack: dict[str, Any] = await peer.call("media.publish", {"sdp": pc.localDescription.sdp,
-                                                            "type": "offer"})
-    if ack["ok"]:
-        await pc.setRemoteDescription(RTCSessionDescription(ack["sdp"], "answer"))
-    return ack
 
 
 async def test_expert_publishes_and_a_parent_receives(
@@ -49,10 +23,10 @@ async def test_expert_publishes_and_a_parent_receives(
     await expert.join(cafe, "Dr Martin", invite=await invite(live.cafes, cafe, Role.EXPERT))
     await parent.join(cafe, "Marie")
 
-    refused = await _publish(parent, pcs)
+    refused = await publish_tone(parent, pcs)
     assert refused["error"]["code"] == "forbidden"
 
-    published = await _publish(expert, pcs)
+    published = await publish_tone(expert, pcs)
     assert published["ok"] is True and published["type"] == "answer"
     tracks = await parent.next("media.tracks")
     assert tracks["publishers"] == [{"participant_id": expert.me["id"],
@@ -91,7 +65,7 @@ async def test_parent_on_stage_publishes_audio_until_sent_back(
     await parent.call("stage.raise_hand")
     await moderator.call("stage.invite", {"participant_id": parent.me["id"]})
     await parent.next("stage.invited")
-    assert (await _publish(parent, pcs))["ok"] is True
+    assert (await publish_tone(parent, pcs))["ok"] is True
     assert (await moderator.next("media.tracks"))["publishers"][0]["kinds"] == ["audio"]
     await moderator.call("stage.send_back", {"participant_id": parent.me["id"]})
     assert (await parent.next("media.stopped")) == {"reason": "dismissed"}
