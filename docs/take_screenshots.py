@@ -105,9 +105,11 @@ def main() -> int:
                 wait_for_media(marie)
                 # Live captions (Whisper) are off in this run: show one sample line through
                 # the same function the `captions` event calls.
-                marie.evaluate("(caption) => window.causerie.room.captions.add(caption)", {
+                marie.evaluate("(caption) => window.causerie.room.captions.show(caption)", {
                     "speaker": "Dr Claire Martin",
-                    "text": "Les jeux vidéo en ligne permettent de discuter : parlez-en en famille",
+                    "id": "1",
+                    "text": "Les jeux vidéo en ligne permettent de discuter\u00a0: "
+                            "parlez-en en famille",
                 })
                 marie.locator("#answering .text").wait_for()
                 shoot(marie, "room")
