@@ -106,25 +106,28 @@ async def test_create_edit_and_invite_through_forms(
         "duration_minutes": "90", "glossary": "3018"}, allow_redirects=False)
     assert created.status == 303, await created.text()
     location = created.headers["Location"]
+    # The admin page of the new café, with its confirmation (`?created=1`).
+    admin = location.split("?", 1)[0]
+    assert location == f"{admin}?created=1"
     page = await (await client.get(location)).text()
     assert "Harcèlement : agir" in page
     links = re.findall(r'value="(http://[^"]+\?invite=[^"]+)"', page)
     assert len(links) == 2  # an expert and a moderator link
-    slug = location.rsplit("/", 1)[1]
+    slug = admin.rsplit("/", 1)[1]
     cafe = await app[CAFES].get(slug)
     assert cafe.starts_at.isoformat() == "2026-12-01T19:00:00+00:00"  # Paris time, stored UTC
     invitations = await app[CAFES].invitations(cafe.id)
     assert {i.role for i in invitations} == {Role.EXPERT, Role.MODERATOR}
 
-    token = await csrf(client, location)
-    edited = await client.post(location, data={
+    token = await csrf(client, admin)
+    edited = await client.post(admin, data={
         "csrf_token": token, "title": "Harcèlement : agir ensemble", "description": "",
         "theme": "cyber-harassment", "language": "fr", "starts_at": "2026-12-01T20:30",
         "duration_minutes": "60", "glossary": ""}, allow_redirects=False)
     assert edited.status == 303
     assert (await app[CAFES].get(slug)).title == "Harcèlement : agir ensemble"
 
-    revoke = await client.post(f"{location}/invitations/{invitations[0].id}/revoke",
+    revoke = await client.post(f"{admin}/invitations/{invitations[0].id}/revoke",
                                data={"csrf_token": token}, allow_redirects=False)
     assert revoke.status == 303
     assert (await app[CAFES].invitations(cafe.id))[0].revoked
