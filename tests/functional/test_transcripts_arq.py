@@ -9,12 +9,13 @@ once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +144,21 @@ async def test_arq_worker_stores_each_recordings_segments_once(
     assert fake.calls == 3 and len(await repo.segments(cafe_id)) == 6
 
 
+# A worker cancelled while the driver is opening a connection (asyncpg's or aiosqlite's
+# handshake cut by the cancel) leaves that connection to the garbage collector: the process is
+# stopping, and the driver cannot close a half-open one. Collected here, so the warning is
+# this test's and never lands on whichever test runs next.
+@pytest.fixture
+def collect_after_loop() -> Iterator[None]:
+    """Torn down after the test's event loop is closed: its leftover transports go now."""
+    yield
+    gc.collect()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_a_worker_stopped_mid_job_is_retried_without_duplicates(
-        db: Database, database_url: str, queue: ArqJobQueue, tmp_path: Path) -> None:
+        collect_after_loop: None, db: Database, database_url: str, queue: ArqJobQueue,
+        tmp_path: Path) -> None:
     cafe_id = await add_cafe(db)
     ids = await add_recordings(db, cafe_id, tmp_path / "rec", 2)
     repo = TranscriptRepository(db)
