@@ -11,7 +11,6 @@ run), locally they vary.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from log_support import ServerErrors, capture_server_errors
 from page_support import Client, csrf, login, make_cafe
 
 from server.keys import CAFES
@@ -61,29 +61,10 @@ targets = st.one_of(junk, hostile_next, st.tuples(hostile_next, junk).map("".joi
 field_value = st.one_of(junk, big, st.sampled_from(["", " ", "\x00", "\u2028", "é" * 161]))
 
 
-class ServerErrors(logging.Handler):
-    """Every ERROR record or traceback the server logs."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def take(self) -> list[str]:
-        found = [f"{r.name}: {r.getMessage()}" for r in self.records]
-        self.records.clear()
-        return found
-
-
 @pytest.fixture
 def server_errors() -> Iterator[ServerErrors]:
-    handler = ServerErrors()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    yield handler
-    root.removeHandler(handler)
+    with capture_server_errors() as errors:
+        yield errors
 
 
 async def snapshot(app: web.Application) -> dict[str, list[Any]]:
