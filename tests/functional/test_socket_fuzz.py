@@ -11,7 +11,6 @@ after itself, and the room is mended when an example ended the café or removed 
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import secrets
@@ -28,6 +27,7 @@ from authz_world import CAFE_TABLES
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import event as note_outcome
 from hypothesis import strategies as st
+from log_support import ServerErrors, capture_server_errors
 from signaling_fixtures import Live, Peer, invite, login_cookie, make_cafe
 
 from server.auth import create_organiser
@@ -89,10 +89,19 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "lang": st.sampled_from(["fr", "en", "de", "", "FR"]),
     "question_id": ids, "into": ids, "participant_id": st.one_of(ids, st.none()),
     "message_id": ids, "muted": st.booleans(), "anonymous": st.booleans(),
+    "by_address": st.booleans(),
     "type": st.sampled_from(["offer", "answer", "pranswer", ""]),
     "sdp": st.one_of(st.sampled_from(["v=0\r\n", "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"]),
                      huge),
 }
+
+
+def test_every_event_field_has_plausible_values() -> None:
+    """A field added to an event gets its values here the day it is added (otherwise only
+    the examples that happen to pick that event would find out, at random)."""
+    missing = {(event, name) for event, model in EVENT_MODELS.items()
+               for name in model.model_fields if name not in PLAUSIBLE}
+    assert not missing, missing
 
 
 def shaped(event: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -132,29 +141,10 @@ async def stored(app: web.Application) -> dict[str, list[tuple[Any, ...]]]:
 # -- the room ------------------------------------------------------------------------------
 
 
-class ServerErrors(logging.Handler):
-    """Every ERROR record (tracebacks included) anything in the server logs."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def take(self) -> list[str]:
-        found = [f"{r.name}: {r.getMessage()}" for r in self.records]
-        self.records.clear()
-        return found
-
-
 @pytest.fixture
 def server_errors() -> Iterator[ServerErrors]:
-    handler = ServerErrors()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    yield handler
-    root.removeHandler(handler)
+    with capture_server_errors() as errors:
+        yield errors
 
 
 @pytest.fixture
