@@ -5,11 +5,14 @@ Its face: `MediaRouter` takes the negotiation calls of the socket.io handlers (`
 `sessions.commands.MediaCommand`: stop a publication, mute, disconnect a participant's
 media), and hands out each speaker's decoded audio (`add_audio_tap`).
 
-Inside: `router` (rooms, negotiation, pumps), `fanout` (a slot's RTP rewriting, sans I/O),
-`sender_link` (a slot to a real aiortc sender), `aiortc_hooks` (every private aiortc access,
-checked by a test), `backlog`, `stats`, `sdp`, `ice`, `taps`, `errors`. See `MediaRouter`
-and `fanout` for how forwarding works (one encode per publisher, one RTP serialization per
-frame, per subscriber only SRTP and ``sendto``).
+Inside: `router` (the `MediaRouter`: publications, subscriptions, commands, taps, lifetime),
+`room` (a café's slots, publishers and subscribers), `negotiation` (offers and answers with
+aiortc), `pumps` (the forwarding loops: decode, taps, one encode, the slot), `fanout` (a
+slot's RTP rewriting, sans I/O), `sender_link` (a slot to a real aiortc sender),
+`aiortc_hooks` (every private aiortc access, checked by a test), `backlog`, `stats`, `sdp`,
+`ice`, `taps`, `errors`. See `MediaRouter` and `fanout` for how forwarding works (one
+encode per publisher, one RTP serialization per frame, per subscriber only SRTP and
+``sendto``).
 """
 
 from .errors import (

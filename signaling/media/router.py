@@ -1,12 +1,12 @@
 """`MediaRouter`: the WebRTC media plane of one server process.
 
-Each café is a `_Room` with a fixed set of outgoing slots: one video slot (the expert's
+Each café is a `room.Room` with a fixed set of outgoing slots: one video slot (the expert's
 camera) and ``1 + stage_max`` audio slots (the expert and the parents on stage). A
 publisher's connection is received and decoded by aiortc; its video is encoded **once**
 (VP8, in a worker thread) and its audio once (Opus), and the packets go to every subscriber
-through the slot it occupies (see `signaling.media.fanout`). A subscriber's connection is
-offered by the server with one sender per slot, so people going on or off stage only change
-which source feeds a slot: no renegotiation.
+through the slot it occupies (`pumps` for the loops, `fanout` for the slot). A subscriber's
+connection is offered by the server with one sender per slot (`negotiation`), so people
+going on or off stage only change which source feeds a slot: no renegotiation.
 
 Who may publish is decided by the caller (the permission table); the router enforces the
 shape of what is published (size, syntax, number and kinds of tracks).
@@ -17,24 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import (
-    RTCPeerConnection,
-    RTCRtpSender,
-    RTCRtpTransceiver,
-    RTCSessionDescription,
-)
-from aiortc.codecs import CODECS, HEADER_EXTENSIONS
-from aiortc.codecs.opus import OpusEncoder
-from aiortc.codecs.vpx import Vp8Encoder, VpxPayloadDescriptor
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtcrtpparameters import RTCRtpSendParameters
-from av import AudioFrame, VideoFrame
+from aiortc import RTCPeerConnection
 
 from sessions.commands import (
     BanAddress,
@@ -45,15 +32,16 @@ from sessions.commands import (
     StopPublication,
 )
 
-from .aiortc_hooks import negotiated_codecs, set_sender_ssrc
-from .backlog import VIDEO_BACKLOG, FrameBacklog
-from .errors import InvalidSdp, MediaClosed, NoSuchPeer, SlotsFull
-from .fanout import Slot
-from .ice import build_configuration, offered_host_addresses, validate_host_addresses
+from .backlog import VIDEO_BACKLOG
+from .errors import InvalidSdp, MediaClosed, NoSuchPeer
+from .ice import build_configuration, validate_host_addresses
+from .negotiation import accepted_senders, answer_offer, apply_answer, claim_slots, offer_slots
+from .pumps import pump_audio, pump_video
+from .room import Publisher, Room, Subscriber, report_loop
 from .sdp import check_answer, check_offer
-from .sender_link import IdleTrack, attach_sender
+from .sender_link import attach_sender
 from .stats import MediaStats
-from .taps import AudioChunk, AudioTap, AudioTapCallback
+from .taps import AudioTap, AudioTapCallback
 
 logger = logging.getLogger("causerie.media")
 
@@ -61,74 +49,6 @@ __all__ = ["MediaRouter"]
 
 DEFAULT_VIDEO_BITRATE = 800_000
 DEFAULT_AUDIO_BITRATE = 48_000
-REPORT_INTERVAL = 1.0
-
-
-def _codec(kind: str, mime: str) -> tuple[int, int]:
-    for codec in CODECS[kind]:
-        if codec.mimeType.lower() == mime and codec.payloadType is not None:
-            return codec.payloadType, codec.clockRate
-    raise RuntimeError(f"aiortc has no {mime} codec")  # pragma: no cover
-
-
-def _is_vp8_keyframe(payloads: list[bytes]) -> bool:
-    descriptor, data = VpxPayloadDescriptor.parse(payloads[0])
-    return bool(descriptor.partition_start) and bool(data) and not data[0] & 1
-
-
-@dataclass(eq=False)
-class _Publisher:
-    participant_id: int
-    speaker: str
-    pc: RTCPeerConnection
-    audio_slot: Slot | None = None
-    video_slot: Slot | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-
-@dataclass(eq=False)
-class _Subscriber:
-    participant_id: int
-    pc: RTCPeerConnection
-    transceivers: list[RTCRtpTransceiver]
-    answered: bool = False
-
-
-class _Room:
-    def __init__(self, cafe_id: int, audio_slots: int, stats: MediaStats) -> None:
-        self.cafe_id = cafe_id
-        vp8_pt, vp8_clock = _codec("video", "video/vp8")
-        opus_pt, opus_clock = _codec("audio", "audio/opus")
-        self.video = Slot(
-            "video",
-            index=0,
-            mid="0",
-            payload_type=vp8_pt,
-            clock_rate=vp8_clock,
-            send_parameters=RTCRtpSendParameters(headerExtensions=HEADER_EXTENSIONS["video"]),
-            stats=stats,
-        )
-        self.audio = [
-            Slot(
-                "audio",
-                index=i,
-                mid=str(1 + i),
-                payload_type=opus_pt,
-                clock_rate=opus_clock,
-                send_parameters=RTCRtpSendParameters(
-                    headerExtensions=HEADER_EXTENSIONS["audio"]
-                ),
-                stats=stats,
-            )
-            for i in range(audio_slots)
-        ]
-        self.slots = [self.video, *self.audio]
-        self.publishers: dict[int, _Publisher] = {}
-        self.subscribers: dict[int, _Subscriber] = {}
-        self.muted: set[int] = set()
-        self.taps: list[AudioTapCallback] = []
-        self.lock = asyncio.Lock()
-        self.reporter: asyncio.Task[None] | None = None
 
 
 class MediaRouter:
@@ -172,7 +92,7 @@ class MediaRouter:
             raise ValueError("video_backlog must be >= 1")
         self.video_backlog = video_backlog
         self.stats = MediaStats()
-        self._rooms: dict[int, _Room] = {}
+        self._rooms: dict[int, Room] = {}
         self._closed = False
         self._background: set[asyncio.Task[None]] = set()
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="causerie-media")
@@ -203,7 +123,7 @@ class MediaRouter:
             result[f"audio{slot.index}"] = slot.source
         return result
 
-    def _select(self, cafe_id: int | None) -> list[_Room]:
+    def _select(self, cafe_id: int | None) -> list[Room]:
         if cafe_id is None:
             return list(self._rooms.values())
         room = self._rooms.get(cafe_id)
@@ -218,13 +138,13 @@ class MediaRouter:
             )
         )
 
-    def _room(self, cafe_id: int) -> _Room:
+    def _room(self, cafe_id: int) -> Room:
         if self._closed:
             raise MediaClosed()
         room = self._rooms.get(cafe_id)
         if room is None:
-            room = _Room(cafe_id, self.audio_slots, self.stats)
-            room.reporter = asyncio.create_task(self._report(room))
+            room = Room(cafe_id, self.audio_slots, self.stats)
+            room.reporter = asyncio.create_task(report_loop(room))
             self._rooms[cafe_id] = room
         return room
 
@@ -232,14 +152,6 @@ class MediaRouter:
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    async def _report(self, room: _Room) -> None:
-        """Feed RTCP sender reports of every subscriber with the shared streams' figures."""
-        while True:
-            await asyncio.sleep(REPORT_INTERVAL)
-            for slot in room.slots:
-                for output in slot.outputs.values():
-                    output.update_sender_report()
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -272,16 +184,7 @@ class MediaRouter:
         room = self._room(cafe_id)
         async with room.lock:
             previous = room.publishers.get(participant_id)
-            audio_slot = previous.audio_slot if previous else None
-            video_slot = previous.video_slot if previous else None
-            if shape.audio and audio_slot is None:
-                audio_slot = next((s for s in room.audio if s.source is None), None)
-                if audio_slot is None:
-                    raise SlotsFull()
-            if shape.video and video_slot is None:
-                if room.video.source is not None:
-                    raise SlotsFull()
-                video_slot = room.video
+            audio_slot, video_slot = claim_slots(room, previous, shape)
             if previous is not None:
                 await self._unpublish_locked(room, participant_id)
             if muted:
@@ -290,33 +193,35 @@ class MediaRouter:
                 room.muted.discard(participant_id)
 
             pc = self._new_pc()
-            tracks: list[MediaStreamTrack] = []
-            pc.on("track", tracks.append)
-            try:
-                await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-                answer = await pc.createAnswer()
-                with offered_host_addresses(self.host_addresses):
-                    await pc.setLocalDescription(answer)
-            except Exception as exc:
-                await pc.close()
-                logger.info(
-                    "publish refused cafe=%s participant=%s: %s", cafe_id, participant_id, exc
-                )
-                raise InvalidSdp() from exc
+            tracks = await answer_offer(
+                pc, offer_sdp, self.host_addresses,
+                log=f"cafe={cafe_id} participant={participant_id}",
+            )
 
-            publisher = _Publisher(participant_id, speaker, pc)
+            publisher = Publisher(participant_id, speaker, pc)
             for track in tracks:
                 if track.kind == "audio" and shape.audio and audio_slot is not None:
                     publisher.audio_slot = audio_slot
                     audio_slot.source = participant_id
                     publisher.tasks.append(
-                        asyncio.create_task(self._pump_audio(room, publisher, track, audio_slot))
+                        asyncio.create_task(
+                            pump_audio(
+                                room, publisher, track, audio_slot,
+                                stats=self.stats, bitrate=self.audio_bitrate,
+                            )
+                        )
                     )
                 elif track.kind == "video" and shape.video and video_slot is not None:
                     publisher.video_slot = video_slot
                     video_slot.source = participant_id
                     publisher.tasks.append(
-                        asyncio.create_task(self._pump_video(publisher, track, video_slot))
+                        asyncio.create_task(
+                            pump_video(
+                                publisher, track, video_slot,
+                                stats=self.stats, executor=self._executor,
+                                bitrate=self.video_bitrate, backlog_size=self.video_backlog,
+                            )
+                        )
                     )
             room.publishers[participant_id] = publisher
 
@@ -335,7 +240,7 @@ class MediaRouter:
             assert pc.localDescription is not None
             return pc.localDescription.sdp
 
-    async def _drop_publisher(self, room: _Room, publisher: _Publisher) -> None:
+    async def _drop_publisher(self, room: Room, publisher: Publisher) -> None:
         async with room.lock:
             if room.publishers.get(publisher.participant_id) is publisher:
                 logger.info(
@@ -344,97 +249,6 @@ class MediaRouter:
                     publisher.participant_id,
                 )
                 await self._unpublish_locked(room, publisher.participant_id)
-
-    async def _pump_video(
-        self, publisher: _Publisher, track: MediaStreamTrack, slot: Slot
-    ) -> None:
-        """Decoded frames -> a bounded backlog -> one VP8 encode -> the slot's subscribers.
-
-        Receiving runs in its own task, so frames that arrive while the encoder works wait
-        in a `FrameBacklog` of ``video_backlog`` frames (older ones are dropped) and never
-        pile up in aiortc's unbounded track queue.
-        """
-        loop = asyncio.get_running_loop()
-        encoder = Vp8Encoder()
-        encoder.target_bitrate = self.video_bitrate
-        pid = publisher.participant_id
-        stats = self.stats
-        backlog: FrameBacklog[VideoFrame] = FrameBacklog(self.video_backlog, stats)
-
-        async def receive() -> None:
-            try:
-                while True:
-                    frame = await track.recv()
-                    if not isinstance(frame, VideoFrame):
-                        continue
-                    stats.video_frames_received += 1
-                    if slot.outputs:
-                        backlog.put(frame)
-            except MediaStreamError:
-                pass
-            finally:
-                backlog.end()
-
-        receiver = asyncio.create_task(receive())
-        try:
-            with contextlib.suppress(MediaStreamError):
-                while True:
-                    frame = await backlog.get()
-                    if not slot.outputs:
-                        continue
-                    force = slot.take_keyframe_request()
-                    payloads, timestamp = await loop.run_in_executor(
-                        self._executor, self._encode_video, encoder, frame, force
-                    )
-                    if payloads:
-                        slot.forward(
-                            payloads, pid, timestamp, keyframe=_is_vp8_keyframe(payloads)
-                        )
-        finally:
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await receiver
-
-    @staticmethod
-    def _encode_video(
-        encoder: Vp8Encoder, frame: VideoFrame, force_keyframe: bool
-    ) -> tuple[list[bytes], int]:
-        """One VP8 encode, in the executor (a seam for tests that slow the encoder down)."""
-        return encoder.encode(frame, force_keyframe)
-
-    async def _pump_audio(
-        self, room: _Room, publisher: _Publisher, track: MediaStreamTrack, slot: Slot
-    ) -> None:
-        """Decoded frames -> taps, and one Opus encode -> the slot's subscribers."""
-        encoder = OpusEncoder()
-        encoder.codec.bit_rate = self.audio_bitrate
-        pid = publisher.participant_id
-        stats = self.stats
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                if not isinstance(frame, AudioFrame):
-                    continue
-                stats.audio_frames_received += 1
-                if pid in room.muted:
-                    stats.audio_frames_muted += 1
-                    continue
-                if room.taps:
-                    chunk = AudioChunk(room.cafe_id, pid, time.monotonic(), frame,
-                                       publisher.speaker)
-                    for tap in list(room.taps):
-                        try:
-                            tap(chunk)
-                        except Exception:
-                            logger.exception(
-                                "audio tap failed cafe=%s participant=%s", room.cafe_id, pid
-                            )
-                    stats.tap_chunks += 1
-                if not slot.outputs:
-                    continue
-                payloads, timestamp = encoder.encode(frame)
-                if payloads:
-                    slot.forward(payloads, pid, timestamp, keyframe=True)
 
     async def unpublish(self, cafe_id: int, participant_id: int) -> bool:
         """Stop receiving a participant's media and free its slots; False if there was
@@ -445,7 +259,7 @@ class MediaRouter:
         async with room.lock:
             return await self._unpublish_locked(room, participant_id)
 
-    async def _unpublish_locked(self, room: _Room, participant_id: int) -> bool:
+    async def _unpublish_locked(self, room: Room, participant_id: int) -> bool:
         publisher = room.publishers.pop(participant_id, None)
         if publisher is None:
             return False
@@ -485,27 +299,8 @@ class MediaRouter:
             if participant_id in room.subscribers:
                 await self._unsubscribe_locked(room, participant_id)
             pc = self._new_pc()
-            transceivers = []
-            for slot in room.slots:
-                transceiver = pc.addTransceiver(IdleTrack(slot.kind), direction="sendonly")
-                wanted = "video/vp8" if slot.kind == "video" else "audio/opus"
-                transceiver.setCodecPreferences(
-                    [
-                        c
-                        for c in RTCRtpSender.getCapabilities(slot.kind).codecs
-                        if c.mimeType.lower() == wanted
-                    ]
-                )
-                set_sender_ssrc(transceiver.sender, slot.ssrc)
-                transceivers.append(transceiver)
-            offer = await pc.createOffer()
-            with offered_host_addresses(self.host_addresses):
-                await pc.setLocalDescription(offer)
-            for transceiver, slot in zip(transceivers, room.slots, strict=True):
-                if transceiver.mid != slot.mid:  # pragma: no cover - aiortc allocates 0, 1...
-                    await pc.close()
-                    raise RuntimeError(f"unexpected mid {transceiver.mid} for {slot.mid}")
-            room.subscribers[participant_id] = _Subscriber(participant_id, pc, transceivers)
+            transceivers = await offer_slots(pc, room.slots, self.host_addresses)
+            room.subscribers[participant_id] = Subscriber(participant_id, pc, transceivers)
             logger.info("subscribe cafe=%s participant=%s", cafe_id, participant_id)
             assert pc.localDescription is not None
             return pc.localDescription.sdp
@@ -526,30 +321,22 @@ class MediaRouter:
                 raise NoSuchPeer()
             pc = subscriber.pc
             try:
-                await pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
-            except Exception as exc:
-                logger.info(
-                    "answer refused cafe=%s participant=%s: %s", cafe_id, participant_id, exc
+                await apply_answer(
+                    pc, answer_sdp, log=f"cafe={cafe_id} participant={participant_id}"
                 )
+            except InvalidSdp:
                 await self._unsubscribe_locked(room, participant_id)
-                raise InvalidSdp() from exc
+                raise
             subscriber.answered = True
-            for transceiver, slot in zip(subscriber.transceivers, room.slots, strict=True):
-                codecs = negotiated_codecs(transceiver)
-                if (
-                    transceiver.currentDirection not in ("sendonly", "sendrecv")
-                    or not codecs
-                    or codecs[0].payloadType != slot.payload_type
-                ):
-                    continue  # the browser rejected this section
-                attach_sender(slot, participant_id, transceiver.sender)
+            for slot, sender in accepted_senders(subscriber.transceivers, room.slots):
+                attach_sender(slot, participant_id, sender)
 
             @pc.on("connectionstatechange")
             def _state_changed() -> None:
                 if pc.connectionState in ("failed", "closed"):
                     self._spawn(self._drop_subscriber(room, subscriber))
 
-    async def _drop_subscriber(self, room: _Room, subscriber: _Subscriber) -> None:
+    async def _drop_subscriber(self, room: Room, subscriber: Subscriber) -> None:
         async with room.lock:
             if room.subscribers.get(subscriber.participant_id) is subscriber:
                 logger.info(
@@ -567,7 +354,7 @@ class MediaRouter:
         async with room.lock:
             await self._unsubscribe_locked(room, participant_id)
 
-    async def _unsubscribe_locked(self, room: _Room, participant_id: int) -> None:
+    async def _unsubscribe_locked(self, room: Room, participant_id: int) -> None:
         subscriber = room.subscribers.pop(participant_id, None)
         if subscriber is None:
             return

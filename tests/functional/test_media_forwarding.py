@@ -35,6 +35,7 @@ from signaling.media import (
     VideoNotAllowed,
     build_configuration,
     offered_host_addresses,
+    pumps,
 )
 from transcripts.feed import Pcm16kResampler
 
@@ -371,7 +372,7 @@ async def test_slow_encoder_drops_frames_instead_of_queueing_them(
     peers: list[RTCPeerConnection | Received], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An encoder at 5 fps behind a 30 fps camera: frames are dropped, memory stays flat."""
-    encode = MediaRouter._encode_video
+    encode = pumps.encode_video
     encoded = 0
 
     def slow(*args: object) -> tuple[list[bytes], int]:
@@ -380,7 +381,7 @@ async def test_slow_encoder_drops_frames_instead_of_queueing_them(
         encoded += 1
         return encode(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(MediaRouter, "_encode_video", staticmethod(slow))
+    monkeypatch.setattr(pumps, "encode_video", slow)
     router = MediaRouter(host_addresses=LOOPBACK, video_backlog=2)
     try:
         await publish(router, peers, EXPERT)
