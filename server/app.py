@@ -85,7 +85,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     if NODE_MODULES.is_dir():
         app.router.add_static("/vendor/", NODE_MODULES, name="vendor")
-    setup_transcript_routes(app, DATABASE, data_dir=config.data_dir)
+    setup_transcript_routes(app, DATABASE, zone=tz, data_dir=config.data_dir)
     setup_signaling(app, services=SERVICES, translate=app[CATALOGS].error_message,
                     ice=config.ice, limits=config.limits, redis_url=config.redis_url)
     # After signaling's own lifetime: the recorder needs the media router and socket.io.

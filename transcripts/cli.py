@@ -44,6 +44,8 @@ class ConfigLike(Protocol):
     def effective_database_url(self) -> str: ...
     @property
     def whisper(self) -> WhisperLike: ...
+    @property
+    def timezone(self) -> str: ...
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -163,12 +165,15 @@ def cmd_search(args: argparse.Namespace, config: ConfigLike) -> int:
 
 
 def cmd_export(args: argparse.Namespace, config: ConfigLike) -> int:
+    from zoneinfo import ZoneInfo
+
     from transcripts.export import export_transcript
 
     async def run() -> int:
         db = Database(config.effective_database_url)
         try:
-            text = await export_transcript(db, args.slug, args.format)
+            text = await export_transcript(db, args.slug, args.format,
+                                           ZoneInfo(config.timezone))
         finally:
             await db.close()
         sys.stdout.write(text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -192,7 +192,7 @@ def _end(segment: TranscriptSegment) -> float:
     return max(segment.end, segment.start + 0.1)
 
 
-def to_vtt(transcript: Transcript) -> str:
+def to_vtt(transcript: Transcript, _zone: tzinfo) -> str:
     vtt = webvtt.WebVTT()
     for segment in transcript.segments:
         speaker = _vtt_escape(_one_line(segment.speaker))
@@ -205,7 +205,7 @@ def to_vtt(transcript: Transcript) -> str:
     return content
 
 
-def to_srt(transcript: Transcript) -> str:
+def to_srt(transcript: Transcript, _zone: tzinfo) -> str:
     subtitles = [
         srt.Subtitle(
             index=i,
@@ -220,15 +220,28 @@ def to_srt(transcript: Transcript) -> str:
     return composed
 
 
-def to_txt(transcript: Transcript) -> str:
-    lines = [transcript.title, transcript.starts_at.strftime("%Y-%m-%d %H:%M UTC"), ""]
+def local_start(transcript: Transcript, zone: tzinfo) -> str:
+    """When the café started, in the café's zone, with the zone's name and offset so that a
+    reader elsewhere knows which hour it was (``2026-12-01 20:00 (Europe/Paris, UTC+01:00)``)."""
+    try:
+        local = transcript.starts_at.astimezone(zone)
+    except (OverflowError, ValueError):
+        # A row outside the forms' bounds: the UTC time still says when.
+        local = transcript.starts_at
+    offset = local.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    return f"{local:%Y-%m-%d %H:%M} ({zone}, {offset})"
+
+
+def to_txt(transcript: Transcript, zone: tzinfo) -> str:
+    lines = [transcript.title, local_start(transcript, zone), ""]
     for s in transcript.segments:
         speaker = _one_line(s.speaker)
         lines.append(f"[{clock(s.start)}] {speaker + ': ' if speaker else ''}{_one_line(s.text)}")
     return "\n".join(lines) + "\n"
 
 
-def to_json(transcript: Transcript) -> str:
+def to_json(transcript: Transcript, zone: tzinfo) -> str:
     data = {
         "cafe": {
             "slug": transcript.slug,
@@ -236,6 +249,7 @@ def to_json(transcript: Transcript) -> str:
             "theme": transcript.theme,
             "language": transcript.language,
             "starts_at": transcript.starts_at.isoformat(),
+            "timezone": str(zone),
         },
         "segments": [
             {
@@ -263,17 +277,19 @@ def to_chapters(transcript: Transcript) -> str:
 WRITERS = {"vtt": to_vtt, "srt": to_srt, "txt": to_txt, "json": to_json}
 
 
-def render(transcript: Transcript, fmt: str) -> str:
+def render(transcript: Transcript, fmt: str, zone: tzinfo) -> str:
+    """``transcript`` in format ``fmt``; times of day are written in ``zone`` (the café's,
+    from the config), never in UTC without saying so."""
     if fmt not in WRITERS:
         raise InvalidInput("Formats: %(formats)s.", formats=", ".join(FORMATS))
-    return WRITERS[fmt](transcript)
+    return WRITERS[fmt](transcript, zone)
 
 
-async def export_transcript(db: Database, slug: str, fmt: str) -> str:
+async def export_transcript(db: Database, slug: str, fmt: str, zone: tzinfo) -> str:
     """The published transcript of café ``slug`` as ``vtt``, ``srt``, ``txt`` or ``json``."""
     if fmt not in WRITERS:
         raise InvalidInput("Formats: %(formats)s.", formats=", ".join(FORMATS))
-    return render(await load_transcript(db, slug), fmt)
+    return render(await load_transcript(db, slug), fmt, zone)
 
 
 def recording_file(recording: Recording, data_dir: Path | None = None) -> Path | None:

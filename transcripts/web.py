@@ -11,6 +11,7 @@ transcripts are `NotFound` everywhere.
 from __future__ import annotations
 
 import logging
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,11 @@ AUDIO_TYPES = {
 
 
 class TranscriptViews:
-    def __init__(self, database: web.AppKey[Database], data_dir: Path | None) -> None:
+    def __init__(self, database: web.AppKey[Database], data_dir: Path | None,
+                 zone: tzinfo) -> None:
         self.database = database
         self.data_dir = data_dir
+        self.zone = zone
 
     def db(self, request: web.Request) -> Database:
         return request.app[self.database]
@@ -120,8 +123,8 @@ class TranscriptViews:
         if request.query.get("download"):
             headers["Content-Disposition"] = (
                 f'attachment; filename="{transcript.slug}.{fmt}"')
-        return web.Response(text=render(transcript, fmt), content_type=CONTENT_TYPES[fmt],
-                            charset="utf-8", headers=headers)
+        return web.Response(text=render(transcript, fmt, self.zone),
+                            content_type=CONTENT_TYPES[fmt], charset="utf-8", headers=headers)
 
     async def chapters(self, request: web.Request) -> web.Response:
         transcript = await load_transcript(self.db(request), request.match_info["slug"])
@@ -152,10 +155,11 @@ def _page_url(request: web.Request, offset: int) -> str:
 
 
 def setup_routes(app: web.Application, database: web.AppKey[Database], *,
-                 data_dir: Path | None = None) -> None:
+                 zone: tzinfo, data_dir: Path | None = None) -> None:
     """Register the routes; ``database`` is the key under which the app keeps its
-    `Database`, ``data_dir`` resolves relative recording paths."""
-    views = TranscriptViews(database, data_dir)
+    `Database`, ``zone`` is the cafés' time zone (exports write local times in it),
+    ``data_dir`` resolves relative recording paths."""
+    views = TranscriptViews(database, data_dir, zone)
     formats = "|".join(FORMATS)
     app.router.add_get("/api/search", views.api_search, name="api_search")
     app.router.add_get("/search", views.search_page, name="search")

@@ -119,15 +119,9 @@ CORPUS: dict[str, list[Seg]] = {
 
 
 def build_app(url: str, data_dir: Path) -> Any:
-    """The real app (server.app.create_app) on ``url``, with these routes registered when
-    the factory does not register them yet."""
+    """The real app (server.app.create_app) on ``url``."""
     from server.app import create_app
     from server.config import load_config
-    from server.keys import DATABASE
-    from transcripts.web import setup_routes
 
     config = load_config(data_dir=data_dir, database_url=url, secret_key="s" * 48)
-    app = create_app(config)
-    if "transcript" not in app.router.named_resources():
-        setup_routes(app, DATABASE, data_dir=data_dir)
-    return app
+    return create_app(config)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import srt
@@ -22,7 +25,9 @@ from search_support import (
 
 from sessions.errors import InvalidInput, NotFound
 from sessions.storage.database import Database
-from transcripts.export import export_transcript
+from transcripts.export import export_transcript, load_transcript, local_start
+
+PARIS = ZoneInfo("Europe/Paris")
 
 Client = TestClient[Any, Any]
 TRICKY = Seg(20.0, 20.0, "Dr <Martin> & co", "Attention --> ici <b>gras</b> &amp;\n\nfin")
@@ -48,7 +53,7 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 
 
 async def test_vtt_parses_back(db: Database, tmp_path: Path) -> None:
-    text = await export_transcript(db, "harcelement-ecole", "vtt")
+    text = await export_transcript(db, "harcelement-ecole", "vtt", PARIS)
     assert text.startswith("WEBVTT")
     path = tmp_path / "t.vtt"
     path.write_text(text, encoding="utf-8")
@@ -63,7 +68,7 @@ async def test_vtt_parses_back(db: Database, tmp_path: Path) -> None:
 
 
 async def test_srt_parses_back(db: Database) -> None:
-    text = await export_transcript(db, "harcelement-ecole", "srt")
+    text = await export_transcript(db, "harcelement-ecole", "srt", PARIS)
     subs = list(srt.parse(text))
     assert [s.index for s in subs] == [1, 2, 3, 4, 5]
     assert subs[2].start.total_seconds() == 9.0 and subs[2].end.total_seconds() == 14.0
@@ -72,15 +77,26 @@ async def test_srt_parses_back(db: Database) -> None:
 
 
 async def test_txt(db: Database) -> None:
-    text = await export_transcript(db, "harcelement-ecole", "txt")
+    text = await export_transcript(db, "harcelement-ecole", "txt", PARIS)
     lines = text.splitlines()
     assert lines[0] == "Harcelement ecole"
+    # 18:00 UTC on 10 March is 19:00 in Paris (winter time); the header says which zone.
+    assert lines[1] == "2026-03-10 19:00 (Europe/Paris, UTC+01:00)"
     assert "[00:09] Parent: Comment savoir si mon fils est harcelé sur les réseaux ?" in lines
     assert lines[-1].startswith("[00:20] Dr <Martin> & co: Attention")
 
 
+async def test_local_start_follows_summer_time_and_the_zone(db: Database) -> None:
+    transcript = await load_transcript(db, "harcelement-ecole")
+    summer = dataclasses.replace(transcript, starts_at=datetime(2026, 7, 1, 18, 0, tzinfo=UTC))
+    assert local_start(summer, PARIS) == "2026-07-01 20:00 (Europe/Paris, UTC+02:00)"
+    assert local_start(summer, ZoneInfo("America/Montreal")) == (
+        "2026-07-01 14:00 (America/Montreal, UTC-04:00)")
+    assert local_start(summer, UTC) == "2026-07-01 18:00 (UTC, UTC+00:00)"
+
+
 async def test_json_has_words(db: Database) -> None:
-    data = json.loads(await export_transcript(db, "harcelement-ecole", "json"))
+    data = json.loads(await export_transcript(db, "harcelement-ecole", "json", PARIS))
     assert data["cafe"]["slug"] == "harcelement-ecole"
     first = data["segments"][0]
     assert (first["start"], first["end"], first["speaker"]) == (0.0, 4.5, "Expert")
@@ -91,9 +107,9 @@ async def test_json_has_words(db: Database) -> None:
 async def test_unpublished_and_unknown_are_not_found(db: Database) -> None:
     for slug in ("brouillon", "nope", "x" * 500):
         with pytest.raises(NotFound):
-            await export_transcript(db, slug, "vtt")
+            await export_transcript(db, slug, "vtt", PARIS)
     with pytest.raises(InvalidInput):
-        await export_transcript(db, "harcelement-ecole", "docx")
+        await export_transcript(db, "harcelement-ecole", "docx", PARIS)
 
 
 async def test_download_routes(
@@ -107,6 +123,8 @@ async def test_download_routes(
         assert resp.status == 200, fmt
         assert resp.content_type == content_type and resp.charset == "utf-8"
         assert "harcèlement" in await resp.text()
+        if fmt == "txt":  # the app's zone (config timezone, default Europe/Paris)
+            assert "2026-03-10 19:00 (Europe/Paris, UTC+01:00)" in await resp.text()
         resp = await client.get(f"/cafes/brouillon/transcript.{fmt}")
         assert resp.status == 404, fmt
     resp = await client.get("/cafes/harcelement-ecole/transcript.srt?download=1")
