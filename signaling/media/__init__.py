@@ -27,7 +27,7 @@ from .errors import (
 from .ice import build_configuration, ice_servers_for_browser, offered_host_addresses
 from .router import MediaRouter
 from .stats import MediaStats
-from .taps import AudioChunk, AudioTap, AudioTapCallback
+from .taps import AudioChunk, AudioTap, AudioTapCallback, VideoChunk, VideoTapCallback
 
 __all__ = [
     "AudioChunk",
@@ -41,7 +41,9 @@ __all__ = [
     "SdpTooLarge",
     "SlotsFull",
     "TooManyTracks",
+    "VideoChunk",
     "VideoNotAllowed",
+    "VideoTapCallback",
     "build_configuration",
     "ice_servers_for_browser",
     "offered_host_addresses",

@@ -23,7 +23,7 @@ from .backlog import FrameBacklog
 from .fanout import Slot
 from .room import Publisher, Room
 from .stats import MediaStats
-from .taps import AudioChunk
+from .taps import AudioChunk, VideoChunk
 
 logger = logging.getLogger("causerie.media")
 
@@ -44,6 +44,7 @@ def encode_video(
 
 
 async def pump_video(
+    room: Room,
     publisher: Publisher,
     track: MediaStreamTrack,
     slot: Slot,
@@ -53,7 +54,8 @@ async def pump_video(
     bitrate: int,
     backlog_size: int,
 ) -> None:
-    """Decoded frames -> a bounded backlog -> one VP8 encode -> the slot's subscribers.
+    """Decoded frames -> the video taps, and a bounded backlog -> one VP8 encode -> the slot's
+    subscribers.
 
     Receiving runs in its own task, so frames that arrive while the encoder works wait
     in a `FrameBacklog` of ``backlog_size`` frames (older ones are dropped) and never
@@ -72,6 +74,8 @@ async def pump_video(
                 if not isinstance(frame, VideoFrame):
                     continue
                 stats.video_frames_received += 1
+                if room.video_taps:
+                    tap_video(room, VideoChunk(room.cafe_id, pid, time.monotonic(), frame))
                 if slot.outputs:
                     backlog.put(frame)
         except MediaStreamError:
@@ -96,6 +100,17 @@ async def pump_video(
         receiver.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await receiver
+
+
+def tap_video(room: Room, chunk: VideoChunk) -> None:
+    """Hand a decoded picture to the café's video taps (the programme of `programme`)."""
+    for tap in list(room.video_taps):
+        try:
+            tap(chunk)
+        except Exception:
+            logger.exception(
+                "video tap failed cafe=%s participant=%s", room.cafe_id, chunk.participant_id
+            )
 
 
 async def pump_audio(

@@ -16,7 +16,7 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 
 from .fanout import Slot
 from .stats import MediaStats
-from .taps import AudioTapCallback
+from .taps import AudioTapCallback, VideoTapCallback
 
 __all__ = ["REPORT_INTERVAL", "Publisher", "Room", "Subscriber", "codec_of", "report_loop"]
 
@@ -88,6 +88,7 @@ class Room:
         self.subscribers: dict[int, Subscriber] = {}
         self.muted: set[int] = set()
         self.taps: list[AudioTapCallback] = []
+        self.video_taps: list[VideoTapCallback] = []
         self.lock = asyncio.Lock()
         self.reporter: asyncio.Task[None] | None = None
 

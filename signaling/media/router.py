@@ -41,7 +41,7 @@ from .room import Publisher, Room, Subscriber, report_loop
 from .sdp import check_answer, check_offer
 from .sender_link import attach_sender
 from .stats import MediaStats
-from .taps import AudioTap, AudioTapCallback
+from .taps import AudioTap, AudioTapCallback, VideoTapCallback
 
 logger = logging.getLogger("causerie.media")
 
@@ -217,7 +217,7 @@ class MediaRouter:
                     publisher.tasks.append(
                         asyncio.create_task(
                             pump_video(
-                                publisher, track, video_slot,
+                                room, publisher, track, video_slot,
                                 stats=self.stats, executor=self._executor,
                                 bitrate=self.video_bitrate, backlog_size=self.video_backlog,
                             )
@@ -411,6 +411,19 @@ class MediaRouter:
 
         return remove
 
+    def add_video_tap(self, cafe_id: int, callback: VideoTapCallback) -> Callable[[], None]:
+        """Call ``callback`` with every decoded picture of the café's camera (the video
+        slot's publisher), whether or not anyone subscribes. Returns the remover; the
+        callback runs on the event loop and must not block."""
+        room = self._room(cafe_id)
+        room.video_taps.append(callback)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                room.video_taps.remove(callback)
+
+        return remove
+
     def open_audio_tap(self, cafe_id: int, max_chunks: int = 500) -> AudioTap:
         """An `AudioTap` (``async for chunk in tap``) on the café; `AudioTap.close` ends it."""
         tap = AudioTap(max_chunks)
@@ -438,6 +451,7 @@ class MediaRouter:
                 if isinstance(tap, AudioTap):
                     tap.close()
             room.taps.clear()
+            room.video_taps.clear()
         logger.info("close cafe=%s", cafe_id)
 
     async def close(self) -> None:

@@ -17,7 +17,7 @@ import av
 
 logger = logging.getLogger("causerie.media")
 
-__all__ = ["AudioChunk", "AudioTap", "AudioTapCallback"]
+__all__ = ["AudioChunk", "AudioTap", "AudioTapCallback", "VideoChunk", "VideoTapCallback"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,24 @@ class AudioChunk:
 
 
 AudioTapCallback = Callable[[AudioChunk], None]
+
+
+@dataclass(frozen=True, slots=True)
+class VideoChunk:
+    """One decoded picture of the café's camera (the video slot's publisher).
+
+    ``timestamp`` is `time.monotonic()` when it left the decoder; ``frame`` the
+    `av.VideoFrame` as aiortc decoded it (yuv420p, the camera's size). Taps must not
+    modify it: the same frame goes to the VP8 re-encoder.
+    """
+
+    cafe_id: int
+    participant_id: int
+    timestamp: float
+    frame: av.VideoFrame
+
+
+VideoTapCallback = Callable[[VideoChunk], None]
 
 
 class AudioTap:

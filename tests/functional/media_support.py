@@ -16,10 +16,11 @@ from signaling.media import build_configuration, offered_host_addresses
 
 
 class Tone(AudioStreamTrack):
-    """A 440 Hz tone, 48 kHz mono, 20 ms frames in real time."""
+    """A 440 Hz tone (or ``frequency``), 48 kHz mono, 20 ms frames in real time."""
 
-    def __init__(self) -> None:
+    def __init__(self, frequency: float = 440) -> None:
         super().__init__()
+        self.frequency = frequency
         self._sent = 0
         self._t0 = 0.0
 
@@ -30,7 +31,7 @@ class Tone(AudioStreamTrack):
         else:
             await asyncio.sleep(self._t0 + self._sent / rate - time.monotonic())
         t = (np.arange(samples) + self._sent) / rate
-        pcm = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16).reshape(1, -1)
+        pcm = (np.sin(2 * np.pi * self.frequency * t) * 8000).astype(np.int16).reshape(1, -1)
         frame = AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
         frame.pts = self._sent
         frame.sample_rate = rate
