@@ -87,7 +87,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         app.router.add_static("/vendor/", NODE_MODULES, name="vendor")
     setup_transcript_routes(app, DATABASE, zone=tz, data_dir=config.data_dir)
     setup_signaling(app, services=SERVICES, translate=app[CATALOGS].error_message,
-                    ice=config.ice, limits=config.limits, redis_url=config.redis_url)
+                    ice=config.ice, limits=config.limits, redis_url=config.redis_url,
+                    node_id=config.cluster.node_id,
+                    node_ttl=config.cluster.node_ttl_seconds)
     # After signaling's own lifetime: the recorder needs the media router and socket.io.
     app.cleanup_ctx.append(transcripts_lifetime)
     app.cleanup_ctx.append(observability_lifetime)

@@ -68,6 +68,15 @@ class WhisperConfig(_Section):
     caption_max_wait: float = Field(6.0, ge=0.0, le=60.0)
 
 
+class ClusterConfig(_Section):
+    # This process's media node id, as the proxy's map names it (docs/deploy/nginx.conf).
+    # Empty: no cluster, every café's media is here. With `redis_url`, each café's media goes
+    # to one live node (`signaling.placement`) and its pages point their sockets there.
+    node_id: str = Field("", pattern=r"^([a-z0-9][a-z0-9-]{0,31})?$")
+    # A node whose heartbeat is older than this is dead: its cafés move on the next ask.
+    node_ttl_seconds: float = Field(15.0, ge=3.0, le=300.0)
+
+
 class Config(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CAUSERIE_",
@@ -99,6 +108,7 @@ class Config(BaseSettings):
     ice: IceConfig = IceConfig()
     limits: LimitsConfig = LimitsConfig()
     whisper: WhisperConfig = WhisperConfig()
+    cluster: ClusterConfig = ClusterConfig()
 
     @field_validator("database_url")
     @classmethod

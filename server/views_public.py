@@ -11,7 +11,7 @@ from server.i18n import LANG_COOKIE, LOCALES
 from server.keys import CAFES, CONFIG, DATABASE, METRICS
 from server.metrics import CONTENT_TYPE, metrics_allowed
 from server.urls import local_path
-from sessions.cafe import THEMES, CafeStatus
+from sessions.cafe import THEMES, Cafe, CafeStatus
 from sessions.errors import PermissionDenied, Unavailable
 
 log = logging.getLogger("causerie.http")
@@ -39,6 +39,7 @@ async def cafe_page(request: web.Request) -> dict[str, object]:
     config = request.app[CONFIG]
     return {
         "cafe": cafe,
+        "media_node": await _media_node(request, cafe),
         "invite": invite,
         "is_live": cafe.status is CafeStatus.LIVE,
         "is_ended": cafe.status is CafeStatus.ENDED,
@@ -84,3 +85,18 @@ async def metrics(request: web.Request) -> web.Response:
         log.warning("metrics refused")
         raise PermissionDenied()
     return web.Response(body=request.app[METRICS].render(), content_type=CONTENT_TYPE)
+
+
+async def _media_node(request: web.Request, cafe: Cafe) -> str:
+    """The node the room's socket must reach (`?node=` in its URL, routed by the proxy);
+    "" without a cluster, for an ended café, or while Redis is away (the proxy's default)."""
+    from signaling.errors import BACKEND_ERRORS
+    from signaling.keys import HUB
+
+    if cafe.status is CafeStatus.ENDED or HUB not in request.app:
+        return ""
+    try:
+        return await request.app[HUB].placement.node_for(cafe.id)
+    except BACKEND_ERRORS as exc:
+        log.warning("media node unknown cafe=%s: %s", cafe.id, type(exc).__name__)
+        return ""

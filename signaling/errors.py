@@ -13,17 +13,25 @@ Hierarchy::
           └── PayloadTooLarge payload_too_large  a field over its size bound (an SDP)
     RateLimited (sessions)  rate_limited      the per-connection event rate
     Unavailable (sessions)  unavailable       Redis (or another backend) is not reachable:
-                                              `backend_down` maps its errors, in `dispatch`
+     │                                        `backend_down` maps its errors, in `dispatch`
+     └── MediaElsewhere     media_elsewhere   the café's media is held by another process
+                                              (`signaling.placement`): reload the page
 """
 
 from __future__ import annotations
 
 from redis.exceptions import RedisError
 
-from sessions.errors import CauserieError, InvalidInput, PermissionDenied, RateLimited
+from sessions.errors import (
+    CauserieError,
+    InvalidInput,
+    PermissionDenied,
+    RateLimited,
+    Unavailable,
+)
 
-__all__ = ["BACKEND_ERRORS", "AlreadyJoined", "EventFlood", "InvitationEnded", "NotJoined",
-           "PayloadTooLarge", "UnknownEvent"]
+__all__ = ["BACKEND_ERRORS", "AlreadyJoined", "EventFlood", "InvitationEnded",
+           "MediaElsewhere", "NotJoined", "PayloadTooLarge", "UnknownEvent"]
 
 # What a backend that is not there raises: redis-py's errors, and the socket's own (refused,
 # reset, timed out: `TimeoutError` is an `OSError`).
@@ -62,3 +70,8 @@ class InvitationEnded(PermissionDenied):
     """Not raised: the text of the `role.changed` notice (revoked by default, or expired)."""
 
     default_message = "Your invitation has been withdrawn: you now take part as a parent."
+
+
+class MediaElsewhere(Unavailable):
+    code = "media_elsewhere"
+    default_message = "This café's media is on another server: reload the page."

@@ -45,6 +45,7 @@ async def publish(hub: Hub, conn: Connection, msg: m.MediaPublish) -> Ack:
     if not (actor.can(Permission.PUBLISH_MICROPHONE) or actor.can(Permission.PUBLISH_CAMERA)):
         raise PermissionDenied()
     await _not_banned(hub, actor)
+    await hub.require_media_here(actor.cafe_id)
     answer = await _router(hub).publish(actor.cafe_id, actor.participant_id, msg.sdp,
                                         allow_video=actor.can(Permission.PUBLISH_CAMERA),
                                         muted=speaker.muted, speaker=actor.pseudonym)
@@ -66,6 +67,7 @@ async def subscribe(hub: Hub, conn: Connection, _msg: m.MediaSubscribe) -> Ack:
     assert actor is not None
     actor.require(Permission.SUBSCRIBE_MEDIA)
     await _not_banned(hub, actor)
+    await hub.require_media_here(actor.cafe_id)
     router = _router(hub)
     offer = await router.subscribe(actor.cafe_id, actor.participant_id)
     conn.subscribed = True

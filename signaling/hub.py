@@ -28,8 +28,9 @@ from sessions.events import Audience, Effects, Outbound
 from sessions.services import Services
 from signaling import rooms, standing
 from signaling.commands import from_wire, to_wire
-from signaling.errors import BACKEND_ERRORS
+from signaling.errors import BACKEND_ERRORS, MediaElsewhere
 from signaling.manager import EXCEPT_ROOM
+from signaling.placement import Placement, SingleNode
 from signaling.presence import PresenceBatcher, PresenceEntry, PresenceStore, RedisPresence
 from signaling.settings import SignalingLimits
 
@@ -82,6 +83,8 @@ class Hub:
     ice_servers: list[dict[str, Any]]
     services: Callable[[], Services]
     media: MediaRouter | None = None
+    # which process holds each café's media (several processes: `signaling.placement`)
+    placement: Placement = field(default_factory=SingleNode)
     namespace: str = "/"
     connections: dict[str, Connection] = field(default_factory=dict)
     observers: list[CafeObserver] = field(default_factory=list)
@@ -315,8 +318,21 @@ class Hub:
                                           namespace=self.namespace)
         if self.media is not None:
             await self.media.close_cafe(cafe_id)
+        try:
+            await self.placement.release(cafe_id)
+        except BACKEND_ERRORS as exc:  # the node's entry goes when its heartbeat does
+            log.warning("media release failed cafe=%s: %s", cafe_id, type(exc).__name__)
         for observer in self.observers:
             await self._observe(observer.cafe_closed(cafe_id), cafe_id)
+
+    async def require_media_here(self, cafe_id: int) -> None:
+        """Refuse a media event for a café whose media another process holds (a page
+        loaded before the café moved, or a proxy that did not route by `?node=`)."""
+        node = await self.placement.node_for(cafe_id)
+        if node != self.placement.node_id:
+            log.info("media elsewhere cafe=%s here=%s node=%s", cafe_id,
+                     self.placement.node_id, node)
+            raise MediaElsewhere()
 
     def spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

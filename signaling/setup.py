@@ -17,6 +17,7 @@ from signaling.keys import HUB, MEDIA, NAMESPACE, SOCKETIO
 from signaling.manager import FanoutManager, FanoutRedisManager, LocalFanout
 from signaling.media import MediaRouter, ice_servers_for_browser
 from signaling.namespace import CafeNamespace
+from signaling.placement import RedisPlacement
 from signaling.presence import MemoryPresence, PresenceStore, RedisPresence
 from signaling.settings import IceLike, SignalingLimits
 
@@ -44,6 +45,8 @@ def setup_signaling(
     cors_allowed_origins: str | Sequence[str] | None = None,
     media: bool = True,
     path: str = "socket.io",
+    node_id: str = "",
+    node_ttl: float = 15.0,
 ) -> None:
     """Mount socket.io on `app` at `/socket.io/`.
 
@@ -51,7 +54,8 @@ def setup_signaling(
     sessions services, before this edge's lifetime starts. `translate`
     is `(lang, error) -> message` (`server.i18n.Catalogs.error_message`). With `redis_url`,
     rooms, presence and rate limits are shared by every process through Redis.
-    `cors_allowed_origins`: None accepts the page's own origin only.
+    `cors_allowed_origins`: None accepts the page's own origin only. `node_id` (with
+    `redis_url`): this process's media node (`signaling.placement`).
     """
     manager: LocalFanout = (FanoutRedisManager(redis_url, channel=pubsub_channel(redis_url))
                             if redis_url else FanoutManager())
@@ -68,6 +72,8 @@ def setup_signaling(
               ice_servers=ice_servers_for_browser(ice.stun_urls, ice.turn_urls,
                                                   ice.turn_username, ice.turn_credential),
               services=lambda: app[services])
+    if redis_url and node_id:
+        hub.placement = RedisPlacement(redis_url, node_id, ttl=node_ttl)
     namespace = CafeNamespace(hub)
     sio.register_namespace(namespace)
     manager.command_hook = hub.on_command
@@ -89,10 +95,14 @@ def setup_signaling(
                 stage_max=limits.stage_max)
             hub.media = router
             app[MEDIA] = router
+        if isinstance(hub.placement, RedisPlacement):
+            await hub.placement.beat()
+            hub.placement.start()
         # Listen to the other processes from the start, not from the first connection.
         sio.manager_initialized = True
         manager.initialize()
-        log.info("signaling ready redis=%s media=%s", bool(redis_url), media)
+        log.info("signaling ready redis=%s media=%s node=%s", bool(redis_url), media,
+                 hub.placement.node_id or "-")
         yield
         for sid in list(hub.connections):
             with contextlib.suppress(Exception):
@@ -112,6 +122,7 @@ def setup_signaling(
         if hub.media is not None:
             await hub.media.close()
         await presence.close()
+        await hub.placement.close()
         log.info("signaling closed")
 
     app.cleanup_ctx.append(lifetime)

@@ -14,11 +14,14 @@ export class RequestError extends Error {
 export class Connection {
   /** onState(state) with state in connecting | connected | reconnecting | offline;
    *  onConnect(isReconnect) after every (re)connection. */
-  constructor({ onState, onConnect }) {
+  constructor({ onState, onConnect, node = "" }) {
     this.onState = onState;
     this.everConnected = false;
     this.closed = false;
     this.socket = io({
+      // The café's media node: the proxy routes `?node=` to the process that holds the
+      // café's media (docs/deploy/nginx.conf); empty without a cluster.
+      query: node ? { node } : {},
       // The protocol's transport; long polling stays as a fallback for strict proxies.
       transports: ["websocket", "polling"],
       tryAllTransports: true,
@@ -80,6 +83,7 @@ export class Connection {
     }
     if (!ack || ack.ok !== true) {
       const error = (ack && ack.error) || {};
+      if (error.code === "media_elsewhere") reloadOnce();
       throw new RequestError(error.code || "error", error.message || "");
     }
     return ack;
@@ -90,4 +94,14 @@ export class Connection {
     this.closed = true;
     this.socket.disconnect();
   }
+}
+
+/** The café's media moved to another process: the page, loaded again, names its node.
+ *  At most once a minute, so a proxy that ignores `?node=` cannot loop the page. */
+function reloadOnce() {
+  const key = "causerie.media-reload";
+  const last = Number(sessionStorage.getItem(key) || 0);
+  if (Date.now() - last < 60000) return;
+  sessionStorage.setItem(key, String(Date.now()));
+  window.location.reload();
 }

@@ -131,6 +131,7 @@ class Room {
     this.pseudonym = pseudonym;
     localStorage.setItem("causerie.pseudonym", pseudonym);
     this.connection = new Connection({
+      node: this.cafe.mediaNode || "",
       onState: (state) => this.showState(state),
       onConnect: () => this.join(),
     });

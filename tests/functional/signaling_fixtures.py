@@ -145,7 +145,8 @@ class Peer:
             await self.client.disconnect()
 
 
-async def connect(url: str, *, headers: dict[str, str] | None = None) -> Peer:
+async def connect(url: str, *, headers: dict[str, str] | None = None,
+                  transports: tuple[str, ...] = ("websocket",)) -> Peer:
     client = socketio.AsyncClient(reconnection=False)
     peer = Peer(client)
 
@@ -158,7 +159,7 @@ async def connect(url: str, *, headers: dict[str, str] | None = None) -> Peer:
 
     client.on("*", on_any)
     client.on("disconnect", on_disconnect)
-    await client.connect(url, transports=["websocket"], headers=headers or {},
+    await client.connect(url, transports=list(transports), headers=headers or {},
                          wait_timeout=10)
     return peer
 
