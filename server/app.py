@@ -16,7 +16,14 @@ from aiohttp import web
 from aiohttp_session import setup as setup_sessions
 from babel.dates import format_date, format_time
 
-from server import admin_sections, auth, views_admin, views_public, views_review
+from server import (
+    admin_sections,
+    auth,
+    views_admin,
+    views_public,
+    views_review,
+    views_safeguarding,
+)
 from server.composition import build_services
 from server.config import Config, ensure_secret_key
 from server.i18n import Catalogs, negotiate
@@ -55,7 +62,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = metrics
     app[CATALOGS] = Catalogs()
-    app[views_admin.ADMIN_SECTIONS] = list(admin_sections.SECTIONS)
+    app[views_admin.ADMIN_SECTIONS] = [*admin_sections.SECTIONS,
+                                       views_safeguarding.safeguarding_section]
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_login_throttle)
     app.cleanup_ctx.append(views_review.review_lifetime)
@@ -82,6 +90,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.add_routes(views_public.routes)
     app.add_routes(views_admin.routes)
     app.add_routes(views_review.routes)
+    app.add_routes(views_safeguarding.routes)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     if NODE_MODULES.is_dir():
         app.router.add_static("/vendor/", NODE_MODULES, name="vendor")

@@ -27,9 +27,11 @@ def build_cafe_service(config: Config, db: Database, clock: Clock) -> CafeServic
 def build_services(config: Config, db: Database, clock: Clock,
                    limiter: RateLimiter) -> Services:
     limits = config.limits
+    cafes = build_cafe_service(config, db, clock)
     return Services(
-        cafes=build_cafe_service(config, db, clock),
-        qa=QaService(db, clock, limiter, limits),
+        cafes=cafes,
+        qa=QaService(db, clock, limiter, limits, cafes.watch),
         stage=StageService(db, clock, limits),
-        moderation=ModerationService(db, clock, limiter, limits),
+        moderation=ModerationService(db, clock, limiter, limits, cafes.watch),
+        watch=cafes.watch,
     )

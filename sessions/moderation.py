@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,8 @@ class AuditAction(enum.StrEnum):
     STAGE_MUTE = "stage.mute"
     STAGE_UNMUTE = "stage.unmute"
     CHAT_HIDE = "chat.hide"
+    CHAT_RELEASE = "chat.release"
+    REPORT_RESOLVE = "report.resolve"
     PARTICIPANT_REMOVE = "participant.remove"
     PARTICIPANT_BAN = "participant.ban"
     # the transcript's review (transcripts.review_service): before and after in the detail
@@ -66,6 +68,10 @@ class ChatMessage:
     text: str
     created_at: datetime
     hidden: bool = False
+    # Held by a watched word: moderators and its author see it until a moderator releases
+    # it. `watch`: the watched words it matched (held or flagged), for moderators.
+    held: bool = False
+    watch: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +104,14 @@ class BanRecord:
 
 
 def chat_view(m: ChatMessage) -> dict[str, Any]:
-    return {"id": m.id, "author": m.author_pseudonym, "author_id": m.author_id, "text": m.text,
-            "created_at": m.created_at.isoformat()}
+    view = {"id": m.id, "author": m.author_pseudonym, "author_id": m.author_id,
+            "text": m.text, "created_at": m.created_at.isoformat()}
+    return view | ({"held": True} if m.held else {})
+
+
+def moderator_chat_view(m: ChatMessage) -> dict[str, Any]:
+    """Moderators also see why a message waits or is marked."""
+    return chat_view(m) | ({"watch": dict(m.watch)} if m.watch else {})
 
 
 def clean_chat(text: str, max_length: int) -> str:
@@ -108,8 +120,26 @@ def clean_chat(text: str, max_length: int) -> str:
 
 def post(cafe_id: int, message: ChatMessage) -> list[Outbound]:
     """A chat message reaches the whole café at once (chat is not pre-moderated; moderators
-    hide afterwards)."""
-    return [Outbound("chat.message", chat_view(message), Audience.CAFE, cafe_id)]
+    hide afterwards), unless a watched word holds it: then only moderators and its author
+    see it, until a moderator releases it. A flagged message reaches everyone, and
+    moderators get their copy with the words it matched."""
+    staff = Outbound("chat.message", moderator_chat_view(message), Audience.MODERATORS,
+                     cafe_id)
+    if message.held:
+        return [staff, Outbound("chat.message", chat_view(message), Audience.PARTICIPANT,
+                                cafe_id, participant_id=message.author_id)]
+    public = Outbound("chat.message", chat_view(message), Audience.CAFE, cafe_id)
+    return [public, staff] if message.watch else [public]
+
+
+def release(cafe_id: int, message: ChatMessage) -> tuple[ChatMessage, list[Outbound]]:
+    """A moderator lets a held message through: it reaches the whole café now."""
+    if message.hidden:
+        raise InvalidTransition("This message is hidden.")
+    if not message.held:
+        raise InvalidTransition("This message is not waiting for a moderator.")
+    released = dataclasses.replace(message, held=False)
+    return released, post(cafe_id, released)
 
 
 def hide(cafe_id: int, message: ChatMessage) -> tuple[ChatMessage, list[Outbound]]:
@@ -120,13 +150,16 @@ def hide(cafe_id: int, message: ChatMessage) -> tuple[ChatMessage, list[Outbound
     ]
 
 
-def chat_snapshot_for(messages: Iterable[ChatMessage], role: Role) -> dict[str, Any]:
-    """The latest messages, oldest first; hidden ones only for those who hide them (marked)."""
+def chat_snapshot_for(messages: Iterable[ChatMessage], role: Role,
+                      participant_id: int | None = None) -> dict[str, Any]:
+    """The latest messages, oldest first; hidden and held ones only for those who hide
+    them (marked), and a held message for its author too."""
     see_hidden = allows(role, Permission.HIDE_CHAT)
     shown = [
-        chat_view(m) | ({"hidden": True} if m.hidden else {})
+        (moderator_chat_view(m) if see_hidden else chat_view(m))
+        | ({"hidden": True} if m.hidden else {})
         for m in sorted(messages, key=lambda m: (m.created_at, m.id))
-        if see_hidden or not m.hidden
+        if see_hidden or not (m.hidden or (m.held and m.author_id != participant_id))
     ]
     return {"messages": shown[-CHAT_SNAPSHOT_SIZE:]}
 

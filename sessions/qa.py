@@ -71,6 +71,8 @@ class Question:
     answering_at: datetime | None = None
     answered_at: datetime | None = None
     voters: frozenset[int] = frozenset()
+    # The watched words it matched (`watchwords.Verdict.view()`): moderators see why it waits.
+    watch: Mapping[str, Any] | None = None
 
     @property
     def votes(self) -> int:
@@ -152,6 +154,7 @@ def moderator_view(q: Question) -> dict[str, Any]:
         "edited": q.text != q.original_text,
         "reject_reason": q.reject_reason,
         "merged_into": q.merged_into,
+        "watch": dict(q.watch) if q.watch else None,
     }
 
 
@@ -258,14 +261,16 @@ def _expect(q: Question, allowed: Iterable[QuestionStatus], action: str) -> None
 
 
 def ask(queue: Queue, *, question_id: int, author_id: int, author_pseudonym: str, text: str,
-        anonymous: bool, now: datetime, max_length: int) -> Step:
+        anonymous: bool, now: datetime, max_length: int,
+        watch: Mapping[str, Any] | None = None) -> Step:
     """A participant asks: the question waits for a moderator. `question_id` is the id the
-    shell reserved for it (the row inserted in the same transaction)."""
+    shell reserved for it (the row inserted in the same transaction); `watch`, the watched
+    words it matched (held or flagged), is shown to moderators only."""
     if question_id in queue.questions:
         raise InvalidTransition("This question already exists.")
     text = clean_question(text, max_length)
     q = Question(question_id, author_id, author_pseudonym, text, text, anonymous, S.PENDING,
-                 now, now)
+                 now, now, watch=watch)
     return queue._with(q), _shown(queue.cafe_id, q)
 
 

@@ -24,9 +24,11 @@ from sessions.commands import MediaReason, StopPublication
 from sessions.errors import Banned, InvalidInput, InvitationInvalid, NotFound, PermissionDenied
 from sessions.events import Audience, Effects, Outbound
 from sessions.roles import Permission, Role, allows
+from sessions.service_watch import WatchService
 from sessions.storage.database import Database, as_utc
 from sessions.storage.repo_cafes import CafeRepository
 from sessions.storage.repo_moderation import ModerationRepository
+from sessions.watchwords import WatchAction
 
 log = logging.getLogger("causerie.cafes")
 
@@ -65,9 +67,10 @@ class Joined:
 class CafeService:
     def __init__(self, db: Database, clock: Clock, secret_key: str, *,
                  invitation_ttl: timedelta = timedelta(days=14),
-                 pseudonym_max_length: int = 40) -> None:
+                 pseudonym_max_length: int = 40, watch: WatchService | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.watch = watch or WatchService(db, clock)
         self.repo = CafeRepository()
         self.bans = ModerationRepository()
         self._signer = URLSafeTimedSerializer(secret_key, salt="causerie.invitation")
@@ -254,6 +257,8 @@ class CafeService:
         else:
             role = Role.PARTICIPANT
         pseudonym = cafe_rules.clean_pseudonym(pseudonym, max_length=self.pseudonym_max_length)
+        if role is not Role.ORGANISER:
+            await self._check_pseudonym(cafe.id, pseudonym)
         if cafe.status is CafeStatus.ENDED:
             raise PermissionDenied("This café has ended.")
         now = self.clock.now()
@@ -296,6 +301,16 @@ class CafeService:
         log.info("joined cafe=%s participant=%s role=%s", cafe.id, pid, role)
         return Joined(Actor(pid, cafe.id, role, pseudonym), cafe, invitation_id, rejoined,
                       expires_at)
+
+    async def _check_pseudonym(self, cafe_id: int, pseudonym: str) -> None:
+        """A watched word that holds or blocks refuses the pseudonym (it cannot wait for a
+        moderator: everyone would see it at once)."""
+        verdict = await self.watch.verdict(cafe_id, pseudonym)
+        if verdict.action in (WatchAction.HOLD, WatchAction.BLOCK):
+            log.info("pseudonym refused by a watched word cafe=%s", cafe_id)
+            raise InvalidInput("This pseudonym contains “%(terms)s”, which is not accepted in "
+                               "this café. Please choose another one.",
+                               terms=", ".join(t for t in verdict.terms))
 
     async def _keeps_staff_role(self, cafe: Cafe, browser_key: str, now: datetime) -> bool:
         """Does this browser come back to a role that may enter before the opening (an

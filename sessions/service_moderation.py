@@ -21,9 +21,11 @@ from sessions.moderation import AuditAction, AuditEntry, ChatMessage
 from sessions.ratelimit import LimitsLike, RateLimiter
 from sessions.roles import Permission, Role, allows
 from sessions.service_guards import audit_entry, guard
+from sessions.service_watch import WatchService, refused_message
 from sessions.storage.database import Database
 from sessions.storage.repo_cafes import CafeRepository
 from sessions.storage.repo_moderation import ModerationRepository, StageRepository
+from sessions.watchwords import WatchAction
 
 log = logging.getLogger("causerie.moderation")
 
@@ -33,11 +35,12 @@ AUDIT_PAGE_MAX = 500
 
 class ModerationService:
     def __init__(self, db: Database, clock: Clock, limiter: RateLimiter,
-                 limits: LimitsLike) -> None:
+                 limits: LimitsLike, watch: WatchService | None = None) -> None:
         self.db = db
         self.clock = clock
         self.limiter = limiter
         self.limits = limits
+        self.watch = watch or WatchService(db, clock)
         self.repo = ModerationRepository()
         self.stage = StageRepository()
         self.invitations = CafeRepository()
@@ -45,6 +48,8 @@ class ModerationService:
     # chat
 
     async def send_chat(self, actor: Actor, text: str) -> list[Outbound]:
+        """Post a message; a watched word may block it, hold it for a moderator or flag it
+        (`sessions.watchwords`)."""
         actor.require(P.CHAT)
         text = rules.clean_chat(text, self.limits.chat_max_length)
         await self.limiter.hit(f"chat:{actor.cafe_id}:{actor.participant_id}",
@@ -53,10 +58,38 @@ class ModerationService:
         now = self.clock.now()
         async with self.db.transaction() as conn:
             await guard(conn, actor)
+            verdict = (await self.watch.matcher_in(conn, actor.cafe_id)).verdict(text)
+            if verdict.action is WatchAction.BLOCK:
+                raise refused_message(verdict)
+            held = verdict.action is WatchAction.HOLD
             message_id = await self.repo.insert_message(
-                conn, cafe_id=actor.cafe_id, author_id=actor.participant_id, text=text, now=now)
-        message = ChatMessage(message_id, actor.participant_id, actor.pseudonym, text, now)
+                conn, cafe_id=actor.cafe_id, author_id=actor.participant_id, text=text, now=now,
+                held=held, watch=verdict.view())
+        if verdict.action is not None:
+            log.info("chat message watched cafe=%s participant=%s message=%s action=%s",
+                     actor.cafe_id, actor.participant_id, message_id, verdict.action)
+        message = ChatMessage(message_id, actor.participant_id, actor.pseudonym, text, now,
+                              held=held, watch=verdict.view())
         return rules.post(actor.cafe_id, message)
+
+    async def release_chat(self, actor: Actor, message_id: int) -> list[Outbound]:
+        """Let a message a watched word held reach the café."""
+        actor.require(P.HIDE_CHAT)
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await guard(conn, actor)
+            message = await self.repo.message(conn, actor.cafe_id, message_id)
+            if message is None:
+                raise NotFound("No such message.")
+            _, events = rules.release(actor.cafe_id, message)
+            await self.repo.set_released(conn, message_id)
+            await self.repo.audit(conn, audit_entry(
+                actor, AuditAction.CHAT_RELEASE, f"chat:{message_id}",
+                {"author_id": message.author_id, "author": message.author_pseudonym,
+                 "text": message.text, "watch": dict(message.watch or {})}, now))
+        log.info("chat message released cafe=%s participant=%s message=%s",
+                 actor.cafe_id, actor.participant_id, message_id)
+        return events
 
     async def hide_chat(self, actor: Actor, message_id: int) -> list[Outbound]:
         actor.require(P.HIDE_CHAT)
@@ -80,8 +113,8 @@ class ModerationService:
         async with self.db.connect() as conn:
             messages = await self.repo.recent_messages(
                 conn, actor.cafe_id, limit=rules.CHAT_SNAPSHOT_SIZE,
-                include_hidden=allows(actor.role, P.HIDE_CHAT))
-        return rules.chat_snapshot_for(messages, actor.role)
+                include_hidden=allows(actor.role, P.HIDE_CHAT), viewer_id=actor.participant_id)
+        return rules.chat_snapshot_for(messages, actor.role, actor.participant_id)
 
     # removing and banning
 

@@ -22,9 +22,11 @@ from sessions.qa import Queue
 from sessions.ratelimit import LimitsLike, RateLimiter
 from sessions.roles import Permission
 from sessions.service_guards import audit_entry, guard
+from sessions.service_watch import WatchService, refused_message
 from sessions.storage.database import Database
 from sessions.storage.repo_moderation import ModerationRepository
 from sessions.storage.repo_qa import QuestionRepository
+from sessions.watchwords import WatchAction
 
 log = logging.getLogger("causerie.qa")
 
@@ -35,11 +37,12 @@ Auditor = Callable[[Queue, Queue], tuple[AuditAction, dict[str, Any]]]
 
 class QaService:
     def __init__(self, db: Database, clock: Clock, limiter: RateLimiter,
-                 limits: LimitsLike) -> None:
+                 limits: LimitsLike, watch: WatchService | None = None) -> None:
         self.db = db
         self.clock = clock
         self.limiter = limiter
         self.limits = limits
+        self.watch = watch or WatchService(db, clock)
         self.repo = QuestionRepository()
         self.moderation = ModerationRepository()
 
@@ -47,7 +50,8 @@ class QaService:
 
     async def ask(self, actor: Actor, text: str, anonymous: bool = False) -> list[Outbound]:
         """Ask a question; it waits for a moderator. `anonymous` hides the author's pseudonym
-        from the audience (never from moderators)."""
+        from the audience (never from moderators). A watched word that blocks refuses it;
+        one that holds or flags marks it for moderators (with the words it matched)."""
         actor.require(P.ASK_QUESTION)
         text = qa.clean_question(text, self.limits.question_max_length)
         await self.limiter.hit(f"qa.ask:{actor.cafe_id}:{actor.participant_id}",
@@ -56,15 +60,20 @@ class QaService:
         now = self.clock.now()
         async with self.db.transaction() as conn:
             await guard(conn, actor)
+            verdict = (await self.watch.matcher_in(conn, actor.cafe_id)).verdict(text)
+            if verdict.action is WatchAction.BLOCK:
+                raise refused_message(verdict)
             queue = await self.repo.load(conn, actor.cafe_id)
             question_id = await self.repo.insert(conn, cafe_id=actor.cafe_id,
                                                  author_id=actor.participant_id, text=text,
-                                                 anonymous=anonymous, now=now)
+                                                 anonymous=anonymous, now=now,
+                                                 watch=verdict.view())
             _, events = qa.ask(queue, question_id=question_id, author_id=actor.participant_id,
                                author_pseudonym=actor.pseudonym, text=text, anonymous=anonymous,
-                               now=now, max_length=self.limits.question_max_length)
-        log.info("question asked cafe=%s participant=%s question=%s",
-                 actor.cafe_id, actor.participant_id, question_id)
+                               now=now, max_length=self.limits.question_max_length,
+                               watch=verdict.view())
+        log.info("question asked cafe=%s participant=%s question=%s watch=%s",
+                 actor.cafe_id, actor.participant_id, question_id, verdict.action)
         return events
 
     async def withdraw(self, actor: Actor, question_id: int) -> list[Outbound]:

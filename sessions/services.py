@@ -9,6 +9,7 @@ from sessions.service_cafes import CafeService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
 from sessions.service_stage import StageService
+from sessions.service_watch import WatchService
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,3 +18,4 @@ class Services:
     qa: QaService
     stage: StageService
     moderation: ModerationService
+    watch: WatchService

@@ -81,6 +81,8 @@ EVENTS: dict[str, EventSpec] = {
                          lambda s, a, msg: s.stage.mute(a, msg.participant_id, msg.muted)),
     "chat.send": _event(m.ChatSend, lambda s, a, msg: s.moderation.send_chat(a, msg.text)),
     "chat.hide": _event(m.ChatHide, lambda s, a, msg: s.moderation.hide_chat(a, msg.message_id)),
+    "chat.release": _event(m.ChatRelease,
+                           lambda s, a, msg: s.moderation.release_chat(a, msg.message_id)),
     "moderation.remove": EventSpec(m.ModerationRemove, _remove_handler),
     "moderation.ban": EventSpec(m.ModerationBan, _ban_handler),
 }

@@ -16,6 +16,7 @@ __all__ = [
     "CafeEnd",
     "CafeOpen",
     "ChatHide",
+    "ChatRelease",
     "ChatSend",
     "Empty",
     "Join",
@@ -140,6 +141,10 @@ class ChatHide(Message):
     message_id: Id
 
 
+class ChatRelease(Message):
+    message_id: Id
+
+
 class ModerationRemove(Message):
     participant_id: Id
 
@@ -177,6 +182,7 @@ EVENT_MODELS: dict[str, type[Message]] = {
     "stage.mute": StageMute,
     "chat.send": ChatSend,
     "chat.hide": ChatHide,
+    "chat.release": ChatRelease,
     "moderation.remove": ModerationRemove,
     "moderation.ban": ModerationBan,
 }

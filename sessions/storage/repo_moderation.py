@@ -114,9 +114,11 @@ class ModerationRepository:
     # chat
 
     async def insert_message(self, conn: AsyncConnection, *, cafe_id: int, author_id: int,
-                             text: str, now: Any) -> int:
+                             text: str, now: Any, held: bool = False,
+                             watch: dict[str, Any] | None = None) -> int:
         result = await conn.execute(sa.insert(chat_messages).values(
-            cafe_id=cafe_id, author_id=author_id, text=text, hidden=False, created_at=now,
+            cafe_id=cafe_id, author_id=author_id, text=text, hidden=False, held=held,
+            watch=watch, created_at=now,
         ).returning(chat_messages.c.id))
         return int(result.scalar_one())
 
@@ -127,15 +129,23 @@ class ModerationRepository:
         return rows[0] if rows else None
 
     async def recent_messages(self, conn: AsyncConnection, cafe_id: int, *, limit: int,
-                              include_hidden: bool) -> list[ChatMessage]:
+                              include_hidden: bool,
+                              viewer_id: int | None = None) -> list[ChatMessage]:
+        """The latest messages; without `include_hidden`, neither hidden ones nor held ones
+        (but the viewer's own held messages)."""
         where = chat_messages.c.cafe_id == cafe_id
         if not include_hidden:
-            where = sa.and_(where, chat_messages.c.hidden == sa.false())
+            where = sa.and_(where, chat_messages.c.hidden == sa.false(), sa.or_(
+                chat_messages.c.held == sa.false(), chat_messages.c.author_id == viewer_id))
         return await self._messages(conn, where, limit=limit)
 
     async def set_hidden(self, conn: AsyncConnection, message_id: int) -> None:
         await conn.execute(sa.update(chat_messages).where(chat_messages.c.id == message_id)
                            .values(hidden=True))
+
+    async def set_released(self, conn: AsyncConnection, message_id: int) -> None:
+        await conn.execute(sa.update(chat_messages).where(chat_messages.c.id == message_id)
+                           .values(held=False))
 
     async def _messages(self, conn: AsyncConnection, where: Any, *,
                         limit: int) -> list[ChatMessage]:
@@ -146,7 +156,8 @@ class ModerationRepository:
             .order_by(chat_messages.c.id.desc()).limit(limit)
         )
         return [ChatMessage(r.id, r.author_id, r.pseudonym, r.text, as_utc(r.created_at),
-                            bool(r.hidden)) for r in reversed(rows.all())]
+                            bool(r.hidden), bool(r.held), r.watch)
+                for r in reversed(rows.all())]
 
     # audit log
 

@@ -62,13 +62,14 @@ class QuestionRepository:
         })
 
     async def insert(self, conn: AsyncConnection, *, cafe_id: int, author_id: int, text: str,
-                     anonymous: bool, now: datetime) -> int:
+                     anonymous: bool, now: datetime,
+                     watch: dict[str, Any] | None = None) -> int:
         """Insert a pending question and return its id (the pure `ask` then takes it)."""
         result = await conn.execute(
             sa.insert(questions).values(
                 cafe_id=cafe_id, author_id=author_id, text=text, original_text=text,
                 anonymous=anonymous, status=QuestionStatus.PENDING.value,
-                created_at=now, updated_at=now,
+                created_at=now, updated_at=now, watch=watch,
             ).returning(questions.c.id)
         )
         return int(result.scalar_one())
@@ -112,5 +113,5 @@ def _question(row: Any, voters: frozenset[int]) -> Question:
         status=QuestionStatus(row.status), created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at), reject_reason=row.reject_reason,
         merged_into=row.merged_into, answering_at=utc_or_none(row.answering_at),
-        answered_at=utc_or_none(row.answered_at), voters=voters,
+        answered_at=utc_or_none(row.answered_at), voters=voters, watch=row.watch,
     )

@@ -128,6 +128,8 @@ questions = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
     sa.Column("answering_at", TS),
     sa.Column("answered_at", TS),
+    # The watched words it matched ({"action": "hold"|"flag", "terms": [...]}), for moderators.
+    sa.Column("watch", sa.JSON),
 )
 
 votes = sa.Table(
@@ -148,6 +150,9 @@ chat_messages = sa.Table(
               nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Held by a watched word: only moderators (and its author) see it until one releases it.
+    sa.Column("held", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("watch", sa.JSON),
     sa.Column("created_at", TS, nullable=False),
 )
 
@@ -246,5 +251,42 @@ redactions = sa.Table(
     # True once the replay file has been rebuilt with this stretch silenced; until then the
     # café's audio is not served at all.
     sa.Column("applied", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# A list of watched words (sessions.watchwords): one per café (its own terms) and one per
+# organiser (their default list, which every café they created starts from).
+watch_lists = sa.Table(
+    "watch_lists", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              unique=True),
+    sa.Column("organiser_id", sa.Integer, sa.ForeignKey("organisers.id", ondelete="CASCADE"),
+              unique=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+# A parent's private report of a question, a chat message or a participant: the
+# safeguarding queue that moderators and organisers see (sessions.reports). The reported
+# text and pseudonym are copied at the time of the report (evidence, even once edited).
+reports = sa.Table(
+    "reports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("reporter_id", sa.Integer, sa.ForeignKey("participants.id", ondelete="SET NULL")),
+    sa.Column("kind", sa.String(16), nullable=False),  # question | chat | participant
+    sa.Column("target_id", sa.Integer, nullable=False),
+    sa.Column("target_participant_id", sa.Integer,
+              sa.ForeignKey("participants.id", ondelete="SET NULL")),
+    sa.Column("target_pseudonym", sa.String(40), nullable=False),
+    sa.Column("excerpt", sa.Text, nullable=False, server_default=""),
+    sa.Column("reason", sa.String(24), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("status", sa.String(16), nullable=False),  # open | resolved
+    sa.Column("resolution", sa.String(16)),  # none | hide | remove | ban
+    sa.Column("resolved_by", sa.String(120)),
+    sa.Column("resolved_at", TS),
     sa.Column("created_at", TS, nullable=False),
 )

@@ -1,6 +1,8 @@
 // Text chat: not pre-moderated; moderators hide a message afterwards, and it disappears
-// for everyone.
+// for everyone. A message a watched word holds reaches only the moderators (who release or
+// hide it) and its author (marked as waiting), until a moderator releases it.
 import { $, button, el } from "./dom.js";
+import { watchNote } from "./watch.js";
 
 const KEEP = 200;
 
@@ -26,13 +28,31 @@ export class ChatPanel {
 
   add(message) {
     const list = $("chat-messages");
-    if (list.querySelector(`[data-id="${Number(message.id)}"]`)) return;
+    const existing = list.querySelector(`[data-id="${Number(message.id)}"]`);
+    // A held message comes again once released: it replaces its held copy.
+    if (existing && (existing.dataset.held !== "1" || message.held)) return;
     const mine = message.author_id === this.room.me.id;
-    list.append(el("li", { dataset: { id: message.id }, class: mine ? "mine" : null },
-      el("span", { class: "author" }, message.author),
-      el("span", { class: "text" }, message.text),
-      this.room.can("hide_chat") ? button(this.t("hide"),
-        () => this.room.act("chat.hide", { message_id: message.id }), { class: "small" }) : null));
+    const moderator = this.room.can("hide_chat");
+    const node = el("li", {
+      dataset: { id: message.id, held: message.held ? "1" : "0" },
+      class: [mine ? "mine" : "", message.held ? "held" : ""].join(" ").trim() || null,
+    },
+    el("span", { class: "author" }, message.author),
+    el("span", { class: "text" }, message.text),
+    message.held ? el("span", { class: "badge held-badge" }, this.t("chat.held")) : null,
+    moderator && message.held ? button(this.t("chat.release"),
+      () => this.room.act("chat.release", { message_id: message.id }),
+      { class: "small primary", dataset: { action: "release" } }) : null,
+    moderator ? button(this.t("hide"),
+      () => this.room.act("chat.hide", { message_id: message.id }),
+      { class: "small", dataset: { action: "hide" } }) : null,
+    this.room.reports ? this.room.reports.button("chat", message.id, message.author_id) : null,
+    moderator ? watchNote(this.t, message.watch) : null);
+    if (existing) {
+      existing.replaceWith(node);
+      return;
+    }
+    list.append(node);
     while (list.children.length > KEEP) list.firstElementChild.remove();
     const panel = $("panel-chat");
     if (!panel.hidden) list.lastElementChild.scrollIntoView({ block: "nearest" });

@@ -1,5 +1,6 @@
 // Questions: the audience's list (approved, by votes), "my questions" (pending, rejected with
 // the reason), the expert's buttons and the moderators' pending queue with its keys.
+import { watchNote } from "./watch.js";
 import { $, button, el, show } from "./dom.js";
 
 const VOTABLE = new Set(["approved", "answering"]);
@@ -216,6 +217,7 @@ export class QuestionBoard {
       onclick: () => { this.selected = q.id; this.render(); },
     },
     el("p", { class: "text" }, q.text),
+    watchNote(this.t, q.watch),
     q.edited ? el("p", { class: "original" }, q.original_text) : null,
     el("p", { class: "meta" }, el("span", { class: "author" }, this.authorLine(q)),
       el("span", { class: "age", dataset: { since: q.created_at } }, this.age(q.created_at)),

@@ -44,7 +44,8 @@ REVOCATION_DELAY = 1.0
 # Every table that holds a café's state, and how to pick the café's rows in it.
 CAFE_TABLES: tuple[sa.Table, ...] = (
     t.cafes, t.invitations, t.participants, t.bans, t.questions, t.chat_messages,
-    t.audit_log, t.stage_state, t.recordings, t.transcript_jobs, t.segments,
+    t.audit_log, t.stage_state, t.recordings, t.transcript_jobs, t.segments, t.watch_lists,
+    t.reports,
 )
 
 
@@ -140,6 +141,7 @@ class World:
             self.pool["hand"] = (await self.hand()).participant_id
             self.pool["speaker"] = (await self.speaker()).participant_id
             self.pool["chat"] = await self.chat_message()
+            self.pool["chat:held"] = await self.chat_message(held=True)
             self.pool["parent"] = (await self.parent()).participant_id
             ack = await organiser.peer.call("cafe.end", {})
             assert ack["ok"], ack
@@ -383,11 +385,14 @@ class World:
         for pid in speakers:
             await self.services.stage.send_back(self.staff, pid)
 
-    async def chat_message(self) -> int:
+    async def chat_message(self, *, held: bool = False) -> int:
+        """A parent's message; `held`: one a watched word holds for a moderator (a phone
+        number: the default list holds it)."""
         if self.ended:
-            return self.pool["chat"]
+            return self.pool["chat:held" if held else "chat"]
         author = await self.parent()
-        await self.services.moderation.send_chat(author, "Bonjour à tous")
+        await self.services.moderation.send_chat(
+            author, "Appelez-moi au 06 12 34 56 78" if held else "Bonjour à tous")
         async with self.app[DATABASE].connect() as conn:
             found = await conn.execute(sa.select(sa.func.max(t.chat_messages.c.id))
                                        .where(t.chat_messages.c.cafe_id == self.cafe.id))

@@ -128,6 +128,10 @@ async def _chat_message(w: World, _s: Slot) -> tuple[dict[str, Any], str]:
     return {"message_id": await w.chat_message()}, "ok"
 
 
+async def _held_message(w: World, _s: Slot) -> tuple[dict[str, Any], str]:
+    return {"message_id": await w.chat_message(held=True)}, "ok"
+
+
 async def _parent(w: World, _s: Slot) -> tuple[dict[str, Any], str]:
     return {"participant_id": (await w.parent()).participant_id}, "ok"
 
@@ -189,6 +193,7 @@ VARIANTS: tuple[Variant, ...] = (
     V("stage.mute", "stage.mute", P.MUTE, _mute, targets=True),
     V("chat.send", "chat.send", P.CHAT, _const({"text": "Bonjour à tous"})),
     V("chat.hide", "chat.hide", P.HIDE_CHAT, _chat_message, targets=True),
+    V("chat.release", "chat.release", P.HIDE_CHAT, _held_message, targets=True),
     V("moderation.remove", "moderation.remove", P.REMOVE, _parent, targets=True),
     V("moderation.ban", "moderation.ban", P.BAN, _parent, targets=True),
     V("media.publish", "media.publish", P.PUBLISH_MICROPHONE, _offer),

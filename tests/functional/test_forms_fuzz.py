@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import pytest
 import sqlalchemy as sa
 from aiohttp import web
@@ -28,7 +29,7 @@ from page_support import Client, csrf, login, make_cafe
 
 from server.keys import CAFES
 from sessions.clock import FixedClock
-from sessions.storage.tables import cafes, invitations, login_sessions, organisers
+from sessions.storage.tables import cafes, invitations, login_sessions, organisers, watch_lists
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -72,7 +73,7 @@ async def snapshot(app: web.Application) -> dict[str, list[Any]]:
     async with app[CAFES].db.connect() as conn:
         return {table.name: [tuple(r) for r in await conn.execute(
             sa.select(table).order_by(*table.primary_key.columns))]
-            for table in (cafes, invitations, organisers, login_sessions)}
+            for table in (cafes, invitations, organisers, login_sessions, watch_lists)}
 
 
 def check(status: int, allowed: set[int], errors: ServerErrors, what: object) -> None:
@@ -235,3 +236,35 @@ async def test_login_and_password_forms(
         allow_redirects=False)
     check(response.status, {401, 429}, server_errors, (email, target))
     assert await snapshot(app) == before
+
+
+watch_line = st.one_of(junk, st.sampled_from(["idiot", "crétin | block", "@telephone | flag",
+                                              "@numero", "x | peut-être", "!!!", "# note"]))
+watch_body = st.one_of(st.lists(watch_line, max_size=12).map("\n".join), big,
+                       st.integers(0, 400).map(lambda n: "\n".join(f"mot{i}" for i in range(n))))
+
+
+@fuzz(40)
+@given(body=watch_body, upload=st.one_of(st.none(), st.binary(max_size=300),
+                                         watch_body.map(str.encode)),
+       default=st.booleans(), csrf_ok=st.booleans())
+async def test_watched_word_forms(
+    client: Client, organiser: str, server_errors: ServerErrors, app: web.Application,
+    body: str, upload: bytes | None, default: bool, csrf_ok: bool,
+) -> None:
+    path = "/admin/watched-words" if default else f"/admin/cafes/{organiser}/watched-words"
+    token = await csrf(client, path) if csrf_ok else "stale"
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", token)
+    form.add_field("body", body)
+    if upload is not None:
+        form.add_field("file", upload, filename="mots.txt", content_type="text/plain")
+    before = await snapshot(app)
+    response = await client.post(path, data=form, allow_redirects=False)
+    check(response.status, {303, 400} | (set() if csrf_ok else {403}), server_errors, body)
+    if response.status != 303:
+        assert await snapshot(app) == before
+        if response.status == 400:
+            assert re.search(r'role="alert"[^>]*>[^<]+<', await response.text())
+    else:
+        check((await client.get(path)).status, {200}, server_errors, body)

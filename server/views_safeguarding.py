@@ -1,0 +1,117 @@
+"""Organiser pages of safeguarding: the watched-word lists (the organiser's default list and
+each café's own), with an import from a text file. Every form carries a CSRF token; every
+page needs a login."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from server import auth
+from server.keys import CAFES, CATALOGS, SERVICES
+from server.web_errors import LANG
+from sessions.cafe import Cafe
+from sessions.errors import InvalidInput
+from sessions.watchwords import MAX_LIST_CHARS, MAX_TERM_LENGTH, MAX_TERMS, parse_list
+
+log = logging.getLogger("causerie.http")
+routes = web.RouteTableDef()
+# A list's text plus an imported file, in UTF-8 (at most 4 bytes a character), and the form.
+FORM_MAX_BYTES = 2 * 4 * MAX_LIST_CHARS + 4096
+
+
+async def _list_form(request: web.Request) -> str:
+    """The list the organiser saves: the text area, with an imported file's lines added
+    (a term in both takes the file's action)."""
+    if request.content_length is not None and request.content_length > FORM_MAX_BYTES:
+        raise InvalidInput("This form is too large.")
+    form = await request.post()
+    token = form.get(auth.CSRF_FIELD)
+    await auth.check_csrf(request, token if isinstance(token, str) else None)
+    body = form.get("body", "")
+    if not isinstance(body, str):
+        raise InvalidInput("The field %(field)s is not valid.", field="body")
+    upload = form.get("file")
+    if isinstance(upload, web.FileField):
+        raw = upload.file.read(4 * MAX_LIST_CHARS + 1)
+        if raw:
+            try:
+                imported = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise InvalidInput("The imported file must be plain text in UTF-8.") from None
+            body = f"{body.rstrip()}\n{imported}"
+    return body[: 2 * MAX_LIST_CHARS]
+
+
+def _page(request: web.Request, *, cafe: Cafe | None, body: str, error: str | None = None,
+          saved: bool = False, status: int = 200) -> web.Response:
+    terms = 0
+    if error is None:
+        try:
+            terms = len(parse_list(body))
+        except InvalidInput:
+            terms = 0
+    return aiohttp_jinja2.render_template("admin/watched_words.html", request, {
+        "cafe": cafe, "body": body, "error": error, "saved": saved, "terms": terms,
+        "max_terms": MAX_TERMS, "max_term_length": MAX_TERM_LENGTH,
+        "action_url": f"/admin/cafes/{cafe.slug}/watched-words" if cafe
+        else "/admin/watched-words",
+    }, status=status)
+
+
+def _error(request: web.Request, exc: InvalidInput) -> str:
+    return request.app[CATALOGS].error_message(request[LANG], exc)
+
+
+@routes.get("/admin/watched-words", name="watched_words")
+async def default_list(request: web.Request) -> web.Response:
+    organiser = await auth.require_organiser(request, request.app[CAFES])
+    body = await request.app[SERVICES].watch.default_list(organiser.id)
+    return _page(request, cafe=None, body=body, saved=request.query.get("saved") == "1")
+
+
+@routes.post("/admin/watched-words")
+async def default_list_save(request: web.Request) -> web.StreamResponse:
+    organiser = await auth.require_organiser(request, request.app[CAFES])
+    body = await _list_form(request)
+    try:
+        await request.app[SERVICES].watch.save_default_list(organiser.id, body)
+    except InvalidInput as exc:
+        return _page(request, cafe=None, body=body, error=_error(request, exc), status=400)
+    raise web.HTTPSeeOther("/admin/watched-words?saved=1")
+
+
+@routes.get("/admin/cafes/{slug}/watched-words", name="cafe_watched_words")
+async def cafe_list(request: web.Request) -> web.Response:
+    await auth.require_organiser(request, request.app[CAFES])
+    cafe = await request.app[CAFES].get(request.match_info["slug"])
+    body = await request.app[SERVICES].watch.cafe_list(cafe.id)
+    return _page(request, cafe=cafe, body=body, saved=request.query.get("saved") == "1")
+
+
+@routes.post("/admin/cafes/{slug}/watched-words")
+async def cafe_list_save(request: web.Request) -> web.StreamResponse:
+    await auth.require_organiser(request, request.app[CAFES])
+    cafe = await request.app[CAFES].get(request.match_info["slug"])
+    body = await _list_form(request)
+    try:
+        await request.app[SERVICES].watch.save_cafe_list(cafe.id, body)
+    except InvalidInput as exc:
+        return _page(request, cafe=cafe, body=body, error=_error(request, exc), status=400)
+    raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}/watched-words?saved=1")
+
+
+async def safeguarding_section(request: web.Request, cafe: Cafe) -> dict[str, Any]:
+    """The café admin page's safeguarding section: its watched words, reports and the
+    evidence export."""
+    watch = request.app[SERVICES].watch
+    own = len(parse_list(await watch.cafe_list(cafe.id) or ""))
+    return {
+        "id": "safeguarding",
+        "title": request.app[CATALOGS].gettext(request[LANG], "Safeguarding"),
+        "template": "admin/_safeguarding.html",
+        "context": {"own_terms": own, "all_terms": len((await watch.matcher(cafe.id)).terms)},
+    }

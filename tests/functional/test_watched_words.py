@@ -1,0 +1,137 @@
+"""Watched words on the real app: the café's list on top of its organiser's default list
+(SQLite and PostgreSQL), and what each action does to a question, a chat message and a
+pseudonym through real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+from qa_support import join, make_cafe, services
+from signaling_fixtures import Live, invite
+from signaling_fixtures import make_cafe as make_live_cafe
+
+from sessions.clock import FixedClock
+from sessions.errors import InvalidInput, InvalidTransition
+from sessions.events import Audience
+from sessions.roles import Role
+from sessions.service_watch import WatchService
+from sessions.storage.database import Database
+from sessions.storage.tables import cafes, chat_messages, organisers, questions
+from sessions.watchwords import MAX_TERMS, WatchAction
+
+
+async def _organiser(db: Database, clock: FixedClock, email: str) -> int:
+    async with db.transaction() as conn:
+        return int((await conn.execute(sa.insert(organisers).values(
+            email=email, display_name="Claire", password_hash="x", created_at=clock.now(),
+        ).returning(organisers.c.id))).scalar_one())
+
+
+async def test_lists_default_then_cafe(db: Database, clock: FixedClock) -> None:
+    watch = WatchService(db, clock)
+    cafe = await make_cafe(db, clock)
+    # No organiser list yet: the shipped French list holds a phone number.
+    assert (await watch.verdict(cafe, "06 12 34 56 78")).action is WatchAction.HOLD
+    organiser = await _organiser(db, clock, "claire@example.org")
+    async with db.transaction() as conn:
+        await conn.execute(sa.update(cafes).where(cafes.c.id == cafe).values(
+            created_by=organiser))
+    await watch.save_default_list(organiser, "idiot | flag\n@email\n")
+    assert "idiot | flag" in await watch.default_list(organiser)
+    assert (await watch.verdict(cafe, "06 12 34 56 78")).action is None  # their own list now
+    assert (await watch.verdict(cafe, "Un IDIOT")).action is WatchAction.FLAG
+    await watch.save_cafe_list(cafe, "idiot | block\nécrans | flag")
+    assert (await watch.verdict(cafe, "un idiot")).action is WatchAction.BLOCK
+    assert (await watch.verdict(cafe, "les ECRANS")).action is WatchAction.FLAG
+    assert (await watch.verdict(cafe, "a@b.fr")).action is WatchAction.HOLD
+    with pytest.raises(InvalidInput):
+        await watch.save_cafe_list(cafe, "\n".join(f"mot{i}" for i in range(MAX_TERMS + 1)))
+    assert "écrans" in await watch.cafe_list(cafe)  # the refused list changed nothing
+    other = await make_cafe(db, clock)
+    assert await watch.cafe_list(other) == ""
+
+
+async def test_question_and_chat_actions(db: Database, clock: FixedClock) -> None:
+    cafe = await make_cafe(db, clock)
+    alice = await join(db, clock, cafe, "Alice")
+    mod = await join(db, clock, cafe, "Modo", Role.MODERATOR)
+    svc = services(db, clock)
+    await svc.qa.watch.save_cafe_list(cafe, "crétin | block\nécrans | flag")
+
+    with pytest.raises(InvalidInput) as refused:
+        await svc.qa.ask(alice, "Quel CRETIN a dit ça ?")
+    assert refused.value.params == {"terms": "crétin"}
+    events = await svc.qa.ask(alice, "Mon numéro : 06 12 34 56 78, rappelez-moi")
+    staff = next(e for e in events if e.audience is Audience.MODERATORS)
+    assert staff.payload["status"] == "pending"
+    assert staff.payload["watch"] == {"action": "hold", "terms": ["@telephone"]}
+    assert all("watch" not in e.payload for e in events if e.audience is not Audience.MODERATORS)
+    async with db.connect() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(questions)) == 1
+
+    with pytest.raises(InvalidInput):
+        await svc.moderation.send_chat(alice, "crétin")
+    flagged = await svc.moderation.send_chat(alice, "Les écrans le soir")
+    assert {e.audience for e in flagged} == {Audience.CAFE, Audience.MODERATORS}
+    held = await svc.moderation.send_chat(alice, "écrivez-moi : alice@example.org")
+    assert {(e.audience, e.participant_id) for e in held} == {
+        (Audience.MODERATORS, None), (Audience.PARTICIPANT, alice.participant_id)}
+    held_id = held[0].payload["id"]
+    assert held[0].payload["held"] is True and held[0].payload["watch"]["action"] == "hold"
+
+    bob = await join(db, clock, cafe, "Bob")
+    seen = [m["text"] for m in (await svc.moderation.chat_snapshot(bob))["messages"]]
+    assert seen == ["Les écrans le soir"]  # not the held one
+    own = (await svc.moderation.chat_snapshot(alice))["messages"]
+    assert [m.get("held", False) for m in own] == [False, True]
+    staff_view = (await svc.moderation.chat_snapshot(mod))["messages"]
+    assert staff_view[0]["watch"] == {"action": "flag", "terms": ["écrans"]}
+
+    released = await svc.moderation.release_chat(mod, held_id)
+    assert [e.audience for e in released] == [Audience.CAFE, Audience.MODERATORS]
+    assert "held" not in released[0].payload
+    with pytest.raises(InvalidTransition):
+        await svc.moderation.release_chat(mod, held_id)
+    seen = [m["text"] for m in (await svc.moderation.chat_snapshot(bob))["messages"]]
+    assert seen == ["Les écrans le soir", "écrivez-moi : alice@example.org"]
+    async with db.connect() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(chat_messages)
+                                 .where(chat_messages.c.held == sa.true())) == 0
+
+
+async def test_sockets_hold_release_and_pseudonyms(live: Live) -> None:
+    cafe = await make_live_cafe(live.cafes, live=True)
+    moderator = await live.peer()
+    await moderator.join(cafe, "Modo", invite=await invite(live.cafes, cafe, Role.MODERATOR))
+    marie, paul = await live.peer(), await live.peer()
+    await marie.join(cafe, "Marie")
+    await paul.join(cafe, "Paul")
+
+    refused = await (await live.peer()).join(cafe, "Appelle 06 12 34 56 78")
+    assert refused["error"]["code"] == "invalid_input"
+    assert "Choisissez-en un autre" in refused["error"]["message"]
+    refused = await (await live.peer()).join(cafe, "SALOPE")
+    assert refused["error"]["code"] == "invalid_input"
+
+    assert (await marie.call("chat.send", {"text": "Mon 06 12 34 56 78"}))["ok"] is True
+    held = await moderator.next("chat.message")
+    assert held["held"] is True and held["watch"]["terms"] == ["@telephone"]
+    assert (await marie.next("chat.message"))["held"] is True
+    forbidden = await paul.call("chat.release", {"message_id": held["id"]})
+    assert forbidden["error"]["code"] == "forbidden"
+    await asyncio.sleep(0.2)
+    assert "chat.message" not in paul.events  # held: the audience never saw it
+
+    assert (await moderator.call("chat.release", {"message_id": held["id"]}))["ok"] is True
+    public = await paul.next("chat.message")
+    assert public["id"] == held["id"] and "held" not in public
+    again = await moderator.call("chat.release", {"message_id": held["id"]})
+    assert again["error"]["code"] == "invalid_state"
+
+    assert (await marie.call("qa.ask", {"text": "écrivez à marie@example.org"}))["ok"]
+    pending = await moderator.next("qa.question")
+    assert pending["watch"] == {"action": "hold", "terms": ["@email"]}
+    await asyncio.sleep(0.2)
+    assert "qa.question" not in paul.events
