@@ -20,6 +20,7 @@ from server import (
     admin_sections,
     auth,
     views_admin,
+    views_help,
     views_public,
     views_review,
     views_safeguarding,
@@ -91,6 +92,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.add_routes(views_admin.routes)
     app.add_routes(views_review.routes)
     app.add_routes(views_safeguarding.routes)
+    app.add_routes(views_help.routes)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     if NODE_MODULES.is_dir():
         app.router.add_static("/vendor/", NODE_MODULES, name="vendor")

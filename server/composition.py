@@ -10,6 +10,7 @@ from server.config import Config
 from sessions.clock import Clock
 from sessions.ratelimit import RateLimiter
 from sessions.service_cafes import CafeService
+from sessions.service_help import HelpService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
 from sessions.service_stage import StageService
@@ -34,4 +35,5 @@ def build_services(config: Config, db: Database, clock: Clock,
         stage=StageService(db, clock, limits),
         moderation=ModerationService(db, clock, limiter, limits, cafes.watch),
         watch=cafes.watch,
+        cafe_help=HelpService(db, clock),
     )

@@ -8,7 +8,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from server.i18n import LANG_COOKIE, LOCALES
-from server.keys import CAFES, CONFIG, DATABASE, METRICS
+from server.keys import CAFES, CONFIG, DATABASE, METRICS, SERVICES
 from server.metrics import CONTENT_TYPE, metrics_allowed
 from server.urls import local_path
 from sessions.cafe import THEMES, Cafe, CafeStatus
@@ -47,6 +47,7 @@ async def cafe_page(request: web.Request) -> dict[str, object]:
         "question_max": config.limits.question_max_length,
         "chat_max": config.limits.chat_max_length,
         "pseudonym_max": config.limits.pseudonym_max_length,
+        "help": await request.app[SERVICES].cafe_help.help_for(cafe.id),
     }
 
 

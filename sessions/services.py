@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sessions.service_cafes import CafeService
+from sessions.service_help import HelpService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
 from sessions.service_stage import StageService
@@ -19,3 +20,4 @@ class Services:
     stage: StageService
     moderation: ModerationService
     watch: WatchService
+    cafe_help: HelpService

@@ -21,7 +21,9 @@ from aiohttp import web
 
 from sessions.cafe import THEMES
 from sessions.errors import Unavailable
+from sessions.help_settings import DEFAULT_HELP
 from sessions.storage.database import Database
+from sessions.storage.repo_help import effective_help
 from transcripts.export import (
     CONTENT_TYPES,
     FORMATS,
@@ -114,6 +116,8 @@ class TranscriptViews:
             "chapters_url": f"/cafes/{slug}/chapters.vtt",
             "audio_pending": transcript.audio_pending,
         }
+        async with self.db(request).connect() as conn:
+            context["help"] = await effective_help(conn, transcript.cafe_id, DEFAULT_HELP)
         return aiohttp_jinja2.render_template("transcript.html", request, context)
 
     async def transcript_export(self, request: web.Request) -> web.Response:

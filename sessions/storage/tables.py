@@ -290,3 +290,27 @@ reports = sa.Table(
     sa.Column("resolved_at", TS),
     sa.Column("created_at", TS, nullable=False),
 )
+
+cafe_help = sa.Table(
+    # A café's help numbers (JSON of `sessions.help_settings.HelpSettings`; NULL: the
+    # defaults) and its privacy notice per language (empty: the interface's default page).
+    "cafe_help", metadata,
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("help_lines", sa.JSON),
+    sa.Column("privacy_fr", sa.Text, nullable=False, server_default=""),
+    sa.Column("privacy_en", sa.Text, nullable=False, server_default=""),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+stage_leave_outs = sa.Table(
+    # A parent who spoke on stage asked that their stage time be left out of the published
+    # transcript; the organiser sees it in the review (and redacts their segments there).
+    "stage_leave_outs", metadata,
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("participant_id", sa.Integer, sa.ForeignKey("participants.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("requested_at", TS, nullable=False),
+    sa.Column("redacted_at", TS),
+)

@@ -29,7 +29,15 @@ from page_support import Client, csrf, login, make_cafe
 
 from server.keys import CAFES
 from sessions.clock import FixedClock
-from sessions.storage.tables import cafes, invitations, login_sessions, organisers, watch_lists
+from sessions.help_settings import HELP_LINES_MAX, HelpSettings
+from sessions.storage.tables import (
+    cafe_help,
+    cafes,
+    invitations,
+    login_sessions,
+    organisers,
+    watch_lists,
+)
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -73,7 +81,8 @@ async def snapshot(app: web.Application) -> dict[str, list[Any]]:
     async with app[CAFES].db.connect() as conn:
         return {table.name: [tuple(r) for r in await conn.execute(
             sa.select(table).order_by(*table.primary_key.columns))]
-            for table in (cafes, invitations, organisers, login_sessions, watch_lists)}
+            for table in (cafes, invitations, organisers, login_sessions, watch_lists,
+                          cafe_help)}
 
 
 def check(status: int, allowed: set[int], errors: ServerErrors, what: object) -> None:
@@ -105,7 +114,9 @@ async def test_query_strings(client: Client, organiser: str, server_errors: Serv
     for path, params in (("/", {"theme": theme}), (f"/cafes/{organiser}", {"invite": invite}),
                          ("/login", {"next": target}), ("/admin", {"saved": saved}),
                          (f"/admin/cafes/{organiser}", {"saved": saved}),
-                         ("/admin/password", {"x": saved})):
+                         ("/admin/password", {"x": saved}),
+                         (f"/cafes/{organiser}/privacy", {"x": saved}),
+                         (f"/admin/cafes/{organiser}/help", {"saved": saved})):
         response = await client.get(path, params=params, allow_redirects=False)
         check(response.status, {200}, server_errors, (path, params))
     assert await snapshot(app) == before
@@ -268,3 +279,35 @@ async def test_watched_word_forms(
             assert re.search(r'role="alert"[^>]*>[^<]+<', await response.text())
     else:
         check((await client.get(path)).status, {200}, server_errors, body)
+phoneish = st.one_of(st.sampled_from(["3018", "119", "+33 1 23 45 67 89", "0 800-05.12"]),
+                     st.text(alphabet="0123456789 .-+()", max_size=30), junk)
+help_text = st.one_of(st.sampled_from(["", " ", "\x00", "\u2028", "é" * 121, "Aide"]),
+                      st.text(max_size=130))
+help_fields = {f"{name}_{i}": (phoneish if name == "number" else help_text)
+               for i in range(HELP_LINES_MAX) for name in ("number", "fr", "en")}
+
+
+@fuzz(40)
+@given(form=st.fixed_dictionaries({}, optional={
+    **help_fields, "privacy_fr": field_value, "privacy_en": junk,
+    "use_default": st.one_of(st.sampled_from(["1", "0"]), junk)}))
+async def test_cafe_help_form(client: Client, organiser: str, server_errors: ServerErrors,
+                                 app: web.Application, form: dict[str, str]) -> None:
+    """Help numbers and privacy notice: refused with a message and nothing stored, or
+    stored as a valid value that every page of the café renders."""
+    before = await snapshot(app)
+    path = f"/admin/cafes/{organiser}/help"
+    token = await csrf(client, path)
+    response = await client.post(path, data={**form, "csrf_token": token},
+                                 allow_redirects=False)
+    check(response.status, {303, 400}, server_errors, form)
+    if response.status == 400:
+        assert re.search(r'class="error" role="alert">[^<]+<', await response.text())
+        assert await snapshot(app) == before
+        return
+    async with app[CAFES].db.connect() as conn:
+        lines = await conn.scalar(sa.select(cafe_help.c.help_lines))
+    if lines is not None:
+        assert 1 <= len(HelpSettings.from_json(lines).lines) <= HELP_LINES_MAX
+    for page in (f"/cafes/{organiser}", f"/cafes/{organiser}/privacy", path):
+        check((await client.get(page)).status, {200}, server_errors, (page, form))
