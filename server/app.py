@@ -21,10 +21,12 @@ from server import (
     auth,
     views_admin,
     views_help,
+    views_hls,
     views_public,
     views_review,
     views_safeguarding,
 )
+from server.broadcast import broadcast_lifetime
 from server.composition import build_services
 from server.config import Config, ensure_secret_key
 from server.i18n import Catalogs, negotiate
@@ -93,6 +95,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.add_routes(views_review.routes)
     app.add_routes(views_safeguarding.routes)
     app.add_routes(views_help.routes)
+    views_hls.setup(app)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     if NODE_MODULES.is_dir():
         app.router.add_static("/vendor/", NODE_MODULES, name="vendor")
@@ -100,8 +103,11 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     setup_signaling(app, services=SERVICES, translate=app[CATALOGS].error_message,
                     ice=config.ice, limits=config.limits, redis_url=config.redis_url,
                     node_id=config.cluster.node_id,
-                    node_ttl=config.cluster.node_ttl_seconds)
+                    node_ttl=config.cluster.node_ttl_seconds,
+                    webrtc_capacity=(config.broadcast.webrtc_capacity
+                                     if config.broadcast.enabled else 0))
     # After signaling's own lifetime: the recorder needs the media router and socket.io.
+    app.cleanup_ctx.append(broadcast_lifetime)
     app.cleanup_ctx.append(transcripts_lifetime)
     app.cleanup_ctx.append(observability_lifetime)
     return app

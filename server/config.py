@@ -77,6 +77,25 @@ class ClusterConfig(_Section):
     node_ttl_seconds: float = Field(15.0, ge=3.0, le=300.0)
 
 
+class BroadcastConfig(_Section):
+    # The café's programme (the expert's camera, every stage speaker's audio mixed), encoded
+    # once to H.264 + AAC while the café is live: HLS for large audiences and data saving,
+    # kept as the video replay. Off: WebRTC only, audio replay only.
+    enabled: bool = True
+    width: int = Field(640, ge=160, le=1920, multiple_of=4)
+    height: int = Field(480, ge=120, le=1088, multiple_of=4)
+    fps: Literal[15, 24, 25, 30] = 30
+    video_bitrate: int = Field(800_000, ge=100_000, le=8_000_000)
+    audio_bitrate: int = Field(64_000, ge=32_000, le=256_000)
+    # One keyframe and one HLS segment every so many seconds (1-2 s: the listing delay).
+    segment_seconds: float = Field(1.0, ge=1.0, le=4.0)
+    # Segments in the live playlist (the player starts about three from its end).
+    window: int = Field(6, ge=3, le=30)
+    # Parents per café on WebRTC; beyond it a parent gets the HLS player (0: no limit).
+    # Staff, the expert and parents on stage are always on WebRTC.
+    webrtc_capacity: int = Field(300, ge=0, le=100_000)
+
+
 class Config(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CAUSERIE_",
@@ -109,6 +128,7 @@ class Config(BaseSettings):
     limits: LimitsConfig = LimitsConfig()
     whisper: WhisperConfig = WhisperConfig()
     cluster: ClusterConfig = ClusterConfig()
+    broadcast: BroadcastConfig = BroadcastConfig()
 
     @field_validator("database_url")
     @classmethod

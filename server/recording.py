@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from server.broadcast import BROADCASTS
 from server.keys import CAFES, CLOCK, CONFIG, DATABASE
 from sessions.events import Audience, Outbound
 from signaling.keys import HUB, MEDIA
 from signaling.media import AudioChunk, MediaRouter
-from transcripts.caption_lines import CaptionMessage
+from transcripts.caption_lines import CaptionLine, CaptionMessage
 from transcripts.captions import CaptionSettings
 from transcripts.feed import CafeTimeline, Speaker, SpeakerFeed
 from transcripts.keys import TRANSCRIPTS
@@ -111,6 +112,9 @@ async def transcripts_lifetime(app: web.Application) -> AsyncIterator[None]:
         # The same emit path as every other event (signaling/protocol.md: `captions`).
         await hub.emit([Outbound(message.event, message.payload(), Audience.CAFE,
                                  message.cafe_id)])
+        broadcasts = app.get(BROADCASTS)
+        if broadcasts is not None and isinstance(message, CaptionLine) and message.final:
+            broadcasts.caption(message.cafe_id, message.text, message.end - message.start)
 
     whisper = config.whisper
     runtime = await Transcripts.start(

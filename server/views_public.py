@@ -48,6 +48,9 @@ async def cafe_page(request: web.Request) -> dict[str, object]:
         "chat_max": config.limits.chat_max_length,
         "pseudonym_max": config.limits.pseudonym_max_length,
         "help": await request.app[SERVICES].cafe_help.help_for(cafe.id),
+        # The live HLS broadcast (server.views_hls), for parents beyond the WebRTC places.
+        "hls_url": (str(request.app.router["hls_master"].url_for(slug=cafe.slug))
+                    if config.broadcast.enabled else ""),
     }
 
 

@@ -11,6 +11,8 @@ Hierarchy::
      │    └── InvitationEnded forbidden       the `role.changed` notice: an invitation ended
      └── InvalidInput
           └── PayloadTooLarge payload_too_large  a field over its size bound (an SDP)
+     ├── WebRtcFull         webrtc_full       the café's WebRTC places for parents are taken:
+     │                                        the page plays its HLS broadcast instead
     RateLimited (sessions)  rate_limited      the per-connection event rate
     Unavailable (sessions)  unavailable       Redis (or another backend) is not reachable:
      │                                        `backend_down` maps its errors, in `dispatch`
@@ -31,7 +33,7 @@ from sessions.errors import (
 )
 
 __all__ = ["BACKEND_ERRORS", "AlreadyJoined", "EventFlood", "InvitationEnded",
-           "MediaElsewhere", "NotJoined", "PayloadTooLarge", "UnknownEvent"]
+           "MediaElsewhere", "NotJoined", "PayloadTooLarge", "UnknownEvent", "WebRtcFull"]
 
 # What a backend that is not there raises: redis-py's errors, and the socket's own (refused,
 # reset, timed out: `TimeoutError` is an `OSError`).
@@ -54,6 +56,12 @@ class UnknownEvent(CauserieError):
     code = "unknown_event"
     http_status = 400
     default_message = "Unknown event: %(event)s."
+
+
+class WebRtcFull(CauserieError):
+    code = "webrtc_full"
+    http_status = 503
+    default_message = "Many parents are here: you are watching the café's broadcast."
 
 
 class PayloadTooLarge(InvalidInput):

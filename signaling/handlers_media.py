@@ -9,7 +9,7 @@ from sessions.actors import Actor
 from sessions.errors import PermissionDenied, Unavailable
 from sessions.roles import Permission, Role
 from signaling import messages as m
-from signaling.errors import PayloadTooLarge
+from signaling.errors import PayloadTooLarge, WebRtcFull
 from signaling.events import Ack, EventSpec
 from signaling.hub import Connection, Hub
 from signaling.media import MediaRouter
@@ -69,9 +69,25 @@ async def subscribe(hub: Hub, conn: Connection, _msg: m.MediaSubscribe) -> Ack:
     await _not_banned(hub, actor)
     await hub.require_media_here(actor.cafe_id)
     router = _router(hub)
+    await _within_capacity(hub, conn, router)
     offer = await router.subscribe(actor.cafe_id, actor.participant_id)
     conn.subscribed = True
     return {"sdp": offer, "type": "offer", "slots": router.slot_sources(actor.cafe_id)}
+
+
+async def _within_capacity(hub: Hub, conn: Connection, router: MediaRouter) -> None:
+    """A parent beyond the café's WebRTC places gets `WebRtcFull` (the page then plays the
+    HLS broadcast), unless on stage: read now, the stage may have changed elsewhere."""
+    actor = conn.actor
+    assert actor is not None
+    capacity = hub.webrtc_capacity
+    if not capacity or actor.role is not Role.PARTICIPANT or conn.subscribed:
+        return
+    if router.subscriber_count(actor.cafe_id) < capacity:
+        return
+    speaker = await hub.services().stage.speaker_state(actor.cafe_id, actor.participant_id)
+    if not speaker.on_stage:
+        raise WebRtcFull()
 
 
 async def answer(hub: Hub, conn: Connection, msg: m.MediaAnswer) -> Ack:

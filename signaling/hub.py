@@ -86,6 +86,9 @@ class Hub:
     # which process holds each café's media (several processes: `signaling.placement`)
     placement: Placement = field(default_factory=SingleNode)
     namespace: str = "/"
+    # Parents per café on WebRTC (0: no limit); beyond, `media.subscribe` answers
+    # `webrtc_full` and the page plays the café's HLS instead (staff and stage: always).
+    webrtc_capacity: int = 0
     connections: dict[str, Connection] = field(default_factory=dict)
     observers: list[CafeObserver] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)

@@ -47,6 +47,7 @@ def setup_signaling(
     path: str = "socket.io",
     node_id: str = "",
     node_ttl: float = 15.0,
+    webrtc_capacity: int = 0,
 ) -> None:
     """Mount socket.io on `app` at `/socket.io/`.
 
@@ -55,7 +56,8 @@ def setup_signaling(
     is `(lang, error) -> message` (`server.i18n.Catalogs.error_message`). With `redis_url`,
     rooms, presence and rate limits are shared by every process through Redis.
     `cors_allowed_origins`: None accepts the page's own origin only. `node_id` (with
-    `redis_url`): this process's media node (`signaling.placement`).
+    `redis_url`): this process's media node (`signaling.placement`). `webrtc_capacity`:
+    parents per café on WebRTC before `media.subscribe` answers `webrtc_full` (0: no limit).
     """
     manager: LocalFanout = (FanoutRedisManager(redis_url, channel=pubsub_channel(redis_url))
                             if redis_url else FanoutManager())
@@ -71,7 +73,7 @@ def setup_signaling(
     hub = Hub(sio=sio, presence=presence, translate=translate, limits=limits,
               ice_servers=ice_servers_for_browser(ice.stun_urls, ice.turn_urls,
                                                   ice.turn_username, ice.turn_credential),
-              services=lambda: app[services])
+              services=lambda: app[services], webrtc_capacity=webrtc_capacity)
     if redis_url and node_id:
         hub.placement = RedisPlacement(redis_url, node_id, ttl=node_ttl)
     namespace = CafeNamespace(hub)

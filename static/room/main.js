@@ -6,6 +6,7 @@ import { Strings } from "./strings.js";
 import { Connection, RequestError } from "./connection.js";
 import { Publisher, Subscriber } from "./media.js";
 import { Player } from "./player.js";
+import { BroadcastPlayer } from "./broadcast.js";
 import { QuestionBoard } from "./qa.js";
 import { StagePanel } from "./stage.js";
 import { ChatPanel } from "./chat.js";
@@ -48,6 +49,13 @@ class Room {
       unmuteButton: $("unmute"), audioBox: $("remote-audio"),
       words: { waiting: this.t("camera.waiting"), off: this.t("camera.stopped") },
     });
+    this.broadcast = new BroadcastPlayer({
+      video: $("stage-video"), url: this.cafe.hls || "",
+      onPlaying: (blocked) => this.player.broadcastSound(blocked),
+    });
+    this.onStage = false;
+    this.overCapacity = false; // the server said the café's WebRTC places are taken
+    this.dataSaving = localStorage.getItem("causerie.data-saving") === "1";
     this.prompter = new Prompt($("prompt-dialog"));
     this.alerts = new Alerts($("alert-sound"));
     this.meter = new MicMeter($("mic-level"));
@@ -230,6 +238,8 @@ class Room {
     const rawAudio = localStorage.getItem("causerie.raw-audio") === "1";
     // Connections from before a reconnection are dead for the server: start over.
     if (this.subscriber) this.subscriber.close();
+    this.overCapacity = false;
+    this.showDataSaving();
     this.subscriber = new Subscriber(this.connection, {
       iceServers: this.iceServers,
       onTracks: (tracks) => this.player.setTracks(tracks),
@@ -265,6 +275,11 @@ class Room {
     this.publishers = publishers;
     const others = publishers.filter((p) => p.participant_id !== this.me.id);
     if (!this.can("subscribe_media") || others.length === 0) return;
+    if (this.wantsBroadcast()) {
+      this.startBroadcast();
+      return;
+    }
+    this.stopBroadcast();
     if (this.subscriber.live) return;
     this.resubscribe();
   }
@@ -272,8 +287,54 @@ class Room {
   resubscribe() {
     if (!this.joined || this.ended || !this.subscriber) return;
     this.subscriber.subscribe().catch((error) => {
+      if (error.code === "webrtc_full" && this.broadcast.available) {
+        this.overCapacity = true;
+        this.applyMediaMode();
+        return;
+      }
       if (this.connection && this.connection.connected) this.notice(this.errorText(error));
     });
+  }
+
+  /** A parent off stage watches the HLS broadcast when they chose data saving or when the
+   *  café's WebRTC places are taken; on stage, everyone is on WebRTC (no delay to talk). */
+  wantsBroadcast() {
+    return this.broadcast.available && this.me.role === "participant" && !this.onStage
+      && (this.dataSaving || this.overCapacity);
+  }
+
+  applyMediaMode() {
+    if (!this.joined || this.ended) return;
+    if (this.wantsBroadcast() && this.subscriber && this.subscriber.pc) this.subscriber.close();
+    this.setPublishers(this.publishers);
+  }
+
+  startBroadcast() {
+    if (this.broadcast.active) return;
+    this.player.setBroadcast(true);
+    this.broadcast.start();
+    this.announce(this.t("broadcast.on"));
+    $("broadcast-note").hidden = false;
+  }
+
+  stopBroadcast() {
+    if (!this.broadcast.active) return;
+    this.broadcast.stop();
+    this.player.setBroadcast(false);
+    $("broadcast-note").hidden = true;
+  }
+
+  showDataSaving() {
+    const button = $("data-saving");
+    button.hidden = !(this.broadcast.available && this.me.role === "participant");
+    button.setAttribute("aria-pressed", String(this.dataSaving));
+  }
+
+  toggleDataSaving() {
+    this.dataSaving = !this.dataSaving;
+    localStorage.setItem("causerie.data-saving", this.dataSaving ? "1" : "0");
+    this.showDataSaving();
+    this.applyMediaMode();
   }
 
   async republish() {
@@ -350,6 +411,10 @@ class Room {
 
   showOnStage(on) {
     show($("on-stage"), on && !this.can("publish_camera"));
+    if (this.onStage !== on) {
+      this.onStage = on;
+      this.applyMediaMode();
+    }
   }
 
   async stopPublishing(tellServer = true) {
@@ -437,6 +502,7 @@ class Room {
       this.connection.close();
     }
     if (this.subscriber) this.subscriber.close();
+    this.stopBroadcast();
     if (this.publisher) this.publisher.stop({ tellServer: false });
     this.player.clear();
     show($("room"), false);
@@ -477,6 +543,7 @@ class Room {
       box.focus();
     });
     $("leave-cafe").addEventListener("click", () => this.leave());
+    $("data-saving").addEventListener("click", () => this.toggleDataSaving());
     $("go-live").addEventListener("click", () => this.goLive());
     $("stop-live").addEventListener("click", () => this.stopPublishing(true));
     $("toggle-mic").addEventListener("click", (event) => {

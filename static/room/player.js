@@ -16,6 +16,7 @@ export class Player {
     this.soundBlocked = false;
     this.lastFrame = 0; // performance.now() of the last picture shown, 0: none yet
     this.cameraOff = false;
+    this.broadcast = false; // the café's HLS plays in the <video> (static/room/broadcast.js)
     unmuteButton.addEventListener("click", () => this.unmute());
     this.watchFrames();
     this.watchdog = setInterval(() => this.checkStall(), 500);
@@ -41,7 +42,8 @@ export class Player {
 
   checkStall() {
     if (this.local) return;
-    const hasTrack = Boolean(this.video.srcObject && this.video.srcObject.getVideoTracks().length);
+    const hasTrack = this.broadcast
+      || Boolean(this.video.srcObject && this.video.srcObject.getVideoTracks().length);
     const stalled = !this.lastFrame || performance.now() - this.lastFrame > STALL_MS;
     const showing = hasTrack && !this.cameraOff && !stalled;
     // The word covers the video rather than hiding it: a hidden <video> paints no frames,
@@ -67,10 +69,25 @@ export class Player {
     }
   }
 
+  /** The broadcast takes the <video> (its sound included), or gives it back. */
+  setBroadcast(on) {
+    this.broadcast = on;
+    this.lastFrame = 0;
+    this.video.muted = on ? this.soundBlocked : true;
+    this.unmuteButton.hidden = !(this.soundBlocked && (on || this.audios.size > 0));
+    this.checkStall();
+  }
+
+  /** The broadcast's play() was refused with sound (or not). */
+  broadcastSound(blocked) {
+    this.soundBlocked = blocked;
+    this.unmuteButton.hidden = !blocked;
+  }
+
   setTracks(tracks) {
     this.lastTracks = tracks;
     this.setAudio(tracks);
-    if (this.local) return;
+    if (this.local || this.broadcast) return;
     const videoTrack = tracks.find((t) => t.kind === "video");
     const current = this.video.srcObject && this.video.srcObject.getVideoTracks()[0];
     if (videoTrack && videoTrack !== current) {
@@ -101,7 +118,7 @@ export class Player {
       this.audios.set(track.id, audio);
       this.tryPlay(audio);
     }
-    this.unmuteButton.hidden = !(this.soundBlocked && this.audios.size > 0);
+    this.unmuteButton.hidden = !(this.soundBlocked && (this.audios.size > 0 || this.broadcast));
   }
 
   tryPlay(audio) {
@@ -118,6 +135,10 @@ export class Player {
   unmute() {
     this.soundBlocked = false;
     this.unmuteButton.hidden = true;
+    if (this.broadcast) {
+      this.video.muted = false;
+      this.video.play().catch(() => {});
+    }
     for (const audio of this.audios.values()) {
       audio.muted = false;
       audio.play().catch(() => {});
