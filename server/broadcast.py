@@ -7,16 +7,14 @@ Folders: ``data_dir/programme/<café id>/<run>/`` (`signaling.media.hls.HlsLayou
 run per start of the programme in a process (a restart mid-café starts a new run: the
 segments of the first are kept), and ``runs.json`` beside them: each run's name and the café
 second its programme second 0 was (`ProgrammeRuns`). The replay (`server.video_replay`) is
-built from them after the café.
+built from them after the café (`transcripts.video_replay`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -35,11 +33,11 @@ from signaling.media.encoder import Output, ProgrammeEncoder
 from signaling.media.hls import HlsLayout, hls_output
 from signaling.media.programme import Programme, ProgrammeSettings, TapSource
 from signaling.media.subtitles import LiveSubtitles, first_video_pts
+from transcripts.video_replay import ProgrammeRuns, Run, VideoReplays, programme_folder
 
 log = logging.getLogger("causerie.broadcast")
 
-__all__ = ["BROADCASTS", "Broadcast", "Broadcasts", "ProgrammeRuns", "broadcast_lifetime",
-           "programme_folder", "settings_of"]
+__all__ = ["BROADCASTS", "Broadcast", "Broadcasts", "broadcast_lifetime", "settings_of"]
 
 SUBTITLE_TICK = 0.25  # seconds between subtitle segment checks
 
@@ -49,44 +47,6 @@ def settings_of(config: BroadcastConfig) -> ProgrammeSettings:
         width=config.width, height=config.height, fps=config.fps,
         gop_seconds=config.segment_seconds, video_bitrate=config.video_bitrate,
         audio_bitrate=config.audio_bitrate)
-
-
-def programme_folder(data_dir: Path, cafe_id: int) -> Path:
-    return data_dir / "programme" / str(int(cafe_id))
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    name: str  # "r1", "r2"...
-    cafe_seconds: float  # café second of the run's programme second 0
-
-
-class ProgrammeRuns:
-    """``runs.json`` of a café's programme folder: its runs, oldest first."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.path = folder / "runs.json"
-
-    def read(self) -> list[Run]:
-        try:
-            rows = json.loads(self.path.read_text())
-            return [Run(str(r["run"]), float(r["cafe_seconds"])) for r in rows]
-        except (OSError, ValueError, KeyError, TypeError):
-            return []
-
-    def add(self, cafe_seconds: float) -> Run:
-        runs = self.read()
-        run = Run(f"r{len(runs) + 1}", round(cafe_seconds, 3))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(".runs.json.tmp")
-        tmp.write_text(json.dumps([{"run": r.name, "cafe_seconds": r.cafe_seconds}
-                                   for r in [*runs, run]]))
-        os.replace(tmp, self.path)
-        return run
-
-    def layout(self, run: Run) -> HlsLayout:
-        return HlsLayout(self.folder / run.name)
 
 
 @dataclass(eq=False)
@@ -128,6 +88,8 @@ class Broadcasts:
         self._live: dict[int, Broadcast] = {}
         self._slugs: dict[str, int] = {}
         self._starting: set[int] = set()
+        self.replays = VideoReplays(data_dir)
+        self._replays: set[asyncio.Task[object]] = set()
 
     # -- lookups ----------------------------------------------------------------------
 
@@ -156,6 +118,11 @@ class Broadcasts:
 
     async def cafe_closed(self, cafe_id: int) -> None:
         if await self._stop(cafe_id):
+            # The video replay, remuxed from the kept segments (nothing is redacted yet: the
+            # review comes after the café; a later redaction rebuilds it).
+            task = asyncio.create_task(self.replays.build(cafe_id))
+            self._replays.add(task)
+            task.add_done_callback(self._replays.discard)
             for callback in list(self.ended):
                 callback(cafe_id)
 
@@ -180,7 +147,7 @@ class Broadcasts:
         cafe_seconds = max(0.0, (now - (cafe.opened_at or now)).total_seconds())
         runs = ProgrammeRuns(programme_folder(self.data_dir, cafe_id))
         run = await asyncio.to_thread(runs.add, cafe_seconds)
-        layout = runs.layout(run)
+        layout = HlsLayout(runs.folder / run.name)
         layout.folder.mkdir(parents=True, exist_ok=True)
         settings = self.settings
         encoder = ProgrammeEncoder(settings, f"cafe={cafe_id}")
@@ -238,6 +205,7 @@ class Broadcasts:
     async def aclose(self) -> None:
         for cafe_id in list(self._live):
             await self._stop(cafe_id)
+        await asyncio.gather(*self._replays, return_exceptions=True)
 
 
 BROADCASTS = web.AppKey("broadcasts", Broadcasts)

@@ -25,12 +25,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server.broadcast import BROADCASTS, ProgrammeRuns, programme_folder, settings_of
+from server.broadcast import BROADCASTS, settings_of
 from server.keys import CAFES, CATALOGS, CONFIG
 from server.web_errors import LANG
 from sessions.cafe import CafeStatus
 from sessions.errors import NotFound
 from signaling.media.hls import master_playlist
+from transcripts.video_replay import ProgrammeRuns, programme_folder
 
 __all__ = ["HLS_CACHE", "HlsCache", "routes"]
 

@@ -1,4 +1,5 @@
-// Transcript page: click a segment (or arrive with #t=SECONDS) to play from that moment;
+// Transcript page: click a segment (or arrive with #t=SECONDS) to play from that moment
+// (the café's video replay when there is one, else its audio replay);
 // the segment being played is highlighted; captions come from the transcript's VTT track.
 // Text is only ever set with textContent.
 (function () {
@@ -83,6 +84,18 @@
       var t = player.currentTime + offset;
       var i = indexAt(t);
       mark(i >= 0 && t <= ends[i] + 1 ? i : -1, false);
+    });
+    // The tracks are in café seconds; the player's time 0 is café second `offset`.
+    Array.prototype.forEach.call(player.querySelectorAll("track"), function (el) {
+      if (!offset || !el.track) { return; }
+      var shift = function () {
+        var cues = el.track.cues;
+        for (var k = 0; cues && k < cues.length; k++) {
+          cues[k].startTime = Math.max(0, cues[k].startTime - offset);
+          cues[k].endTime = Math.max(0, cues[k].endTime - offset);
+        }
+      };
+      if (el.readyState === 2) { shift(); } else { el.addEventListener("load", shift); }
     });
     var track = player.querySelector("track");
     // An <audio> element never draws cues: keep the track hidden and show the active cue.

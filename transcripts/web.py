@@ -35,6 +35,7 @@ from transcripts.export import (
     render,
     to_chapters,
 )
+from transcripts.repository import TranscriptRepository
 from transcripts.search import (
     SearchFilters,
     SearchQueryError,
@@ -44,6 +45,7 @@ from transcripts.search import (
     search,
 )
 from transcripts.search_query import MAX_QUERY_LENGTH
+from transcripts.video_replay import VideoReplay, VideoReplays
 
 log = logging.getLogger("causerie.transcripts")
 
@@ -59,6 +61,16 @@ class TranscriptViews:
         self.database = database
         self.data_dir = data_dir
         self.zone = zone
+        self.videos = VideoReplays(data_dir) if data_dir is not None else None
+
+    async def video(self, request: web.Request, transcript: Transcript) -> VideoReplay | None:
+        """The café's video replay, when it exists and silences every redaction (a stale
+        one is rebuilt meanwhile: the page plays the audio replay until then)."""
+        if self.videos is None or transcript.audio_pending:
+            return None
+        spans = await TranscriptRepository(self.db(request)).redaction_spans(
+            transcript.cafe_id)
+        return self.videos.current(transcript.cafe_id, spans)
 
     def db(self, request: web.Request) -> Database:
         return request.app[self.database]
@@ -106,10 +118,14 @@ class TranscriptViews:
         slug = transcript.slug
         has_audio = not transcript.audio_pending and transcript.recording is not None and (
             recording_file(transcript.recording, self.data_dir) is not None)
+        video = await self.video(request, transcript)
         context = {
             "transcript": transcript,
             "clock": clock,
             "has_audio": has_audio,
+            # The expert's video (the café's programme) instead of the audio-only mix.
+            "video_url": f"/cafes/{slug}/replay.mp4" if video else "",
+            "video_offset": video.cafe_seconds if video else 0.0,
             "audio_offset": transcript.recording.offset if transcript.recording else 0.0,
             "recording_url": f"/cafes/{slug}/recording",
             "exports": [(fmt, f"/cafes/{slug}/transcript.{fmt}") for fmt in FORMATS],
@@ -134,6 +150,17 @@ class TranscriptViews:
         transcript = await load_transcript(self.db(request), request.match_info["slug"])
         return web.Response(text=to_chapters(transcript), content_type="text/vtt",
                             charset="utf-8", headers={"Cache-Control": "no-cache"})
+
+    async def video_replay(self, request: web.Request) -> web.StreamResponse:
+        transcript = await load_transcript(self.db(request), request.match_info["slug"])
+        if transcript.audio_pending:
+            raise Unavailable("The recording is being prepared; try again in a moment.")
+        video = await self.video(request, transcript)
+        if video is None:
+            raise TranscriptNotFound("This recording is not available.")
+        # FileResponse answers Range requests: the player seeks without downloading all.
+        return web.FileResponse(video.path, headers={"Content-Type": "video/mp4",
+                                                     "Cache-Control": "no-cache"})
 
     async def recording(self, request: web.Request) -> web.StreamResponse:
         transcript = await load_transcript(self.db(request), request.match_info["slug"])
@@ -171,4 +198,5 @@ def setup_routes(app: web.Application, database: web.AppKey[Database], *,
     app.router.add_get(f"/cafes/{{slug}}/transcript.{{fmt:(?:{formats})}}",
                        views.transcript_export, name="transcript_export")
     app.router.add_get("/cafes/{slug}/recording", views.recording, name="recording")
+    app.router.add_get("/cafes/{slug}/replay.mp4", views.video_replay, name="video_replay")
     app.router.add_get("/cafes/{slug}/chapters.vtt", views.chapters, name="chapters")

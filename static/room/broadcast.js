@@ -7,6 +7,14 @@
 const HLS_MODULE = "/vendor/hls.js/dist/hls.min.mjs";
 const RETRY_MS = 3000;
 
+/** Safari (and a browser without Media Source Extensions) plays HLS itself; elsewhere
+ *  hls.js, even where the browser says "maybe" (recent Chromium), for one behaviour. */
+function prefersNative(video) {
+  if (!video.canPlayType("application/vnd.apple.mpegurl")) return false;
+  const apple = /Apple/.test(navigator.vendor || "");
+  return apple || !(window.MediaSource || window.ManagedMediaSource);
+}
+
 export class BroadcastPlayer {
   constructor({ video, url, onPlaying }) {
     this.video = video;
@@ -26,7 +34,7 @@ export class BroadcastPlayer {
     this.active = true;
     const video = this.video;
     video.srcObject = null;
-    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    if (prefersNative(video)) {
       video.src = this.url;
       this.showCaptions();
       video.addEventListener("loadedmetadata", () => this.showCaptions(), { once: true });
@@ -40,7 +48,12 @@ export class BroadcastPlayer {
       this.active = false;
       return;
     }
-    if (!this.active || !Hls.isSupported()) return;
+    if (!this.active) return;
+    if (!Hls.isSupported()) {
+      video.src = this.url; // last resort: whatever the browser can do
+      this.play();
+      return;
+    }
     const hls = new Hls({
       enableWorker: false, // the page's CSP allows no blob: worker
       liveSyncDurationCount: 2, // two segments (2 s) behind the live edge
