@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from e2e_harness import CHROMIUM_FLAGS, Cafe, Namespace, Server, speech_wav
-from e2e_pages import Room
+from e2e_pages import Room, room_telling_on_failure
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 SPEECH = (
@@ -90,13 +90,8 @@ def audience_browser(playwright: Playwright, namespace: Namespace,
 
 @pytest.fixture()
 def room(server: Server, request: pytest.FixtureRequest) -> Iterator[Room]:
-    opened = Room(server)
-    yield opened
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("--- browser console ---\n" + "\n".join(opened.console[-80:]))
-        print("--- server log ---\n" + server.log_tail(80))
-    opened.close()
+    with room_telling_on_failure(server, request) as opened:
+        yield opened
 
 
 @pytest.hookimpl(hookwrapper=True)

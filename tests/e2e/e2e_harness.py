@@ -14,11 +14,13 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -174,6 +176,17 @@ class Server:
         subprocess.run([CAUSERIE, "admin", "create", "--email", email, "--name", name,
                         "--password-stdin"], input=password + "\n", env=self.env, cwd=REPO,
                        check=True, capture_output=True, text=True)
+
+    def query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        """Read the server's SQLite database directly (what the page cannot show)."""
+        with sqlite3.connect(self.data_dir / "causerie.db") as db:
+            return list(db.execute(sql, args).fetchall())
+
+    def opened_at(self, slug: str) -> datetime:
+        """The café's opening as the server recorded it (its clock places audio by it)."""
+        ((value,),) = self.query("SELECT opened_at FROM cafes WHERE slug = ?", slug)
+        opened = datetime.fromisoformat(str(value))
+        return opened if opened.tzinfo else opened.replace(tzinfo=UTC)
 
     def log_tail(self, lines: int = 60) -> str:
         try:

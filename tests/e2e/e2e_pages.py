@@ -3,8 +3,14 @@ counters of the page's peer connections (`window.causerie.subscriber` / `.publis
 
 from __future__ import annotations
 
+import base64
+import json
 import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from e2e_harness import Server
 from playwright.sync_api import Browser, BrowserContext, Page
@@ -130,3 +136,50 @@ class Room:
     def close(self) -> None:
         for context in self.contexts:
             context.close()
+
+
+def fetch_text(page: Page, url: str) -> str:
+    """GET from inside the page (the server listens inside the network namespace)."""
+    return str(page.evaluate(
+        "async (u) => (await fetch(u, {cache: 'no-store'})).text()", url))
+
+
+def fetch_bytes(page: Page, url: str) -> bytes:
+    encoded = page.evaluate("""async (u) => {
+      const buf = new Uint8Array(await (await fetch(u, {cache: 'no-store'})).arrayBuffer());
+      let s = ''; for (let i = 0; i < buf.length; i += 8192) {
+        s += String.fromCharCode.apply(null, buf.subarray(i, i + 8192)); }
+      return btoa(s); }""", url)
+    return base64.b64decode(str(encoded))
+
+
+def search_hits(page: Page, word: str, slug: str) -> list[dict[str, Any]]:
+    """`/api/search` for ``word`` in one café, as the page would ask it."""
+    query = urllib.parse.urlencode({"q": word, "cafe": slug})
+    hits: list[dict[str, Any]] = json.loads(fetch_text(page, f"/api/search?{query}"))["hits"]
+    return hits
+
+
+def log_in(page: Page, base_url: str, email: str, password: str, next_path: str) -> None:
+    """The organiser's login form, then wait for the page it leads to."""
+    page.goto(f"{base_url}/login?{urllib.parse.urlencode({'next': next_path})}")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"**{next_path}")
+
+
+@contextmanager
+def room_telling_on_failure(server: Server, request: Any, log_lines: int = 80,
+                            ) -> Iterator[Room]:
+    """A `Room` for one test (``request`` its pytest request); if the test failed, the
+    browser console and the server log's tail are printed before the pages close."""
+    opened = Room(server)
+    try:
+        yield opened
+    finally:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print("--- browser console ---\n" + "\n".join(opened.console[-80:]))
+            print("--- server log ---\n" + server.log_tail(log_lines))
+        opened.close()

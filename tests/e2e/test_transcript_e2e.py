@@ -7,37 +7,36 @@ transcript on the admin page; `/api/search` then finds the words at the café ti
 they were spoken (within 2 s), the search page highlights them, and the hit's link opens the
 transcript page playing from that moment with the matching segment highlighted.
 
-Café time of a sentence = (when getUserMedia resolved in the expert's page, which is when
-Chromium starts reading the fake-microphone file) - (the café's `opened_at`, the server's
-own clock, read from its database) + (the sentence's onset in the WAV). Both clocks are this
-machine's wall clock.
+Café time of a sentence: see e2e_speech.py.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import subprocess
 import time
 import urllib.parse
-import wave
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from e2e_harness import CAUSERIE, CHROMIUM_FLAGS, REPO, Cafe, Namespace, Server
-from e2e_pages import Room, end_cafe, go_live, open_cafe, wait_for_js
+from e2e_harness import REPO, Cafe, Namespace, Server
+from e2e_pages import (
+    Room,
+    end_cafe,
+    fetch_text,
+    go_live,
+    log_in,
+    open_cafe,
+    room_telling_on_failure,
+    search_hits,
+    wait_for_js,
+)
+from e2e_speech import MIC_HOOK, Speech, sentences_wav, speaking_chromium
 from playwright.sync_api import Browser, Page, Playwright
 
 # 35-65 s here: server start with a caption model, 18 s of speech, the final transcript.
 pytestmark = [pytest.mark.e2e, pytest.mark.whisper, pytest.mark.timeout(240)]
 
-RATE = 48_000
-LEAD_SILENCE = 1.5  # s: the fake microphone starts before media reaches the server
 PAUSE = 2.5  # s between sentences: separate captions and separate transcript segments
 # (sentence, the word the test searches for in it)
 SENTENCES = (
@@ -52,64 +51,6 @@ SEARCHED = "téléphone"
 TOLERANCE = 2.0  # s between where a sentence was spoken and its hit's start
 ORGANISER = ("orga@example.org", "Organisatrice", "mot-de-passe-de-test-42")
 
-# When the expert's page got its microphone (Date.now(), ms), kept on window.
-_GUM_HOOK = """
-(() => {
-  const md = navigator.mediaDevices;
-  if (!md || !md.getUserMedia) return;
-  const original = md.getUserMedia.bind(md);
-  md.getUserMedia = async (constraints) => {
-    const stream = await original(constraints);
-    // The microphone's start (the expert's camera preview asks for video alone, earlier).
-    if (constraints && constraints.audio && window.__micStartedAt === undefined) {
-      window.__micStartedAt = Date.now();
-    }
-    return stream;
-  };
-})();
-"""
-
-
-@dataclass(frozen=True)
-class Speech:
-    path: Path
-    onsets: tuple[float, ...]  # s into the file where each sentence's sound starts
-    duration: float
-
-
-def _espeak(text: str, directory: Path, index: int) -> np.ndarray[Any, np.dtype[np.int16]]:
-    raw = directory / f"s{index}-raw.wav"
-    resampled = directory / f"s{index}.wav"
-    subprocess.run(["espeak-ng", "-v", "fr", "-s", "150", "-w", str(raw), text], check=True,
-                   capture_output=True)
-    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(resampled)],
-                   check=True, capture_output=True)
-    with wave.open(str(resampled), "rb") as w:
-        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-
-
-def build_speech(directory: Path) -> Speech:
-    parts: list[np.ndarray[Any, np.dtype[np.int16]]] = [np.zeros(int(LEAD_SILENCE * RATE),
-                                                                 np.int16)]
-    onsets: list[float] = []
-    position = len(parts[0])
-    for index, (text, _) in enumerate(SENTENCES):
-        samples = _espeak(text, directory, index)
-        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 500)
-        onsets.append((position + (int(loud[0]) if len(loud) else 0)) / RATE)
-        parts.append(samples)
-        parts.append(np.zeros(int(PAUSE * RATE), np.int16))
-        position += len(samples) + int(PAUSE * RATE)
-    audio = np.concatenate(parts)
-    path = directory / "speech.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(audio.tobytes())
-    return Speech(path, tuple(onsets), len(audio) / RATE)
-
-
 class CaptioningServer(Server):
     """The harness's server with live captions on (the shared model from the environment)."""
 
@@ -117,23 +58,11 @@ class CaptioningServer(Server):
     def env(self) -> dict[str, str]:
         return super().env | {"CAUSERIE_WHISPER__LIVE_CAPTIONS": "true"}
 
-    def create_organiser(self, email: str, name: str, password: str) -> None:
-        subprocess.run([CAUSERIE, "admin", "create", "--email", email, "--name", name,
-                        "--password-stdin"], input=password + "\n", env=self.env, cwd=REPO,
-                       check=True, capture_output=True, text=True)
-
-    def opened_at(self, slug: str) -> datetime:
-        """The café's opening as the server recorded it (its clock places audio by it)."""
-        with sqlite3.connect(self.data_dir / "causerie.db") as db:
-            (value,) = db.execute("SELECT opened_at FROM cafes WHERE slug = ?",
-                                  (slug,)).fetchone()
-        opened = datetime.fromisoformat(str(value))
-        return opened if opened.tzinfo else opened.replace(tzinfo=UTC)
-
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
-    return build_speech(tmp_path_factory.mktemp("transcript-speech"))
+    return sentences_wav(tmp_path_factory.mktemp("transcript-speech"),
+                         [text for text, _ in SENTENCES], pause=PAUSE)
 
 
 @pytest.fixture(scope="module")
@@ -152,48 +81,28 @@ def captioning_server(namespace: Namespace, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture(scope="module")
 def speaking_browser(playwright: Playwright, namespace: Namespace, speech: Speech,
                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    directory = tmp_path_factory.mktemp("chromium-speaker")
-    browser = playwright.chromium.launch(
-        executable_path=namespace.chromium_executable(directory), headless=True,
-        args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech.path}%noloop"])
-    yield browser
-    browser.close()
+    with speaking_chromium(playwright, namespace, tmp_path_factory.mktemp("chromium-speaker"),
+                           speech) as browser:
+        yield browser
 
 
 @pytest.fixture()
 def transcript_room(captioning_server: CaptioningServer, request: pytest.FixtureRequest,
                     ) -> Iterator[Room]:
-    opened = Room(captioning_server)
-    yield opened
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("--- browser console ---\n" + "\n".join(opened.console[-80:]))
-        print("--- server log ---\n" + captioning_server.log_tail(120))
-    opened.close()
+    with room_telling_on_failure(captioning_server, request, log_lines=120) as opened:
+        yield opened
 
 
 def _get_json(page: Page, url: str) -> Any:
-    """GET from inside the page (the server listens inside the network namespace)."""
-    text = page.evaluate("async (url) => (await fetch(url, {cache: 'no-store'})).text()", url)
-    return json.loads(str(text))
-
-
-def _search(page: Page, word: str, slug: str) -> list[dict[str, Any]]:
-    query = urllib.parse.urlencode({"q": word, "cafe": slug})
-    hits: list[dict[str, Any]] = _get_json(page, f"/api/search?{query}")["hits"]
-    return hits
+    return json.loads(fetch_text(page, url))
 
 
 def _publish_on_admin_page(browser: Browser, base_url: str, slug: str) -> None:
     context = browser.new_context(locale="fr-FR")
     try:
         page = context.new_page()
-        page.goto(f"{base_url}/login?next=/admin/cafes/{slug}")
         email, _, password = ORGANISER
-        page.fill("#email", email)
-        page.fill("#password", password)
-        page.click("form button[type=submit]")
-        page.wait_for_url(f"**/admin/cafes/{slug}")
+        log_in(page, base_url, email, password, f"/admin/cafes/{slug}")
         page.click("#transcript button[type=submit]")
         # Right after the end the parts are not transcribed yet: the page asks the organiser
         # to confirm publishing over that warning, and the organiser does.
@@ -216,7 +125,7 @@ def test_spoken_words_are_captioned_then_found_and_played_at_their_moment(
 
     # The expert, with the microphone untouched by echo cancellation and gain control.
     expert = transcript_room.open(speaking_browser, cafe.expert, "Dr Martin", raw_audio=True)
-    expert.context.add_init_script(_GUM_HOOK)
+    expert.context.add_init_script(MIC_HOOK)
     expert.reload()
     expert.wait_for_selector('#connection-state[data-state="connected"]')
 
@@ -256,7 +165,7 @@ def test_spoken_words_are_captioned_then_found_and_played_at_their_moment(
         time.sleep(0.5)
     said = [(round(s["start"], 2), s["text"]) for s in segments]
     print(f"live captions: {captions!r}\ntranscript: {said}\nspoken at: {spoken}")
-    hits = _search(parent, SEARCHED, cafe.slug)
+    hits = search_hits(parent, SEARCHED, cafe.slug)
     assert hits, said
     hit = hits[0]
     assert hit["cafe"]["slug"] == cafe.slug and hit["speaker"] == "Dr Martin"
@@ -264,7 +173,7 @@ def test_spoken_words_are_captioned_then_found_and_played_at_their_moment(
     assert abs(hit["start"] - spoken[SEARCHED]) <= TOLERANCE, (hit, spoken)
     # The other sentence too, by whichever of its words Whisper got right this time.
     other = next((h[0] for w in ("vidéo", "jeux", "ligne", "discuter")
-                  if (h := _search(parent, w, cafe.slug))), None)
+                  if (h := search_hits(parent, w, cafe.slug))), None)
     assert other is not None, said
     assert abs(other["start"] - spoken["vidéo"]) <= TOLERANCE, (other, spoken)
 

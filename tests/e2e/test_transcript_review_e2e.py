@@ -9,31 +9,35 @@ the part recorded there); the question is a chapter the transcript page lists an
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import re
-import sqlite3
-import subprocess
 import time
-import urllib.parse
-import wave
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import webvtt
-from e2e_harness import CAUSERIE, CHROMIUM_FLAGS, REPO, Cafe, Namespace, Server
-from e2e_pages import Room, end_cafe, go_live, open_cafe, wait_for_js
+from e2e_harness import Cafe, Namespace, Server
+from e2e_pages import (
+    Room,
+    end_cafe,
+    fetch_bytes,
+    fetch_text,
+    go_live,
+    log_in,
+    open_cafe,
+    room_telling_on_failure,
+    search_hits,
+    wait_for_js,
+)
+from e2e_speech import MIC_HOOK, Speech, sentences_wav, speaking_chromium
 from playwright.sync_api import Browser, Dialog, Page, Playwright
 
 pytestmark = [pytest.mark.e2e, pytest.mark.whisper, pytest.mark.timeout(300)]
 
-RATE = 48_000
-LEAD_SILENCE = 1.5
 PAUSE = 2.0
 # The café's word list of issue 10 (a list that once made Whisper drop every word).
 GLOSSARY = "3018, Snapchat, WhatsApp, e-Enfance"
@@ -49,68 +53,16 @@ CORRECTED = "Fortnite"  # the word the organiser types in place of a misheard on
 QUESTION = "Comment protéger mon fils sur son téléphone ?"
 ORGANISER = ("relecture@example.org", "Organisatrice", "mot-de-passe-de-test-42")
 
-_GUM_HOOK = """
-(() => {
-  const md = navigator.mediaDevices;
-  if (!md || !md.getUserMedia) return;
-  const original = md.getUserMedia.bind(md);
-  md.getUserMedia = async (constraints) => {
-    const stream = await original(constraints);
-    if (window.__micStartedAt === undefined) window.__micStartedAt = Date.now();
-    return stream;
-  };
-})();
-"""
-
-
-@dataclass(frozen=True)
-class Speech:
-    path: Path
-    duration: float
-
-
-def build_speech(directory: Path) -> Speech:
-    parts = [np.zeros(int(LEAD_SILENCE * RATE), np.int16)]
-    for index, text in enumerate(SENTENCES):
-        raw = directory / f"s{index}-raw.wav"
-        resampled = directory / f"s{index}.wav"
-        subprocess.run(["espeak-ng", "-v", "fr", "-s", "140", "-w", str(raw), text],
-                       check=True, capture_output=True)
-        subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16",
-                        str(resampled)], check=True, capture_output=True)
-        with wave.open(str(resampled), "rb") as w:
-            parts.append(np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16))
-        parts.append(np.zeros(int(PAUSE * RATE), np.int16))
-    audio = np.concatenate(parts)
-    path = directory / "speech.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(audio.tobytes())
-    return Speech(path, len(audio) / RATE)
-
-
-class ReviewServer(Server):
-    def create_organiser(self, email: str, name: str, password: str) -> None:
-        subprocess.run([CAUSERIE, "admin", "create", "--email", email, "--name", name,
-                        "--password-stdin"], input=password + "\n", env=self.env, cwd=REPO,
-                       check=True, capture_output=True, text=True)
-
-    def query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.data_dir / "causerie.db") as db:
-            return list(db.execute(sql, args).fetchall())
-
-
 @pytest.fixture(scope="module")
 def review_speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
-    return build_speech(tmp_path_factory.mktemp("review-speech"))
+    return sentences_wav(tmp_path_factory.mktemp("review-speech"), SENTENCES, pause=PAUSE,
+                         speed=140)
 
 
 @pytest.fixture(scope="module")
 def review_server(namespace: Namespace, tmp_path_factory: pytest.TempPathFactory,
-                  ) -> Iterator[ReviewServer]:
-    srv = ReviewServer(namespace, tmp_path_factory.mktemp("e2e-review-data"))
+                  ) -> Iterator[Server]:
+    srv = Server(namespace, tmp_path_factory.mktemp("e2e-review-data"))
     srv.upgrade()
     srv.start()
     srv.create_organiser(*ORGANISER)
@@ -121,43 +73,16 @@ def review_server(namespace: Namespace, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="module")
 def review_speaker(playwright: Playwright, namespace: Namespace, review_speech: Speech,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    directory = tmp_path_factory.mktemp("chromium-review-speaker")
-    browser = playwright.chromium.launch(
-        executable_path=namespace.chromium_executable(directory), headless=True,
-        args=[*CHROMIUM_FLAGS,
-              f"--use-file-for-fake-audio-capture={review_speech.path}%noloop"])
-    yield browser
-    browser.close()
+    with speaking_chromium(playwright, namespace,
+                           tmp_path_factory.mktemp("chromium-review-speaker"),
+                           review_speech) as browser:
+        yield browser
 
 
 @pytest.fixture()
-def review_room(review_server: ReviewServer, request: pytest.FixtureRequest) -> Iterator[Room]:
-    opened = Room(review_server)
-    yield opened
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("--- browser console ---\n" + "\n".join(opened.console[-80:]))
-        print("--- server log ---\n" + review_server.log_tail(150))
-    opened.close()
-
-
-def _get(page: Page, url: str) -> str:
-    return str(page.evaluate("async (u) => (await fetch(u, {cache: 'no-store'})).text()", url))
-
-
-def _bytes(page: Page, url: str) -> bytes:
-    encoded = page.evaluate("""async (u) => {
-      const buf = new Uint8Array(await (await fetch(u, {cache: 'no-store'})).arrayBuffer());
-      let s = ''; for (let i = 0; i < buf.length; i += 8192) {
-        s += String.fromCharCode.apply(null, buf.subarray(i, i + 8192)); }
-      return btoa(s); }""", url)
-    return base64.b64decode(str(encoded))
-
-
-def _search(page: Page, word: str, slug: str) -> list[dict[str, Any]]:
-    query = urllib.parse.urlencode({"q": word, "cafe": slug})
-    hits: list[dict[str, Any]] = json.loads(_get(page, f"/api/search?{query}"))["hits"]
-    return hits
+def review_room(review_server: Server, request: pytest.FixtureRequest) -> Iterator[Room]:
+    with room_telling_on_failure(review_server, request, log_lines=150) as opened:
+        yield opened
 
 
 def _level(audio: np.ndarray[Any, np.dtype[np.float32]], start: float, end: float) -> float:
@@ -189,14 +114,14 @@ def _ask_and_take_question(parent: Page, moderator: Page, expert: Page) -> None:
 
 
 def test_organiser_corrects_and_redacts_then_search_replay_and_chapters_follow(
-        review_room: Room, review_server: ReviewServer, review_speaker: Browser,
+        review_room: Room, review_server: Server, review_speaker: Browser,
         audience_browser: Browser, review_speech: Speech, tmp_path: Path) -> None:
     began = time.monotonic()
     server = review_server
     cafe: Cafe = server.create_cafe("Protéger ses enfants en ligne", glossary=GLOSSARY)
 
     expert = review_room.open(review_speaker, cafe.expert, "Dr Martin", raw_audio=True)
-    expert.context.add_init_script(_GUM_HOOK)
+    expert.context.add_init_script(MIC_HOOK)
     expert.reload()
     expert.wait_for_selector('#connection-state[data-state="connected"]')
     open_cafe(expert)
@@ -220,12 +145,8 @@ def test_organiser_corrects_and_redacts_then_search_replay_and_chapters_follow(
     context = audience_browser.new_context(locale="fr-FR")
     page = context.new_page()
     page.on("console", lambda msg: review_room.console.append(f"organiser: {msg.text}"))
-    page.goto(f"{server.base_url}/login?next=/admin/cafes/{cafe.slug}")
     email, _, password = ORGANISER
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"**/admin/cafes/{cafe.slug}")
+    log_in(page, server.base_url, email, password, f"/admin/cafes/{cafe.slug}")
     assert page.evaluate(f"fetch('/cafes/{cafe.slug}/transcript').then(r => r.status)") == 404
 
     # The final transcript is made in the background; the review page shows it when done.
@@ -254,7 +175,7 @@ def test_organiser_corrects_and_redacts_then_search_replay_and_chapters_follow(
     assert len(transcript) >= 0.5 * len(" ".join(SENTENCES)), texts
     name = NAME.search(transcript)
     assert name is not None, f"Whisper did not write the child's name: {texts}"
-    assert _search(page, name.group(0), cafe.slug) == []  # unpublished: not searchable
+    assert search_hits(page, name.group(0), cafe.slug) == []  # unpublished: not searchable
 
     # Correct a word: the first word of the "jeux vidéo" sentence Whisper wrote.
     index = next(i for i, t in enumerate(texts)
@@ -297,18 +218,18 @@ def test_organiser_corrects_and_redacts_then_search_replay_and_chapters_follow(
     page.wait_for_selector('#publish-state[data-published="1"]')
 
     # Search finds the corrected word, at its segment, and no longer the name.
-    hits = _search(page, CORRECTED, cafe.slug)
+    hits = search_hits(page, CORRECTED, cafe.slug)
     assert [h["segment_id"] for h in hits] == [int(segment_id or 0)], hits
     assert hits[0]["start"] <= hits[0]["moment"] <= hits[0]["end"]
-    assert _search(page, found_name.group(0), cafe.slug) == []
+    assert search_hits(page, found_name.group(0), cafe.slug) == []
     for fmt in ("vtt", "srt", "txt", "json"):
-        assert not NAME.search(_get(page, f"/cafes/{cafe.slug}/transcript.{fmt}")), fmt
+        assert not NAME.search(fetch_text(page, f"/cafes/{cafe.slug}/transcript.{fmt}")), fmt
 
     # The replay the public is served is silent over the redaction; the recorded part
     # had the expert's voice there.
     ((lo, hi),) = server.query("SELECT r.start_seconds, r.end_seconds FROM redactions r"
                                " JOIN cafes c ON c.id = r.cafe_id WHERE c.slug = ?", cafe.slug)
-    served = _decode(_bytes(page, f"/cafes/{cafe.slug}/recording"), tmp_path, "replay.ogg")
+    served = _decode(fetch_bytes(page, f"/cafes/{cafe.slug}/recording"), tmp_path, "replay.ogg")
     ((part_path, part_offset),) = server.query(
         "SELECT r.path, r.offset_seconds FROM recordings r JOIN cafes c ON c.id = r.cafe_id"
         " WHERE c.slug = ? AND r.status = 'transcribed' AND r.offset_seconds <= ?"
@@ -324,7 +245,7 @@ def test_organiser_corrects_and_redacts_then_search_replay_and_chapters_follow(
 
     # The question is a chapter: listed on the transcript page, in chapters.vtt, and a
     # click plays the replay from it.
-    chapters = webvtt.from_buffer(io.StringIO(_get(page, f"/cafes/{cafe.slug}/chapters.vtt")))
+    chapters = webvtt.from_buffer(io.StringIO(fetch_text(page, f"/cafes/{cafe.slug}/chapters.vtt")))
     (cue,) = chapters.captions
     assert cue.text == QUESTION
     start = cue.start_in_seconds
