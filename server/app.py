@@ -23,6 +23,7 @@ from server import (
     views_help,
     views_hls,
     views_public,
+    views_retention,
     views_review,
     views_safeguarding,
 )
@@ -66,10 +67,12 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[METRICS] = metrics
     app[CATALOGS] = Catalogs()
     app[views_admin.ADMIN_SECTIONS] = [*admin_sections.SECTIONS,
-                                       views_safeguarding.safeguarding_section]
+                                       views_safeguarding.safeguarding_section,
+                                       views_retention.section]
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_login_throttle)
     app.cleanup_ctx.append(views_review.review_lifetime)
+    app.cleanup_ctx.append(views_retention.retention_lifetime)
 
     setup_sessions(app, RevocableCookieStorage(
         auth.session_key(config.secret_key), app[CLOCK], cookie_name="causerie_session",
@@ -96,6 +99,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.add_routes(views_safeguarding.routes)
     app.add_routes(views_help.routes)
     views_hls.setup(app)
+    app.add_routes(views_retention.routes)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     if NODE_MODULES.is_dir():
         app.router.add_static("/vendor/", NODE_MODULES, name="vendor")

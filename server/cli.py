@@ -113,9 +113,10 @@ def _load_extensions() -> None:
         return
     try:
         from transcripts import cli as transcripts_cli
+        from transcripts import retention_cli
     except ImportError:  # transcripts not installed in this build
         return
-    EXTENSIONS.append(transcripts_cli.add_commands)
+    EXTENSIONS.extend((transcripts_cli.add_commands, retention_cli.add_commands))
 
 
 def cmd_db_upgrade(_args: argparse.Namespace, config: Config) -> int:

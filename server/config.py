@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from transcripts.retention import RetentionSettings
+
 
 class ConfigError(Exception):
     """The configuration is not usable; the message names the setting."""
@@ -129,6 +131,7 @@ class Config(BaseSettings):
     whisper: WhisperConfig = WhisperConfig()
     cluster: ClusterConfig = ClusterConfig()
     broadcast: BroadcastConfig = BroadcastConfig()
+    retention: RetentionSettings = RetentionSettings()
 
     @field_validator("database_url")
     @classmethod

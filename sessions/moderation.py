@@ -44,6 +44,11 @@ class AuditAction(enum.StrEnum):
     TRANSCRIPT_REDACT = "transcript.redact"
     TRANSCRIPT_PUBLISH = "transcript.publish"
     TRANSCRIPT_WITHDRAW = "transcript.withdraw"
+    # retention and erasure (transcripts.retention_service): counts and ids, never texts
+    RECORDINGS_DELETE = "recordings.delete"
+    REPLAY_DELETE = "replay.delete"
+    PARTICIPANT_ERASE = "participant.erase"
+    RETENTION_SET = "retention.set"
 
 
 @dataclass(frozen=True, slots=True)

@@ -255,11 +255,17 @@ class ReviewService:
     async def apply_redactions(self, cafe_id: int) -> bool:
         """Rebuild the café's replay with every redacted stretch silenced (from its parts,
         else in the replay file itself); True when no redaction is left pending."""
+        return await self.rebuild_replay(cafe_id, only_if_pending=True)
+
+    async def rebuild_replay(self, cafe_id: int, *, only_if_pending: bool = False) -> bool:
+        """Mix the café's replay again from the parts it still has, every redacted stretch
+        silenced (in the replay file itself when no part is left); also after a part was
+        taken out (a participant erased). False when it cannot be done."""
         async with self._rebuilding[cafe_id]:
             async with self.db.connect() as conn:
                 pending = list(await conn.scalars(sa.select(redactions.c.id).where(
                     redactions.c.cafe_id == cafe_id, redactions.c.applied.is_(False))))
-            if not pending:
+            if only_if_pending and not pending:
                 return True
             if self.replay_dir is None:
                 log.warning("redacted audio cannot be rebuilt (no replay folder) cafe=%s",
@@ -279,10 +285,12 @@ class ReviewService:
                 await self.transcripts.save_replay(cafe_id, str(out), duration)
             elif replay is not None:
                 await asyncio.to_thread(silence_replay, replay, spans)
-            async with self.db.transaction() as conn:
-                await conn.execute(redactions.update().where(
-                    redactions.c.id.in_(pending)).values(applied=True))
-        log.info("replay rebuilt with redactions cafe=%s spans=%d", cafe_id, len(spans))
+            if pending:
+                async with self.db.transaction() as conn:
+                    await conn.execute(redactions.update().where(
+                        redactions.c.id.in_(pending)).values(applied=True))
+        log.info("replay rebuilt cafe=%s parts=%d silenced=%d", cafe_id, len(parts),
+                 len(spans))
         return True
 
     def _file(self, stored: str) -> Path | None:

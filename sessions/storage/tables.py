@@ -57,6 +57,10 @@ cafes = sa.Table(
     sa.Column("ended_at", TS),
     sa.Column("created_by", sa.Integer, sa.ForeignKey("organisers.id", ondelete="SET NULL")),
     sa.Column("created_at", TS, nullable=False),
+    # Raw recordings (the parts) are deleted this many days after the café ends; the
+    # published transcript and its replay stay until withdrawn (transcripts.retention).
+    sa.Column("recording_retention_days", sa.Integer, nullable=False, server_default="30"),
+    sa.Column("recordings_deleted_at", TS),
 )
 
 invitations = sa.Table(
