@@ -2,7 +2,8 @@
 
 Same shape as the Q&A service: one transaction per action, the café locked, the pure
 `sessions.stage` machine applied to the state rebuilt from `stage_entries`, the difference
-written back. The browser acts on the events (`stage.invited`: publish the microphone,
+written back. An invitation waits for the parent's answer (`accept` / `decline`); the
+browser acts on the events (`stage.invited`, sent on accepting: publish the microphone,
 `stage.dismissed`: stop); the media plane acts on the commands returned beside them
 (`send_back` stops the publication, `mute` mutes it), and checks `speaker_state` before
 accepting a published track, so a stored mute holds across a restart.
@@ -11,10 +12,12 @@ accepting a published track, so a stored mute holds across a restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions import stage as rules
 from sessions.actors import Actor
@@ -28,6 +31,7 @@ from sessions.roles import Permission
 from sessions.service_guards import audit_entry, guard
 from sessions.stage import Stage
 from sessions.storage.database import Database
+from sessions.storage.repo_help import LeaveOutRepository
 from sessions.storage.repo_moderation import ModerationRepository, StageRepository
 
 log = logging.getLogger("causerie.stage")
@@ -48,6 +52,7 @@ class StageService:
         self.limits = limits
         self.repo = StageRepository()
         self.moderation = ModerationRepository()
+        self.leave_outs = LeaveOutRepository()
 
     async def raise_hand(self, actor: Actor) -> list[Outbound]:
         actor.require(P.RAISE_HAND)
@@ -73,6 +78,26 @@ class StageService:
             lambda s, now: rules.bring_on_stage(s, participant_id, now=now,
                                                 stage_max=self.limits.stage_max),
             AuditAction.STAGE_INVITE)
+
+    async def accept(self, actor: Actor, leave_out: bool = False) -> list[Outbound]:
+        """The invited parent accepts: on stage (their browser publishes now). With
+        `leave_out`, they ask that their stage time be left out of the published transcript
+        (the organiser sees it in the review)."""
+        actor.require(P.RAISE_HAND)
+
+        async def ask_leave_out(conn: AsyncConnection, now: datetime) -> None:
+            if leave_out:
+                await self.leave_outs.request(conn, actor.cafe_id, actor.participant_id, now)
+
+        return await self._apply(actor, actor.participant_id, lambda s, now: rules.accept(
+            s, actor.participant_id, now=now, stage_max=self.limits.stage_max),
+            also=ask_leave_out)
+
+    async def decline(self, actor: Actor) -> list[Outbound]:
+        """The invited parent declines: not an error; the staff read that they declined."""
+        actor.require(P.RAISE_HAND)
+        return await self._apply(actor, actor.participant_id,
+                                 lambda s, _now: rules.decline(s, actor.participant_id))
 
     async def send_back(self, actor: Actor, participant_id: int | None = None) -> Effects:
         """Leave the stage oneself, or (staff) send a speaker back to the audience: their
@@ -118,7 +143,9 @@ class StageService:
 
     async def _apply(self, actor: Actor, target: int,
                      transition: Callable[[Stage, datetime], rules.Step],
-                     audit: AuditAction | None = None) -> list[Outbound]:
+                     audit: AuditAction | None = None, *,
+                     also: Callable[[AsyncConnection, datetime], Awaitable[None]] | None = None,
+                     ) -> list[Outbound]:
         now = self.clock.now()
         async with self.db.transaction() as conn:
             await guard(conn, actor)
@@ -129,6 +156,8 @@ class StageService:
             before = await self.repo.load(conn, actor.cafe_id)
             after, events = transition(before, now)
             await self.repo.save(conn, before, after)
+            if also is not None:
+                await also(conn, now)
             if audit is not None:
                 entry = before.entries.get(target)
                 detail = {"pseudonym": entry.pseudonym if entry else None}

@@ -33,6 +33,8 @@ __all__ = [
     "QaMerge",
     "QaQuestion",
     "QaReject",
+    "StageAccept",
+    "StageDecline",
     "StageInvite",
     "StageMute",
     "StageTarget",
@@ -128,6 +130,17 @@ class StageInvite(Message):
     participant_id: Id
 
 
+class StageAccept(Message):
+    """The invited parent accepts; `leave_out`: leave my stage time out of the published
+    transcript."""
+
+    leave_out: bool = False
+
+
+class StageDecline(Empty):
+    pass
+
+
 class StageMute(Message):
     participant_id: Id
     muted: bool = True
@@ -178,6 +191,8 @@ EVENT_MODELS: dict[str, type[Message]] = {
     "stage.raise_hand": Empty,
     "stage.lower_hand": StageTarget,
     "stage.invite": StageInvite,
+    "stage.accept": StageAccept,
+    "stage.decline": StageDecline,
     "stage.send_back": StageTarget,
     "stage.mute": StageMute,
     "chat.send": ChatSend,

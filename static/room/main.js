@@ -446,8 +446,14 @@ class Room {
     on("qa.votes", (v) => this.questions.votes(v));
     on("stage.hands", ({ hands }) => this.stage.setHands(hands || []));
     on("stage.changed", ({ speakers }) => this.stage.setSpeakers(speakers || []));
-    on("stage.hand", ({ raised }) => this.stage.setHand(Boolean(raised)));
+    on("stage.hand", ({ raised }) => {
+      this.stage.setHand(Boolean(raised));
+      if (!raised) this.stage.showInvitation(false); // withdrawn by the staff
+    });
+    on("stage.invitation", () => this.stage.showInvitation(true));
+    on("stage.declined", (who) => this.stage.declined(who));
     on("stage.invited", () => {
+      this.stage.showInvitation(false);
       this.stage.setHand(false);
       this.showOnStage(true);
       this.publishMicrophone();

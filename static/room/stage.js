@@ -12,12 +12,36 @@ export class StagePanel {
     $("raise-hand").addEventListener("click", () =>
       this.room.act(this.handRaised ? "stage.lower_hand" : "stage.raise_hand", {}));
     $("leave-stage").addEventListener("click", () => this.room.act("stage.send_back", {}));
+    // Invited on stage: the parent reads what will happen and answers; nothing is
+    // published before they accept.
+    $("stage-accept").addEventListener("click", () => this.answer(true));
+    $("stage-decline").addEventListener("click", () => this.answer(false));
+  }
+
+  showInvitation(on) {
+    show($("stage-invitation"), on);
+    if (on) {
+      $("stage-leave-out").checked = false;
+      $("stage-accept").focus();
+      this.room.announce(this.t("stage.invitation"));
+    }
+  }
+
+  async answer(accepted) {
+    const payload = accepted ? { leave_out: $("stage-leave-out").checked } : {};
+    const done = await this.room.act(accepted ? "stage.accept" : "stage.decline", payload,
+      $("stage-invitation-error"));
+    if (done) {
+      this.showInvitation(false);
+      if (!accepted) this.room.notice(this.t("stage.you-declined"));
+    }
   }
 
   load(snapshot) {
     this.speakers = snapshot.speakers || [];
     this.hands = snapshot.hands || [];
     this.setHand(Boolean(snapshot.hand_raised));
+    this.showInvitation(Boolean(snapshot.invited));
     this.render();
   }
 
@@ -40,6 +64,14 @@ export class StagePanel {
     this.render();
   }
 
+  /** Staff: an invited parent said no (not an error). */
+  declined({ pseudonym }) {
+    const text = this.t("stage.declined", { pseudonym: pseudonym || "" });
+    $("hands-declined").textContent = text;
+    show($("hands-declined"), true);
+    this.room.announce(text);
+  }
+
   isSpeaker(participantId) {
     return this.speakers.some((s) => s.participant_id === participantId);
   }
@@ -59,12 +91,13 @@ export class StagePanel {
     show(list.parentElement, this.speakers.length > 0);
 
     if (staff) {
-      $("hands").replaceChildren(...this.hands.map((h) => el("li", {},
+      $("hands").replaceChildren(...this.hands.map((h) => el("li", { "data-invited": h.invited ? "true" : "false" },
         el("span", { class: "name" }, h.pseudonym),
+        h.invited ? el("span", { class: "badge" }, this.t("invited-waiting")) : null,
         el("span", { class: "actions" },
-          button(this.t("bring-on-stage"),
+          h.invited ? null : button(this.t("bring-on-stage"),
             () => this.room.act("stage.invite", { participant_id: h.participant_id }), { class: "primary" }),
-          button(this.t("dismiss-hand"),
+          button(h.invited ? this.t("withdraw-invitation") : this.t("dismiss-hand"),
             () => this.room.act("stage.lower_hand", { participant_id: h.participant_id }))))));
       show($("hands-empty"), this.hands.length === 0);
       this.room.setBadge("moderation-hands", this.hands.length);

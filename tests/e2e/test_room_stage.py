@@ -1,5 +1,6 @@
-"""A parent raises a hand, a moderator brings her on stage: her browser publishes the
-microphone and the expert hears her; sent back to the audience, she stops publishing."""
+"""A parent raises a hand, a moderator invites her on stage and she accepts: her browser
+publishes the microphone and the expert hears her; sent back to the audience, she stops
+publishing."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def test_raised_hand_brought_on_stage_is_heard_then_sent_back(
     parent.wait_for_selector('#raise-hand[aria-pressed="true"]')
     hand = moderator.locator("#hands li", has_text="Marie")
     hand.get_by_role("button").first.click()  # "bring on stage"
+    parent.click("#stage-accept")  # she reads what will happen, and accepts
 
     parent.wait_for_selector("#on-stage:not([hidden])")
     wait_for_js(parent, "() => window.causerie.publisher?.connectionState === 'connected'", 20)

@@ -370,20 +370,33 @@ class World:
         await self.clear_stage()
         who = await self.hand(who)
         await self.services.stage.bring_on_stage(self.staff, who.participant_id)
+        await self.services.stage.accept(who)
+        return who
+
+    async def invited(self, who: Actor | None = None) -> Actor:
+        """A raised hand invited on stage, not answered yet (a café that is not ended)."""
+        assert not self.ended
+        await self.clear_stage()
+        who = await self.hand(who)
+        await self.services.stage.bring_on_stage(self.staff, who.participant_id)
         return who
 
     async def clear_stage(self) -> None:
-        """Send every speaker back, so the stage has room for the next cell's speaker."""
+        """Send every speaker back and withdraw every invitation, so the stage has room for
+        the next cell's speaker."""
         if self.ended:
             return
         async with self.app[DATABASE].connect() as conn:
             rows = await conn.execute(
-                sa.select(t.stage_state.c.participant_id)
+                sa.select(t.stage_state.c.participant_id, t.stage_state.c.state)
                 .where(t.stage_state.c.cafe_id == self.cafe.id)
-                .where(t.stage_state.c.state == "on_stage"))
-            speakers = [r[0] for r in rows]
-        for pid in speakers:
-            await self.services.stage.send_back(self.staff, pid)
+                .where(t.stage_state.c.state.in_(("on_stage", "invited"))))
+            entries = [(r[0], r[1]) for r in rows]
+        for pid, state in entries:
+            if state == "on_stage":
+                await self.services.stage.send_back(self.staff, pid)
+            else:
+                await self.services.stage.lower_hand(self.staff, pid)
 
     async def chat_message(self, *, held: bool = False) -> int:
         """A parent's message; `held`: one a watched word holds for a moderator (a phone

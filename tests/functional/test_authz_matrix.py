@@ -124,6 +124,16 @@ async def _own_stage(w: World, s: Slot) -> tuple[dict[str, Any], str]:
     return {}, "invalid_state"
 
 
+async def _own_invitation(w: World, s: Slot) -> tuple[dict[str, Any], str]:
+    """Answering an invitation: ok for a caller invited on stage, `invalid_state` for one
+    who may not raise a hand (never invited)."""
+    me = _may_raise(w, s)
+    if me is not None:
+        await w.invited(me)
+        return {}, "ok"
+    return {}, "invalid_state"
+
+
 async def _chat_message(w: World, _s: Slot) -> tuple[dict[str, Any], str]:
     return {"message_id": await w.chat_message()}, "ok"
 
@@ -188,6 +198,8 @@ VARIANTS: tuple[Variant, ...] = (
     V("stage.lower_hand:own", "stage.lower_hand", P.RAISE_HAND, _own_hand),
     V("stage.lower_hand:other", "stage.lower_hand", P.MANAGE_STAGE, _hand, targets=True),
     V("stage.invite", "stage.invite", P.MANAGE_STAGE, _hand, targets=True),
+    V("stage.accept", "stage.accept", P.RAISE_HAND, _own_invitation),
+    V("stage.decline", "stage.decline", P.RAISE_HAND, _own_invitation),
     V("stage.send_back:own", "stage.send_back", None, _own_stage),
     V("stage.send_back:other", "stage.send_back", P.MANAGE_STAGE, _speaker, targets=True),
     V("stage.mute", "stage.mute", P.MUTE, _mute, targets=True),

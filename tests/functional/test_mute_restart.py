@@ -90,6 +90,7 @@ async def test_a_mute_survives_kill_9_and_restart(config: Config, tmp_path: Path
             assert (await marie.call("stage.raise_hand", {}))["ok"]
             assert (await moderator.call("stage.invite",
                                          {"participant_id": marie.me["id"]}))["ok"]
+            assert (await marie.call("stage.accept", {}))["ok"]
             assert (await moderator.call("stage.mute", {"participant_id": marie.me["id"],
                                                         "muted": True}))["ok"]
         finally:

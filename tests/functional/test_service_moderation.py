@@ -68,6 +68,7 @@ async def test_remove_and_ban(db: Database, clock: FixedClock) -> None:
     svc = services(db, clock)
     await svc.stage.raise_hand(troll)
     await svc.stage.bring_on_stage(mod, troll.participant_id)
+    await svc.stage.accept(troll)
 
     events = await svc.moderation.remove(mod, kid.participant_id)
     [told] = [e for e in events if e.audience is Audience.PARTICIPANT]

@@ -8,12 +8,13 @@ import pytest
 from qa_support import count, join, make_cafe, services
 
 from sessions.clock import FixedClock
-from sessions.errors import InvalidInput, NotFound, PermissionDenied
+from sessions.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from sessions.events import Audience
 from sessions.moderation import AuditAction
 from sessions.ratelimit import Limits
 from sessions.roles import Role
 from sessions.storage.database import Database
+from sessions.storage.repo_help import LeaveOutRepository
 from sessions.storage.tables import stage_state
 
 
@@ -29,6 +30,9 @@ async def test_hand_to_stage_and_back_survives_a_restart(db: Database,
     events = await svc.stage.raise_hand(alice)
     assert {e.event for e in events} == {"stage.hands", "stage.hand"}
     events = await svc.stage.bring_on_stage(expert, alice.participant_id)
+    assert [e.event for e in events] == ["stage.invitation", "stage.hands"]
+    assert not await svc.stage.is_on_stage(cafe, alice.participant_id)
+    events = await svc.stage.accept(alice)
     [invited] = [e for e in events if e.event == "stage.invited"]
     assert invited.audience is Audience.PARTICIPANT
     assert invited.participant_id == alice.participant_id
@@ -66,8 +70,11 @@ async def test_stage_limits_and_permissions(db: Database, clock: FixedClock) -> 
     with pytest.raises(PermissionDenied):
         await svc.stage.lower_hand(parents[0], parents[1].participant_id)
     await svc.stage.bring_on_stage(expert, parents[0].participant_id)
-    with pytest.raises(InvalidInput, match="full"):
+    with pytest.raises(InvalidInput, match="full"):  # the invitation holds the seat
         await svc.stage.bring_on_stage(expert, parents[1].participant_id)
+    with pytest.raises(PermissionDenied):
+        await svc.stage.accept(expert)
+    await svc.stage.accept(parents[0])
     with pytest.raises(PermissionDenied):
         await svc.stage.mute(expert, parents[0].participant_id)  # muting is a moderator's
     with pytest.raises(NotFound):  # no such participant in this café (issue 8, finding 7)
@@ -94,4 +101,36 @@ async def test_two_staff_filling_the_last_seat_at_once(db: Database, clock: Fixe
     assert sum(isinstance(r, list) for r in results) == 1
     assert sum(isinstance(r, InvalidInput) for r in results) == 1
     snap = await svc.stage.snapshot(expert)
-    assert len(snap["speakers"]) == 1 and len(snap["hands"]) == 1
+    assert snap["speakers"] == [] and sorted(h["invited"] for h in snap["hands"]) == [
+        False, True]
+
+
+async def test_decline_then_accept_with_a_leave_out_request(db: Database,
+                                                            clock: FixedClock) -> None:
+    cafe = await make_cafe(db, clock)
+    alice, bob = await join(db, clock, cafe, "Alice"), await join(db, clock, cafe, "Bob")
+    mod = await join(db, clock, cafe, "Modo", Role.MODERATOR)
+    svc = services(db, clock)
+    await svc.stage.raise_hand(alice)
+    await svc.stage.bring_on_stage(mod, alice.participant_id)
+    assert (await svc.stage.snapshot(alice))["invited"]
+    assert not (await svc.stage.speaker_state(cafe, alice.participant_id)).on_stage
+    events = await svc.stage.decline(alice)
+    [declined] = [e for e in events if e.event == "stage.declined"]
+    assert declined.audience is Audience.STAFF
+    assert declined.payload == {"participant_id": alice.participant_id, "pseudonym": "Alice"}
+    assert await count(db, stage_state) == 0
+    with pytest.raises(InvalidTransition):
+        await svc.stage.accept(alice)  # nothing to accept any more
+
+    await svc.stage.raise_hand(alice)
+    await svc.stage.bring_on_stage(mod, alice.participant_id)
+    await svc.stage.accept(alice, leave_out=True)
+    assert await svc.stage.is_on_stage(cafe, alice.participant_id)
+    await svc.stage.raise_hand(bob)
+    await svc.stage.bring_on_stage(mod, bob.participant_id)
+    await svc.stage.accept(bob)
+    async with db.connect() as conn:
+        requests = await LeaveOutRepository().for_cafe(conn, cafe)
+    assert [(pid, name, redacted) for pid, name, _at, redacted in requests] == [
+        (alice.participant_id, "Alice", None)]

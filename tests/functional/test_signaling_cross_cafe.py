@@ -63,6 +63,7 @@ async def test_cafe_b_staff_cannot_touch_cafe_a(live: Live) -> None:
     for peer in (a_raised, a_speaker):
         assert (await peer.call("stage.raise_hand", {}))["ok"]
     assert (await a_modo.call("stage.invite", {"participant_id": speaker}))["ok"]
+    assert (await a_speaker.call("stage.accept", {}))["ok"]
     assert (await a_raised.call("qa.ask", {"text": "Et le soir ?"}))["ok"]
     assert (await a_speaker.call("qa.ask", {"text": "Et le matin ?"}))["ok"]
     pending, approved = (await a_modo.next("qa.question"))["id"], None

@@ -64,6 +64,10 @@ async def test_parent_on_stage_publishes_audio_until_sent_back(
     await parent.join(cafe, "Marie")
     await parent.call("stage.raise_hand")
     await moderator.call("stage.invite", {"participant_id": parent.me["id"]})
+    await parent.next("stage.invitation")
+    # Invited but not yet accepted: the microphone cannot open.
+    assert (await publish_tone(parent, pcs))["error"]["code"] == "forbidden"
+    assert (await parent.call("stage.accept", {}))["ok"] is True
     await parent.next("stage.invited")
     assert (await publish_tone(parent, pcs))["ok"] is True
     assert (await moderator.next("media.tracks"))["publishers"][0]["kinds"] == ["audio"]

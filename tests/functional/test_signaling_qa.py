@@ -62,6 +62,17 @@ async def test_stage_chat_and_removal(live: Live) -> None:
     assert [h["pseudonym"] for h in hands["hands"]] == ["Marie"]
     assert (await moderator.call("stage.invite",
                                  {"participant_id": marie.me["id"]}))["ok"] is True
+    assert (await marie.next("stage.invitation")) == {"heard_by": "everyone",
+                                                      "recorded": True}
+    # Declining is not an error: the hand goes down, the staff read that she declined.
+    assert (await marie.call("stage.decline"))["ok"] is True
+    assert (await moderator.next("stage.declined")) == {"participant_id": marie.me["id"],
+                                                        "pseudonym": "Marie"}
+    assert (await marie.call("stage.decline"))["error"]["code"] == "invalid_state"
+    assert (await marie.call("stage.raise_hand"))["ok"] is True
+    assert (await moderator.call("stage.invite",
+                                 {"participant_id": marie.me["id"]}))["ok"] is True
+    assert (await marie.call("stage.accept", {"leave_out": True}))["ok"] is True
     assert (await marie.next("stage.invited")) == {"publish": ["microphone"]}
     speakers = await paul.next("stage.changed")
     assert [s["pseudonym"] for s in speakers["speakers"]] == ["Marie"]

@@ -89,7 +89,7 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "lang": st.sampled_from(["fr", "en", "de", "", "FR"]),
     "question_id": ids, "into": ids, "participant_id": st.one_of(ids, st.none()),
     "message_id": ids, "muted": st.booleans(), "anonymous": st.booleans(),
-    "by_address": st.booleans(),
+    "by_address": st.booleans(), "leave_out": st.booleans(),
     "type": st.sampled_from(["offer", "answer", "pranswer", ""]),
     "sdp": st.one_of(st.sampled_from(["v=0\r\n", "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"]),
                      huge),
@@ -216,6 +216,10 @@ class Room:
             if n == 0:
                 await services.stage.raise_hand(parent)
             if n == 1:
+                await services.stage.raise_hand(parent)
+                await services.stage.bring_on_stage(staff, parent.participant_id)
+                await services.stage.accept(parent)
+            if n == 2:  # invited, not answered yet
                 await services.stage.raise_hand(parent)
                 await services.stage.bring_on_stage(staff, parent.participant_id)
         queue = await services.qa.queue(cafe.id)
