@@ -42,6 +42,7 @@ from sessions.storage.tables import (
 from transcripts.replay import REPLAY_STATUS
 from transcripts.retention import ERASED, CafeKeeping, due, same_pseudonym
 from transcripts.review_service import ReviewService
+from transcripts.video_replay import META, REPLAY, programme_folder
 
 log = logging.getLogger("causerie.retention")
 
@@ -107,9 +108,14 @@ class RetentionService:
             cafes.c.status == CafeStatus.ENDED.value)
         async with self.db.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [CafeKeeping(r.id, as_utc(r.ended_at) if r.ended_at else None,
-                            int(r.recording_retention_days), bool(r.transcript_published),
-                            bool(r.has_parts), bool(r.has_replay)) for r in rows]
+        kept = []
+        for r in rows:
+            programme, video = self._programme(r.id)
+            kept.append(CafeKeeping(
+                r.id, as_utc(r.ended_at) if r.ended_at else None,
+                int(r.recording_retention_days), bool(r.transcript_published),
+                bool(r.has_parts) or bool(programme), bool(r.has_replay) or bool(video)))
+        return kept
 
     async def run(self, *, dry_run: bool = False) -> RetentionReport:
         """Delete what is due in every café; `dry_run` reports it without deleting."""
@@ -147,7 +153,8 @@ class RetentionService:
         async with self.db.connect() as conn:
             paths = list(await conn.scalars(sa.select(recordings.c.path).where(
                 recordings.c.cafe_id == cafe_id, recordings.c.status != REPLAY_STATUS)))
-        return self._sizes(paths)
+        programme, _ = self._programme(cafe_id)
+        return self._sizes([*paths, *map(str, programme)])
 
     # deleting
 
@@ -168,10 +175,11 @@ class RetentionService:
                 await conn.execute(recordings.delete().where(recordings.c.id.in_(ids)))
             await conn.execute(cafes.update().where(cafes.c.id == cafe_id).values(
                 recordings_deleted_at=now))
-            files, size = self._sizes(r.path for r in rows)
+            programme, _ = self._programme(cafe_id)
+            files, size = self._sizes([*(r.path for r in rows), *map(str, programme)])
             await self._audit(conn, cafe_id, actor, AuditAction.RECORDINGS_DELETE,
                               {"parts": len(ids), "files": files, "bytes": size})
-        self._unlink(r.path for r in rows)
+        self._unlink([*(r.path for r in rows), *map(str, programme)])
         log.info("recordings deleted cafe=%s by=%s parts=%d files=%d bytes=%d", cafe_id,
                  _who(actor), len(ids), files, size)
         return Deleted(cafe_id, files, size, len(ids))
@@ -185,10 +193,11 @@ class RetentionService:
                 recordings.c.status == REPLAY_STATUS))).all()
             await conn.execute(recordings.delete().where(
                 recordings.c.id.in_([r.id for r in rows])))
-            files, size = self._sizes(r.path for r in rows)
+            _, video = self._programme(cafe_id)
+            files, size = self._sizes([*(r.path for r in rows), *map(str, video)])
             await self._audit(conn, cafe_id, actor, AuditAction.REPLAY_DELETE,
                               {"files": files, "bytes": size})
-        self._unlink(r.path for r in rows)
+        self._unlink([*(r.path for r in rows), *map(str, video)])
         log.info("replay deleted cafe=%s by=%s files=%d bytes=%d", cafe_id, _who(actor),
                  files, size)
         return Deleted(cafe_id, files, size, len(rows))
@@ -235,9 +244,12 @@ class RetentionService:
             scrubbed = await self._scrub_audit(conn, cafe_id, who, asked, wrote)
             others = await conn.scalar(sa.select(sa.func.count()).where(
                 recordings.c.cafe_id == cafe_id, recordings.c.status != REPLAY_STATUS))
-            if spoken and not others:
-                # The parts the replay was mixed from are gone (deleted by retention): their
-                # voice can only be silenced in the replay itself.
+            programme, video = self._programme(cafe_id)
+            if spoken and (not others or programme or video):
+                # The parts the replay was mixed from are gone (deleted by retention), or the
+                # video replay carries the mixed programme: their voice can only be silenced
+                # there (the video replay is rebuilt, or no longer played when its programme
+                # is gone: `transcripts.video_replay`).
                 await conn.execute(redactions.insert(), [
                     {"cafe_id": cafe_id, "start_seconds": start, "end_seconds": end,
                      "actor": actor, "applied": False, "created_at": self.now()}
@@ -304,6 +316,16 @@ class RetentionService:
                      action: AuditAction, detail: dict[str, Any]) -> None:
         await self.audit.audit(conn, AuditEntry(cafe_id, actor, action, f"cafe:{cafe_id}",
                                                 detail, self.now()))
+
+    def _programme(self, cafe_id: int) -> tuple[list[Path], list[Path]]:
+        """The café's programme files (`transcripts.video_replay`): the raw segments of
+        every run, and the video replay made from them."""
+        folder = programme_folder(self.data_dir, cafe_id)
+        if not folder.is_dir():
+            return [], []
+        replay = [p for p in (folder / REPLAY, folder / META) if p.is_file()]
+        raw = [p for p in folder.rglob("*") if p.is_file() and p not in replay]
+        return raw, replay
 
     def _file(self, stored: str) -> Path:
         """A stored path as the recorder wrote it: absolute, or relative to the working

@@ -309,6 +309,7 @@ async def test_erasing_after_the_parts_are_gone_silences_the_replay_itself(
     assert level(replay, 13.2, 14.8) < 0.01 and level(replay, 2.0, 4.0) > 0.1
 
 
+@pytest.mark.timeout(300)  # six CLI processes, each importing the app
 def test_the_shell_commands(tmp_path: Path) -> None:
     env = {**os.environ, "CAUSERIE_DATA_DIR": str(tmp_path / "var"),
            "CAUSERIE_LOG_LEVEL": "WARNING"}
@@ -320,7 +321,6 @@ def test_the_shell_commands(tmp_path: Path) -> None:
     assert causerie("db", "upgrade").returncode == 0
     done = causerie("retention", "run", "--dry-run")
     assert done.returncode == 0 and "nothing is due" in done.stdout
-    assert causerie("retention", "run").returncode == 0
     missing = causerie("retention", "erase", "nope", "--pseudonym", "X")
     assert missing.returncode == 1 and "No such café" in missing.stderr
     created = causerie("cafe", "create", "--title", "Écrans", "--theme", "screens",
@@ -333,3 +333,34 @@ def test_the_shell_commands(tmp_path: Path) -> None:
     assert nobody.returncode == 1 and "No participant" in nobody.stderr
     deleted = causerie("retention", "delete-recordings", slug)
     assert deleted.returncode == 0 and "0 parts deleted" in deleted.stdout
+
+
+async def test_the_programme_is_a_recording_and_its_video_replay_a_replay(
+        app: web.Application, aiohttp_client: MakeClient, clock: FixedClock,
+        tmp_path: Path) -> None:
+    """The broadcast's programme segments (the expert's video and every voice) go with the
+    raw recordings; the video replay made from them goes with the unpublished replay."""
+    from transcripts.video_replay import META, REPLAY, programme_folder
+
+    await aiohttp_client(app)
+    cafe, _, _ = await prepared(app, clock, tmp_path, published=True)
+    folder = programme_folder(tmp_path / "var", cafe.cafe_id)
+    (folder / "r1").mkdir(parents=True)
+    segments_ts = [folder / "r1" / f"seg-{i:05d}.ts" for i in range(3)]
+    for path in segments_ts:
+        path.write_bytes(b"\x47" * 188 * 10)
+    (folder / "runs.json").write_text('[{"run": "r1", "cafe_seconds": 0.0}]')
+    (folder / REPLAY).write_bytes(b"mp4")
+    (folder / META).write_text("{}")
+    assert (await app[RETENTION].stored(cafe.cafe_id))[0] == 2 + 4
+    clock.advance(31 * DAY)
+    report = await app[RETENTION].run()
+    assert [(d.cafe_id, d.files) for d in report.parts] == [(cafe.cafe_id, 6)]
+    assert not any(p.exists() for p in segments_ts) and not (folder / "runs.json").exists()
+    assert (folder / REPLAY).is_file()  # published: the video replay stays
+    async with app[DATABASE].transaction() as conn:
+        await conn.execute(cafes.update().where(cafes.c.id == cafe.cafe_id).values(
+            transcript_published=False))
+    report = await app[RETENTION].run()
+    assert [d.cafe_id for d in report.replays] == [cafe.cafe_id]
+    assert not (folder / REPLAY).exists() and not (folder / META).exists()
