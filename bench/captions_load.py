@@ -165,7 +165,7 @@ def serve(port: int, database_url: str, data_dir: str, model: str, setup: Setup)
     async def bench_caption_service(whisper: Any, emit: Any, captions: Any = None) -> Any:
         if not setup.plain:
             return await product(whisper, emit, settings)
-        model = dataclasses.replace(whisper, cpu_threads=settings.cpu_threads)
+        model = whisper.model_copy(update={"cpu_threads": settings.cpu_threads})
         pool = TranscriberPool(PlainWhisperFactory(model), nice=settings.nice)
         await pool.warm_up()
         return CaptionService(pool, emit, settings=settings), pool
@@ -186,9 +186,9 @@ async def make_cafe(database_url: str) -> tuple[str, str]:
     from sessions.clock import SystemClock
     from sessions.roles import Role
     from sessions.service_cafes import CafeService
-    from sessions.storage.database import Database
+    from transcripts.search import open_database
 
-    db = Database(database_url)
+    db = open_database(database_url)
     cafes = CafeService(db, SystemClock(), SECRET)
     now = cafes.clock.now()
     cafe = await cafes.create_cafe(CafeDraft("Les écrans en famille", "", "screens", "fr",
@@ -494,10 +494,10 @@ async def run_setup(setup: Setup, args: Any, tmp: Path, pcm: npt.NDArray[np.int1
     data = tmp / setup.name
     data.mkdir()
     database_url = f"sqlite+aiosqlite:///{data}/bench.db"
-    from sessions.storage.database import Database
     from sessions.storage.tables import metadata
+    from transcripts.search import open_database
 
-    db = Database(database_url)
+    db = open_database(database_url)
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     await db.close()

@@ -51,7 +51,6 @@ def _speak(wav: Path) -> Path:
 async def run(minutes: float, part: float, tmp: Path) -> None:
     from datetime import UTC, datetime
 
-    from sessions.storage.database import Database
     from sessions.storage.tables import cafes, metadata
     from transcripts.engine import (
         SAMPLE_RATE,
@@ -65,13 +64,14 @@ async def run(minutes: float, part: float, tmp: Path) -> None:
     from transcripts.recorder import RecorderPolicy, RecorderService
     from transcripts.repository import TranscriptRepository
     from transcripts.runtime import JOBS_NICE
+    from transcripts.search import open_database
 
     wav = await asyncio.to_thread(_speak, tmp / "speech.wav")
     clip = (np.clip(decode_audio(wav), -1, 1) * 32767).astype(np.int16)
     total = int(minutes * 60 * SAMPLE_RATE)
     pcm = np.resize(clip, total)
 
-    db = Database(f"sqlite+aiosqlite:///{tmp / 'c.db'}")
+    db = open_database(f"sqlite+aiosqlite:///{tmp / 'c.db'}")
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     now = datetime.now(UTC)

@@ -123,9 +123,14 @@ async def _serve(mode: str, reply: Connection) -> None:
     from aiortc.contrib.media import MediaRelay
     from aiortc.mediastreams import MediaStreamTrack
 
-    from signaling.media import MediaRouter, build_configuration, offered_host_addresses
+    from signaling.media import (
+        IceSettings,
+        MediaRouter,
+        build_configuration,
+        offered_host_addresses,
+    )
 
-    router = MediaRouter(host_addresses=LOOPBACK, video_bitrate=500_000)
+    router = MediaRouter(ice=IceSettings(host_addresses=LOOPBACK), video_bitrate=500_000)
     relay = MediaRelay()
     sources: dict[str, MediaStreamTrack] = {}
     pcs: dict[int, RTCPeerConnection] = {}

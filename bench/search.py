@@ -42,6 +42,7 @@ from transcripts import search_postgres, search_sqlite
 from transcripts.search import (
     SearchFilters,
     install_search_index,
+    open_database,
     search,
     uninstall_search_index,
 )
@@ -240,7 +241,7 @@ async def run(backend: str, hours: float, rebuild: bool, rounds: int,
         url = f"sqlite+aiosqlite:///{path.resolve()}"
     else:
         url = await ensure_pg_database()
-    db = Database(url)
+    db = open_database(url)
     expected = round(hours / CAFE_HOURS) * int(CAFE_HOURS * 3600 / SEGMENT_SECONDS)
     have = await count_segments(db)
     print(f"\n== {backend}: {url.split('@')[-1]}", flush=True)

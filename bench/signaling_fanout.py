@@ -230,9 +230,9 @@ async def make_cafe(database_url: str) -> tuple[str, str]:
     from sessions.clock import SystemClock
     from sessions.roles import Role
     from sessions.service_cafes import CafeService
-    from sessions.storage.database import Database
+    from transcripts.search import open_database
 
-    db = Database(database_url)
+    db = open_database(database_url)
     cafes = CafeService(db, SystemClock(), SECRET)
     now = cafes.clock.now()
     cafe = await cafes.create_cafe(CafeDraft("Bench", "", "screens", "fr",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,8 +41,9 @@ from server.throttle import LoginThrottle
 from server.web_errors import LANG, errors_middleware, security_headers
 from sessions.clock import Clock, SystemClock
 from sessions.ratelimit import RateLimiter
-from sessions.storage.database import Database
-from signaling import setup_signaling
+from sessions.storage.database import as_utc
+from signaling.setup import setup_signaling
+from transcripts.search import open_database
 from transcripts.web import setup_routes as setup_transcript_routes
 
 log = logging.getLogger("causerie.http")
@@ -90,7 +91,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         app.router["static"].url_for(filename=name))
     env.filters["duration"] = lambda minutes: str(timedelta(minutes=int(minutes)))[:-3]
     env.filters["clocktime"] = lambda value, lang="fr": format_time(
-        (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(tz), "medium",
+        as_utc(value).astimezone(tz), "medium",
         locale=lang)
 
     app.add_routes(views_public.routes)
@@ -120,7 +121,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
 async def _database(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(config.effective_database_url)
+    db = open_database(config.effective_database_url)
     app[DATABASE] = db
     limiter = RateLimiter(config.redis_url)
     services = build_services(config, db, app[CLOCK], limiter)

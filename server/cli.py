@@ -257,7 +257,9 @@ async def _ensure_demo(config: Config) -> None:
 
 
 def _service(config: Config) -> tuple[CafeService, Database]:
-    db = Database(config.effective_database_url)
+    from transcripts.search import open_database
+
+    db = open_database(config.effective_database_url)
     return build_cafe_service(config, db, SystemClock()), db
 
 

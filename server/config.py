@@ -20,7 +20,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from signaling.settings import IceSettings
 from transcripts.retention import RetentionSettings
+from transcripts.settings import WhisperSettings
 
 
 class ConfigError(Exception):
@@ -29,17 +31,6 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class IceConfig(_Section):
-    # Addresses the media server offers in its ICE candidates (aioice leaves out loopback:
-    # tests need 127.0.0.1; production the public address). Empty: every interface.
-    host_addresses: tuple[str, ...] = ()
-    # No public STUN server by default: an operator opts in.
-    stun_urls: tuple[str, ...] = ()
-    turn_urls: tuple[str, ...] = ()
-    turn_username: str = ""
-    turn_credential: str = ""
 
 
 class LimitsConfig(_Section):
@@ -54,20 +45,6 @@ class LimitsConfig(_Section):
     stage_max: int = Field(2, ge=1, le=8)
     sdp_max_bytes: int = Field(20_000, ge=1000, le=200_000)
     max_tracks_per_publisher: int = Field(2, ge=1, le=4)
-
-
-class WhisperConfig(_Section):
-    # A directory of a CTranslate2 Whisper model, or a model name an operator's machine can
-    # download ("small", "large-v3"). Empty: the packaged base model, reassembled in the cache.
-    model: str = ""
-    device: Literal["cpu", "cuda", "auto"] = "cpu"
-    compute_type: str = "int8"
-    cpu_threads: int = Field(2, ge=1, le=64)
-    beam_size: int = Field(5, ge=1, le=10)
-    live_captions: bool = True
-    # Seconds a caption phrase may wait for the caption worker before it is dropped (and the
-    # page told "captions are behind"); see transcripts.captions.CaptionSettings.
-    caption_max_wait: float = Field(6.0, ge=0.0, le=60.0)
 
 
 class ClusterConfig(_Section):
@@ -126,9 +103,9 @@ class Config(BaseSettings):
     # forwarding header, or any client sending `Authorization: Bearer <metrics_token>`.
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     metrics_token: str = ""
-    ice: IceConfig = IceConfig()
+    ice: IceSettings = IceSettings()
     limits: LimitsConfig = LimitsConfig()
-    whisper: WhisperConfig = WhisperConfig()
+    whisper: WhisperSettings = WhisperSettings()
     cluster: ClusterConfig = ClusterConfig()
     broadcast: BroadcastConfig = BroadcastConfig()
     retention: RetentionSettings = RetentionSettings()

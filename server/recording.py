@@ -18,7 +18,6 @@ from sessions.events import Audience, Outbound
 from signaling.keys import HUB, MEDIA
 from signaling.media import AudioChunk, MediaRouter
 from transcripts.caption_lines import CaptionLine, CaptionMessage
-from transcripts.captions import CaptionSettings
 from transcripts.feed import CafeTimeline, Speaker, SpeakerFeed
 from transcripts.keys import TRANSCRIPTS
 from transcripts.runtime import Transcripts, TranscriptsValues
@@ -116,15 +115,10 @@ async def transcripts_lifetime(app: web.Application) -> AsyncIterator[None]:
         if broadcasts is not None and isinstance(message, CaptionLine) and message.final:
             broadcasts.caption(message.cafe_id, message.text, message.end - message.start)
 
-    whisper = config.whisper
     runtime = await Transcripts.start(
         app[DATABASE],
-        TranscriptsValues(
-            data_dir=config.data_dir, redis_url=config.redis_url, model=whisper.model,
-            device=whisper.device, compute_type=whisper.compute_type,
-            cpu_threads=whisper.cpu_threads, beam_size=whisper.beam_size,
-            live_captions=whisper.live_captions,
-            captions=CaptionSettings(max_wait=whisper.caption_max_wait)),
+        TranscriptsValues(data_dir=config.data_dir, redis_url=config.redis_url,
+                          whisper=config.whisper),
         emit_caption=emit_caption)
     app[TRANSCRIPTS] = runtime
     bridge = RecordingBridge(app, runtime, app.get(MEDIA))

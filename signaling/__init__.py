@@ -1,6 +1,7 @@
 """The realtime edge: the socket.io namespace (`protocol.md`), its typed messages, presence
-shared between processes, and the WebRTC media plane (`signaling.media`)."""
+shared between processes, and the WebRTC media plane (`signaling.media`).
 
-from signaling.setup import setup_signaling
-
-__all__ = ["setup_signaling"]
+The app mounts it with `signaling.setup.setup_signaling`. Nothing is imported here, so
+that `signaling.settings` (a section of the server's config) loads without socket.io or
+aiortc.
+"""

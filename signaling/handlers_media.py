@@ -1,5 +1,7 @@
 """media.publish, media.subscribe, media.answer, media.unpublish: the permission table
-decides who may publish what; `signaling.media.MediaRouter` does the WebRTC work."""
+decides who may publish what; `signaling.media.MediaRouter` does the WebRTC work, and checks
+every SDP (its size against ``limits.sdp_max_bytes`` first: `SdpTooLarge`, the wire's
+``payload_too_large``) before aiortc sees it."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from sessions.actors import Actor
 from sessions.errors import PermissionDenied, Unavailable
 from sessions.roles import Permission, Role
 from signaling import messages as m
-from signaling.errors import PayloadTooLarge, WebRtcFull
+from signaling.errors import WebRtcFull
 from signaling.events import Ack, EventSpec
 from signaling.hub import Connection, Hub
 from signaling.media import MediaRouter
@@ -21,12 +23,6 @@ def _router(hub: Hub) -> MediaRouter:
     return hub.media
 
 
-def _check_sdp(hub: Hub, sdp: str) -> None:
-    limit = hub.limits.sdp_max_bytes
-    if len(sdp.encode()) > limit:
-        raise PayloadTooLarge(field="sdp", max=limit)
-
-
 async def _not_banned(hub: Hub, actor: Actor) -> None:
     """A banned socket whose disconnection was lost (another process, a race) must neither
     send nor receive media: the ban is read now, after the permission check."""
@@ -35,7 +31,6 @@ async def _not_banned(hub: Hub, actor: Actor) -> None:
 
 async def publish(hub: Hub, conn: Connection, msg: m.MediaPublish) -> Ack:
     assert conn.actor is not None
-    _check_sdp(hub, msg.sdp)
     actor = conn.actor
     # Read now, from the store: the stage may have changed on another process, and a mute
     # must hold although this process's media router was restarted since.
@@ -94,7 +89,6 @@ async def answer(hub: Hub, conn: Connection, msg: m.MediaAnswer) -> Ack:
     actor = conn.actor
     assert actor is not None
     actor.require(Permission.SUBSCRIBE_MEDIA)
-    _check_sdp(hub, msg.sdp)
     await _not_banned(hub, actor)
     await _router(hub).accept_answer(actor.cafe_id, actor.participant_id, msg.sdp)
     return {}

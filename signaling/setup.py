@@ -15,11 +15,11 @@ from sessions.services import Services
 from signaling.hub import Hub, Translate
 from signaling.keys import HUB, MEDIA, NAMESPACE, SOCKETIO
 from signaling.manager import FanoutManager, FanoutRedisManager, LocalFanout
-from signaling.media import MediaRouter, ice_servers_for_browser
+from signaling.media import IceSettings, MediaRouter, ice_servers_for_browser
 from signaling.namespace import CafeNamespace
 from signaling.placement import RedisPlacement
 from signaling.presence import MemoryPresence, PresenceStore, RedisPresence
-from signaling.settings import IceLike, SignalingLimits
+from signaling.settings import SignalingLimits
 
 log = logging.getLogger("causerie.signaling")
 
@@ -39,7 +39,7 @@ def setup_signaling(
     *,
     services: web.AppKey[Services],
     translate: Translate,
-    ice: IceLike,
+    ice: IceSettings,
     limits: SignalingLimits,
     redis_url: str = "",
     cors_allowed_origins: str | Sequence[str] | None = None,
@@ -71,8 +71,7 @@ def setup_signaling(
     )
     presence: PresenceStore = RedisPresence(redis_url) if redis_url else MemoryPresence()
     hub = Hub(sio=sio, presence=presence, translate=translate, limits=limits,
-              ice_servers=ice_servers_for_browser(ice.stun_urls, ice.turn_urls,
-                                                  ice.turn_username, ice.turn_credential),
+              ice_servers=ice_servers_for_browser(ice),
               services=lambda: app[services], webrtc_capacity=webrtc_capacity)
     if redis_url and node_id:
         hub.placement = RedisPlacement(redis_url, node_id, ttl=node_ttl)
@@ -90,9 +89,7 @@ def setup_signaling(
             raise RuntimeError("setup_signaling: the services are built before its lifetime")
         if media:
             router = MediaRouter(
-                host_addresses=ice.host_addresses, stun_urls=ice.stun_urls,
-                turn_urls=ice.turn_urls, turn_username=ice.turn_username,
-                turn_credential=ice.turn_credential, sdp_max_bytes=limits.sdp_max_bytes,
+                ice=ice, sdp_max_bytes=limits.sdp_max_bytes,
                 max_tracks_per_publisher=limits.max_tracks_per_publisher,
                 stage_max=limits.stage_max)
             hub.media = router

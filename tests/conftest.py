@@ -28,6 +28,7 @@ from server.migrate import upgrade
 from sessions.clock import FixedClock
 from sessions.storage.database import Database
 from sessions.storage.tables import metadata
+from transcripts.search import open_database
 
 if TYPE_CHECKING:
     from signaling_fixtures import Live
@@ -136,7 +137,7 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
+    database = open_database(database_url)
     yield database
     await database.close()
 

@@ -40,6 +40,8 @@ from transcripts.engine import (
     TranscribeOptions,
     TranscriberPool,
     WhisperSettings,
+    glossary_terms,
+    word_tokens,
 )
 from transcripts.windowing import (
     FRAME,
@@ -89,8 +91,7 @@ def caption_prompt(title: str, glossary: str = "", max_chars: int = 200) -> str 
     Not the café's title as a sentence: on a short window whose start is hard to hear,
     Whisper tends to "hear" the prompt's first sentence (seen: a phrase captioned as the
     café's title)."""
-    terms = [t.strip() for t in glossary.replace(";", "\n").replace(",", "\n").splitlines()]
-    words = ", ".join(t for t in terms if t) or title.strip()
+    words = ", ".join(glossary_terms(glossary)) or title.strip()
     if not words:
         return None
     text = f"Glossaire : {words}"
@@ -98,7 +99,7 @@ def caption_prompt(title: str, glossary: str = "", max_chars: int = 200) -> str 
 
 
 def _words(text: str) -> str:
-    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+    return " ".join(word_tokens(text))
 
 
 def is_prompt_echo(text: str, prompt: str | None) -> bool:

@@ -12,27 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from sessions.errors import NotFound
-from sessions.storage.database import Database
 from transcripts.export import FORMATS
+from transcripts.settings import WhisperSettings
 
 if TYPE_CHECKING:
     from transcripts.worker import WorkerValues
 
 # The commands import what they use when they run: `causerie --help` and the other
 # packages' commands do not pay for faster-whisper, PyAV and SQLAlchemy's search queries.
-
-
-class WhisperLike(Protocol):
-    @property
-    def model(self) -> str: ...
-    @property
-    def device(self) -> str: ...
-    @property
-    def compute_type(self) -> str: ...
-    @property
-    def cpu_threads(self) -> int: ...
-    @property
-    def beam_size(self) -> int: ...
 
 
 class ConfigLike(Protocol):
@@ -43,7 +30,7 @@ class ConfigLike(Protocol):
     @property
     def effective_database_url(self) -> str: ...
     @property
-    def whisper(self) -> WhisperLike: ...
+    def whisper(self) -> WhisperSettings: ...
     @property
     def timezone(self) -> str: ...
 
@@ -91,11 +78,9 @@ def cmd_model_install(_args: argparse.Namespace, config: ConfigLike) -> int:
 def _worker_values(config: ConfigLike) -> WorkerValues:
     from transcripts.worker import WorkerValues
 
-    w = config.whisper
     return WorkerValues(
         database_url=config.effective_database_url, redis_url=config.redis_url,
-        data_dir=config.data_dir, model=w.model, device=w.device,
-        compute_type=w.compute_type, cpu_threads=w.cpu_threads, beam_size=w.beam_size)
+        data_dir=config.data_dir, whisper=config.whisper)
 
 
 def cmd_transcribe(args: argparse.Namespace, config: ConfigLike) -> int:
@@ -108,9 +93,9 @@ async def _transcribe(args: argparse.Namespace, config: ConfigLike) -> int:
     from transcripts.engine import TranscriberPool, WhisperFactory
     from transcripts.jobs import TranscriptJobs, transcribe_file
     from transcripts.repository import TranscriptRepository
-    from transcripts.worker import whisper_settings
+    from transcripts.search import open_database
 
-    db = Database(config.effective_database_url)
+    db = open_database(config.effective_database_url)
     repo = TranscriptRepository(db)
     try:
         cafe = await repo.cafe_by_slug(args.cafe)
@@ -122,7 +107,7 @@ async def _transcribe(args: argparse.Namespace, config: ConfigLike) -> int:
                 assert row is not None
                 cafe_rules.set_transcript_published(row, True)
         speaker = args.speaker or "expert"
-        pool = TranscriberPool(WhisperFactory(whisper_settings(_worker_values(config))), nice=0)
+        pool = TranscriberPool(WhisperFactory(config.whisper.resolved(config.data_dir)), nice=0)
         try:
             jobs = TranscriptJobs(repo, pool, replay_dir=config.data_dir / "recordings")
             segments = await transcribe_file(repo, jobs, args.audio, cafe.id, speaker,
@@ -143,10 +128,10 @@ async def _transcribe(args: argparse.Namespace, config: ConfigLike) -> int:
 
 
 def cmd_search(args: argparse.Namespace, config: ConfigLike) -> int:
-    from transcripts.search import search
+    from transcripts.search import open_database, search
 
     async def run() -> int:
-        db = Database(config.effective_database_url)
+        db = open_database(config.effective_database_url)
         try:
             result = await search(db, args.query, args.limit, args.offset)
         finally:
@@ -168,9 +153,10 @@ def cmd_export(args: argparse.Namespace, config: ConfigLike) -> int:
     from zoneinfo import ZoneInfo
 
     from transcripts.export import export_transcript
+    from transcripts.search import open_database
 
     async def run() -> int:
-        db = Database(config.effective_database_url)
+        db = open_database(config.effective_database_url)
         try:
             text = await export_transcript(db, args.slug, args.format,
                                            ZoneInfo(config.timezone))

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from transcripts.settings import WhisperSettings
+
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue as MPQueue
 
@@ -90,6 +92,19 @@ class TranscribeOptions:
     log_prob_threshold: float | None = -1.0
 
 
+def word_tokens(text: str) -> list[str]:
+    """The words of a text to compare with others: lower case, letters and digits only
+    (a caption against its prompt, a segment against the café's words)."""
+    return "".join(c if c.isalnum() else " " for c in text.lower()).split()
+
+
+def glossary_terms(glossary: str) -> list[str]:
+    """The terms of a café's word list: one per line, or separated by commas or
+    semicolons, stripped, empty ones left out."""
+    terms = (t.strip() for t in glossary.replace(";", "\n").replace(",", "\n").splitlines())
+    return [t for t in terms if t]
+
+
 def cafe_vocabulary(title: str, description: str = "", glossary: str = "",
                     max_chars: int = 400) -> str:
     """The café's words for the decoder: the glossary's terms, then the distinct content
@@ -109,8 +124,8 @@ def cafe_vocabulary(title: str, description: str = "", glossary: str = "",
             seen.add(key)
             terms.append(term)
 
-    for term in glossary.replace(";", "\n").replace(",", "\n").splitlines():
-        add(term.strip())
+    for term in glossary_terms(glossary):
+        add(term)
     for text in (title, description):
         for word in re.findall(r"[^\W\d_][\w'’-]*", text):
             word = re.split("['’]", word)[-1].strip("-")  # l'école -> école
@@ -130,17 +145,6 @@ class Transcriber(Protocol):
 
     def transcribe(self, audio: Audio | str, options: TranscribeOptions,
                    progress: ProgressFn | None = None) -> list[Segment]: ...
-
-
-@dataclass(frozen=True)
-class WhisperSettings:
-    """Resolved engine settings (picklable: sent to the worker process)."""
-
-    model: str  # an existing directory or a known model name (see model.resolve_model)
-    device: str = "cpu"
-    compute_type: str = "int8"
-    cpu_threads: int = 2
-    beam_size: int = 5
 
 
 class WhisperTranscriber:
@@ -508,6 +512,6 @@ def placed_all(segments: Iterable[Segment], offset: float, speaker: str) -> list
 __all__ = [
     "SAMPLE_RATE", "Audio", "ProgressFn", "Segment", "TranscribeOptions", "Transcriber",
     "TranscriberPool", "WhisperFactory", "WhisperSettings", "WhisperTranscriber", "Word",
-    "cafe_vocabulary", "decode_audio", "placed_all", "probe_audio",
-    "speech_ratio", "to_float_audio",
+    "cafe_vocabulary", "decode_audio", "glossary_terms", "placed_all", "probe_audio",
+    "speech_ratio", "to_float_audio", "word_tokens",
 ]

@@ -79,8 +79,10 @@ class TranscriptJobs:
             hotwords=(words or None) if WORDS_AS == "hotwords" else None,
             long_form=True, word_timestamps=True)
 
-    async def run(self, recording_id: int) -> int | None:
-        """Transcribe one recording; the number of segments, or None if not ours to run."""
+    async def run(self, recording_id: int, *, language: str | None = None) -> int | None:
+        """Transcribe one recording; the number of segments, or None if not ours to run.
+
+        ``language`` overrides the café's (`causerie transcribe --language`)."""
         recording = await self.repo.recording(recording_id)
         await self.repo.ensure_job(recording.cafe_id, recording_id)
         job = await self.repo.start_job(recording_id, self.stale_after)
@@ -90,7 +92,8 @@ class TranscriptJobs:
         log.info("transcript job started cafe=%s recording=%s attempt=%d", cafe, recording_id,
                  job.attempts)
         try:
-            found = await self.transcribe_checked(recording, await self.options_for(cafe))
+            found = await self.transcribe_checked(
+                recording, await self.options_for(cafe, language))
         except asyncio.CancelledError:  # the worker is stopping: another one takes it now
             await asyncio.shield(self.repo.release_job(recording_id))
             log.info("transcript job released cafe=%s recording=%s", cafe, recording_id)
@@ -276,10 +279,11 @@ class ArqJobQueue:
 async def transcribe_file(repo: TranscriptRepository, jobs: TranscriptJobs, path: Path,
                           cafe_id: int, speaker: str, language: str | None = None,
                           offset_seconds: float = 0.0) -> list[Segment]:
-    """`causerie transcribe AUDIO --cafe SLUG`: import a file as a recording and transcribe it.
+    """`causerie transcribe AUDIO --cafe SLUG`: import a file as a recording and transcribe it
+    through the job path (`TranscriptJobs.run`: the checked part, the replay, ``on_done``).
 
-    Raises `InvalidAudio` (missing, empty, not audio, too large or too long); a file of only
-    silence gives an empty transcript."""
+    Raises `InvalidAudio` (missing, empty, not audio, too large or too long) before anything
+    is stored; a file of only silence gives an empty transcript without loading Whisper."""
     path = await asyncio.to_thread(path.resolve)
     duration = await asyncio.to_thread(probe_audio, path)
     audio = await asyncio.to_thread(decode_audio, path)
@@ -292,17 +296,8 @@ async def transcribe_file(repo: TranscriptRepository, jobs: TranscriptJobs, path
         await repo.complete_job(recording, [])
         return []
     del audio
-    options = await jobs.options_for(cafe_id, language)
-    await repo.ensure_job(cafe_id, recording_id)
-    claimed = await repo.start_job(recording_id, jobs.stale_after)
-    assert claimed is not None
-    try:
-        found = await jobs.transcribe_checked(recording, options)
-    except Exception as exc:
-        await repo.fail_job(recording_id, f"{type(exc).__name__}: {exc}")
-        raise
-    await repo.complete_job(recording, found.segments, found.report)
-    await jobs.refresh_replay(cafe_id)
-    return found.segments
+    if await jobs.run(recording_id, language=language) is None:  # pragma: no cover
+        raise RuntimeError(f"recording {recording_id} was claimed by another run")
+    return await repo.segments(cafe_id, recording_id=recording_id)
 
 

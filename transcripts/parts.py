@@ -34,6 +34,7 @@ from transcripts.engine import (
     Segment,
     TranscribeOptions,
     Transcriber,
+    word_tokens,
 )
 
 Span = tuple[float, float]
@@ -244,16 +245,12 @@ def cut_repetitions(segment: Segment, times: int = 3, max_n: int = 8) -> tuple[S
     return dataclasses.replace(segment, text=text), cut
 
 
-def _vocab_tokens(text: str) -> list[str]:
-    return "".join(c if c.isalnum() else " " for c in text.lower()).split()
-
-
 def echoes_vocabulary(segments: Sequence[Segment], vocabulary: str) -> bool:
     """True when a segment is mostly the café's own words, or one word said on and on:
     Whisper's echo of its hotwords or prompt on audio it did not make out."""
-    vocab = set(_vocab_tokens(vocabulary))
+    vocab = set(word_tokens(vocabulary))
     for segment in segments:
-        tokens = _vocab_tokens(segment.text)
+        tokens = word_tokens(segment.text)
         if len(tokens) < 3:
             continue
         if sum(t in vocab for t in tokens) / len(tokens) >= 0.6:

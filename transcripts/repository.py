@@ -14,9 +14,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-# Registers the French stemming function the SQLite search triggers call when segments are
-# written: a process that writes segments (a worker, `causerie transcribe`) needs it.
-import transcripts.search_sqlite  # noqa: F401
 from sessions.storage.database import Database
 from sessions.storage.tables import cafes, recordings, redactions, segments, transcript_jobs
 from transcripts.engine import Segment
@@ -290,10 +287,14 @@ class TranscriptRepository:
         return [p for p in await self.part_checks(cafe_id)
                 if p.short or p.status != "done"]
 
-    async def segments(self, cafe_id: int) -> list[Segment]:
+    async def segments(self, cafe_id: int, *, recording_id: int | None = None
+                       ) -> list[Segment]:
+        """The café's segments in time order (of one recording's only, if given)."""
+        query = sa.select(segments).where(segments.c.cafe_id == cafe_id)
+        if recording_id is not None:
+            query = query.where(segments.c.recording_id == recording_id)
         async with self.db.connect() as conn:
-            rows = (await conn.execute(sa.select(segments).where(
-                segments.c.cafe_id == cafe_id).order_by(
+            rows = (await conn.execute(query.order_by(
                 segments.c.start_seconds, segments.c.id))).all()
         return [Segment(r.start_seconds, r.end_seconds, r.speaker, r.text,
                         tuple((float(a), float(b), str(w), float(p)) for a, b, w, p in r.words))

@@ -22,6 +22,7 @@ from sessions.storage.database import Database
 from sessions.storage.tables import cafes
 from transcripts.retention_service import RetentionService
 from transcripts.review_service import ReviewService
+from transcripts.search import open_database
 
 T = TypeVar("T")
 SHELL = "operator:shell"  # how the audit log names an action taken from the shell
@@ -54,7 +55,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def _with_service(config: ConfigLike,
                   work: Callable[[RetentionService, Database], Awaitable[T]]) -> T:
     async def go() -> T:
-        db = Database(config.effective_database_url)
+        db = open_database(config.effective_database_url)
         now = lambda: datetime.now(UTC)  # noqa: E731
         review = ReviewService(db, now, replay_dir=config.data_dir / "recordings",
                                data_dir=config.data_dir)

@@ -9,7 +9,6 @@ captions; captions go out as typed messages to `emit_caption`. The server calls
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from transcripts.captions import (
     CaptionWhisperFactory,
     caption_prompt,
 )
-from transcripts.engine import TranscriberPool, WhisperFactory, WhisperSettings
+from transcripts.engine import TranscriberPool, WhisperFactory
 from transcripts.feed import CafeTimeline, Speaker, SpeakerFeed
 from transcripts.jobs import (
     ArqJobQueue,
@@ -32,9 +31,9 @@ from transcripts.jobs import (
     TranscriptJobs,
     enqueue_cafe,
 )
-from transcripts.model import default_cache_dir, resolve_model
 from transcripts.recorder import RecorderPolicy, RecorderService
 from transcripts.repository import TranscriptRepository
+from transcripts.settings import WhisperSettings
 
 log = logging.getLogger("causerie.transcripts")
 
@@ -50,7 +49,7 @@ async def caption_service(settings: WhisperSettings, emit: EmitCaption,
                           ) -> tuple[CaptionService, TranscriberPool]:
     """The live caption service on its own warmed-up worker process."""
     captions = captions or CaptionSettings()
-    model = dataclasses.replace(settings, cpu_threads=captions.cpu_threads)
+    model = settings.model_copy(update={"cpu_threads": captions.cpu_threads})
     pool = TranscriberPool(CaptionWhisperFactory(model, captions.encoder_pad),
                            nice=captions.nice)
     await pool.warm_up()
@@ -59,17 +58,19 @@ async def caption_service(settings: WhisperSettings, emit: EmitCaption,
 
 @dataclass(frozen=True)
 class TranscriptsValues:
-    """The plain values the runtime needs (server.config.Config -> this, in server/)."""
+    """What the runtime needs of the server's config: its ``whisper`` section as it is,
+    where the data lives, the job queue's Redis; ``captions`` tunes the caption worker
+    (default: `CaptionSettings` with the section's ``caption_max_wait``)."""
 
     data_dir: Path
     redis_url: str = ""
-    model: str = ""
-    device: str = "cpu"
-    compute_type: str = "int8"
-    cpu_threads: int = 2
-    beam_size: int = 5
-    live_captions: bool = True
-    captions: CaptionSettings = field(default_factory=CaptionSettings)
+    whisper: WhisperSettings = field(default_factory=WhisperSettings)
+    captions: CaptionSettings | None = None
+
+    def caption_settings(self) -> CaptionSettings:
+        if self.captions is not None:
+            return self.captions
+        return CaptionSettings(max_wait=self.whisper.caption_max_wait)
 
 
 class Transcripts:
@@ -88,10 +89,7 @@ class Transcripts:
                     emit_caption: EmitCaption | None = None,
                     recorder_policy: RecorderPolicy | None = None) -> Transcripts:
         repo = TranscriptRepository(db)
-        settings = WhisperSettings(
-            model=resolve_model(values.model, default_cache_dir(values.data_dir)),
-            device=values.device, compute_type=values.compute_type,
-            cpu_threads=values.cpu_threads, beam_size=values.beam_size)
+        settings = values.whisper.resolved(values.data_dir)
         pools: list[TranscriberPool] = []
         queue: JobQueue
         jobs: TranscriptJobs | None = None
@@ -105,9 +103,9 @@ class Transcripts:
             await local.start()
             queue = local
         captions = None
-        if values.live_captions and emit_caption is not None:
+        if values.whisper.live_captions and emit_caption is not None:
             captions, caption_pool = await caption_service(settings, emit_caption,
-                                                           values.captions)
+                                                           values.caption_settings())
             pools.append(caption_pool)
         recorder = RecorderService(repo, values.data_dir / "recordings",
                                    on_closed=queue.enqueue, policy=recorder_policy)

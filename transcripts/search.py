@@ -9,8 +9,9 @@ searched. ``install_search_index`` / ``uninstall_search_index`` create and drop 
 
 Both backends match French inflections the same way (Snowball French stems of unaccented
 words): ``harcelement`` finds ``harcèlement``, ``harcelé`` and ``harceler``; ``réseau``
-finds ``réseaux``. On SQLite the stems are computed in Python by a function that this
-package registers on every SQLite connection (see `transcripts.search_sqlite`).
+finds ``réseaux``. On SQLite the stems are computed in Python by a function registered on
+each connection of the engine through its connect hook: open the database with
+`open_database` (see `transcripts.search_sqlite`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ def is_search_object(name: str | None) -> bool:
     """True for the tables, columns and indexes of the search index (``segments_fts*``,
     ``segments.search_vector``, its index)."""
     return bool(name) and str(name).startswith(_SEARCH_OBJECTS)
+
+
+def open_database(url: str, *, echo: bool = False) -> Database:
+    """The `Database` a process that writes or searches segments uses: on SQLite, each new
+    connection of its engine gets the stemming function the index triggers call (its
+    connect hook; no listener outside this engine)."""
+    return Database(url, echo=echo, connect_hooks=(search_sqlite.on_connect,))
 
 
 def install_search_index(conn: Connection) -> None:

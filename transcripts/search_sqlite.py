@@ -10,9 +10,10 @@ SQLite has no French stemmer, so the stems are computed in Python: `register_fun
 adds ``causerie_fr_stems(text)`` to a connection, and triggers call it on every insert and
 text update of ``segments`` (deletes need no function: the FTS table keeps its own copy of
 the stems and deletes by rowid). Every connection that may insert segments must have the
-function: importing this module listens to SQLAlchemy's pool ``connect`` event for every
-engine of the process (`listen_on_all_engines`), and `install` adds it to the connection it
-runs on. Ranking: bm25.
+function: `on_connect` is the connect hook of the engine the app builds
+(`transcripts.search.open_database` hands it to `Database`), and `install` adds it to the
+connection it runs on (a migration's). Nothing is registered by importing this module.
+Ranking: bm25.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.pool import Pool
 
 from sessions.storage.tables import cafes, segments
 from transcripts.search_query import ParsedQuery, stemmed_text
@@ -75,17 +74,10 @@ def register_functions(dbapi_connection: Any) -> None:
     create(STEMS_FUNCTION, 1, _stems, deterministic=True)
 
 
-def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+def on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """A `sessions.storage.database.ConnectHook`: `register_functions` on each new
+    connection of an engine."""
     register_functions(dbapi_connection)
-
-
-def listen_on_all_engines() -> None:
-    """Register the function on every new SQLite connection of every engine (idempotent)."""
-    if not event.contains(Pool, "connect", _on_connect):
-        event.listen(Pool, "connect", _on_connect)
-
-
-listen_on_all_engines()
 
 
 def install(conn: Connection) -> None:

@@ -15,16 +15,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sessions.storage.database import Database
-from transcripts.engine import TranscriberPool, WhisperFactory, WhisperSettings
+from transcripts.engine import TranscriberPool, WhisperFactory
 from transcripts.errors import RecordingNotFound
 from transcripts.jobs import QUEUE_NAME, STALE_AFTER, TranscriptJobs
-from transcripts.model import default_cache_dir, resolve_model
 from transcripts.repository import TranscriptRepository
+from transcripts.search import open_database
+from transcripts.settings import WhisperSettings
 
 log = logging.getLogger("causerie.transcripts")
 
@@ -34,11 +34,7 @@ class WorkerValues:
     database_url: str
     redis_url: str
     data_dir: Path
-    model: str = ""
-    device: str = "cpu"
-    compute_type: str = "int8"
-    cpu_threads: int = 2
-    beam_size: int = 5
+    whisper: WhisperSettings = field(default_factory=WhisperSettings)  # the config section
     nice: int = 15
     queue_name: str = QUEUE_NAME
     # A part is at most a few minutes of audio (recorder.part_max_seconds): 15 min is ample
@@ -49,13 +45,6 @@ class WorkerValues:
 
 MAX_TRIES = 5
 RETRY_DELAY = 10.0  # seconds, times the try number
-
-
-def whisper_settings(values: WorkerValues) -> WhisperSettings:
-    return WhisperSettings(
-        model=resolve_model(values.model, default_cache_dir(values.data_dir)),
-        device=values.device, compute_type=values.compute_type,
-        cpu_threads=values.cpu_threads, beam_size=values.beam_size)
 
 
 async def transcribe_recording(ctx: dict[str, Any], recording_id: int) -> int | None:
@@ -90,9 +79,9 @@ def worker_settings(values: WorkerValues,
     from arq.worker import func
 
     async def startup(ctx: dict[str, Any]) -> None:
-        db = Database(values.database_url)
+        db = open_database(values.database_url)
         pool = pool_factory() if pool_factory is not None else TranscriberPool(
-            WhisperFactory(whisper_settings(values)), nice=values.nice)
+            WhisperFactory(values.whisper.resolved(values.data_dir)), nice=values.nice)
         ctx["db"] = db
         ctx["pool"] = pool
         ctx["transcript_jobs"] = TranscriptJobs(

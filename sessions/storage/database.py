@@ -7,7 +7,7 @@ through SQLAlchemy Core so the same repositories run on both.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 log = logging.getLogger("causerie.db")
 
+ConnectHook = Callable[[Any, Any], None]
+"""Called with each new DBAPI connection of the engine and its pool record (SQLAlchemy's
+``connect`` event): how a package adds what its statements need (a SQL function...)."""
+
 
 def as_utc(value: datetime | str) -> datetime:
     """A stored time, aware: SQLite hands back naive datetimes (and, through some paths,
@@ -27,16 +31,30 @@ def as_utc(value: datetime | str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def as_utc_or_none(value: datetime | str | None) -> datetime | None:
+    """`as_utc` of a column that may be NULL."""
+    return None if value is None else as_utc(value)
+
+
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    """One engine. ``connect_hooks`` run on each of its new connections, after the SQLite
+    pragmas, on this engine only (``transcripts.search.open_database`` passes the SQLite
+    stemming function this way)."""
+
+    def __init__(
+        self, url: str, *, echo: bool = False, connect_hooks: Sequence[ConnectHook] = ()
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        sync_engine = self.engine.sync_engine
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(sync_engine, "connect", _sqlite_pragmas)
+        for hook in connect_hooks:
+            event.listen(sync_engine, "connect", hook)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

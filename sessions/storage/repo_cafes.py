@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions.cafe import Cafe, CafeDraft, CafeStatus
-from sessions.storage.database import as_utc
+from sessions.storage.database import as_utc, as_utc_or_none
 from sessions.storage.tables import cafes, invitations, organisers, participants
 
 
@@ -21,14 +21,12 @@ def row_to_cafe(row: Any) -> Cafe:
         theme=m["theme"], language=m["language"], starts_at=as_utc(m["starts_at"]),
         duration_minutes=m["duration_minutes"], status=CafeStatus(m["status"]),
         transcript_published=bool(m["transcript_published"]), glossary=m["glossary"],
-        opened_at=_utc_or_none(m["opened_at"]), ended_at=_utc_or_none(m["ended_at"]),
+        opened_at=as_utc_or_none(m["opened_at"]), ended_at=as_utc_or_none(m["ended_at"]),
     )
 
 
 
 
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
 
 
 class CafeRepository:

@@ -17,12 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sessions.cafe import CafeStatus
 from sessions.errors import NotFound
 from sessions.qa import Question, QuestionStatus, Queue
-from sessions.storage.database import as_utc
+from sessions.storage.database import as_utc, as_utc_or_none
 from sessions.storage.tables import cafes, participants, questions, votes
-
-
-def utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
 
 
 async def lock_cafe(conn: AsyncConnection, cafe_id: int) -> CafeStatus:
@@ -112,6 +108,6 @@ def _question(row: Any, voters: frozenset[int]) -> Question:
         original_text=row.original_text, anonymous=bool(row.anonymous),
         status=QuestionStatus(row.status), created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at), reject_reason=row.reject_reason,
-        merged_into=row.merged_into, answering_at=utc_or_none(row.answering_at),
-        answered_at=utc_or_none(row.answered_at), voters=voters, watch=row.watch,
+        merged_into=row.merged_into, answering_at=as_utc_or_none(row.answering_at),
+        answered_at=as_utc_or_none(row.answered_at), voters=voters, watch=row.watch,
     )

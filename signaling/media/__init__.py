@@ -24,7 +24,7 @@ from .errors import (
     TooManyTracks,
     VideoNotAllowed,
 )
-from .ice import build_configuration, ice_servers_for_browser, offered_host_addresses
+from .ice import IceSettings, build_configuration, ice_servers_for_browser, offered_host_addresses
 from .router import MediaRouter
 from .stats import MediaStats
 from .taps import AudioChunk, AudioTap, AudioTapCallback, VideoChunk, VideoTapCallback
@@ -33,6 +33,7 @@ __all__ = [
     "AudioChunk",
     "AudioTap",
     "AudioTapCallback",
+    "IceSettings",
     "InvalidSdp",
     "MediaClosed",
     "MediaRouter",

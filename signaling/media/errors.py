@@ -38,6 +38,9 @@ __all__ = [
 
 
 class SdpTooLarge(InvalidInput):
+    # The code of every payload over its bound (`signaling.errors.PayloadTooLarge`).
+    code = "payload_too_large"
+    http_status = 413
     default_message = "The media description is too large (at most %(limit)s bytes)."
 
 

@@ -1,4 +1,6 @@
-"""ICE settings: the explicit `RTCConfiguration` and the host addresses offered.
+"""ICE: the explicit `RTCConfiguration` built from the `IceSettings` (the ``ice`` section of
+the server's config, defined in `signaling.settings` so the config loads without aiortc),
+and the host addresses offered.
 
 aiortc with ``iceServers`` unset falls back to a public Google STUN server, so the
 configuration is always built here from the operator's settings (an empty list when none).
@@ -22,9 +24,12 @@ from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
+from signaling.settings import IceSettings, validate_host_addresses
+
 from .aiortc_hooks import host_addresses_function, set_host_addresses_function
 
 __all__ = [
+    "IceSettings",
     "build_configuration",
     "ice_servers_for_browser",
     "offered_host_addresses",
@@ -59,13 +64,6 @@ def _install() -> None:
     set_host_addresses_function(_get_host_addresses)
 
 
-def validate_host_addresses(addresses: Sequence[str]) -> tuple[str, ...]:
-    """Return the addresses as a tuple, or raise ValueError naming a bad one."""
-    for address in addresses:
-        ipaddress.ip_address(address)  # raises ValueError
-    return tuple(addresses)
-
-
 @contextmanager
 def offered_host_addresses(addresses: Sequence[str]) -> Iterator[None]:
     """Within this block, ICE gathering offers exactly ``addresses`` (all when empty)."""
@@ -77,41 +75,35 @@ def offered_host_addresses(addresses: Sequence[str]) -> Iterator[None]:
         _HOST_ADDRESSES.reset(token)
 
 
-def build_configuration(
-    stun_urls: Sequence[str] = (),
-    turn_urls: Sequence[str] = (),
-    turn_username: str = "",
-    turn_credential: str = "",
-) -> RTCConfiguration:
+def build_configuration(ice: IceSettings | None = None) -> RTCConfiguration:
     """The explicit configuration: STUN and TURN from settings, never a default server.
 
     Bundle policy ``max-bundle``: one transport for every section. (With aiortc's default
     ``balanced``, the third and later sections of one kind keep a transport that BUNDLE
     then discards, and their media never leaves: aiortc 1.16's ``__createTransceiver``.)
     """
+    ice = ice or IceSettings()
     servers: list[RTCIceServer] = []
-    if stun_urls:
-        servers.append(RTCIceServer(urls=list(stun_urls)))
-    if turn_urls:
+    if ice.stun_urls:
+        servers.append(RTCIceServer(urls=list(ice.stun_urls)))
+    if ice.turn_urls:
         servers.append(
             RTCIceServer(
-                urls=list(turn_urls),
-                username=turn_username or None,
-                credential=turn_credential or None,
+                urls=list(ice.turn_urls),
+                username=ice.turn_username or None,
+                credential=ice.turn_credential or None,
             )
         )
     return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
-def ice_servers_for_browser(stun_urls: Sequence[str] = (), turn_urls: Sequence[str] = (),
-                            turn_username: str = "", turn_credential: str = ""
-                            ) -> list[dict[str, Any]]:
+def ice_servers_for_browser(ice: IceSettings) -> list[dict[str, Any]]:
     """The same servers as `build_configuration`, as the browser's `RTCIceServer` list
     (the join ack's ``ice_servers``)."""
     servers: list[dict[str, Any]] = []
-    if stun_urls:
-        servers.append({"urls": list(stun_urls)})
-    if turn_urls:
-        servers.append({"urls": list(turn_urls), "username": turn_username,
-                        "credential": turn_credential})
+    if ice.stun_urls:
+        servers.append({"urls": list(ice.stun_urls)})
+    if ice.turn_urls:
+        servers.append({"urls": list(ice.turn_urls), "username": ice.turn_username,
+                        "credential": ice.turn_credential})
     return servers

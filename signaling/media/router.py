@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,10 +31,11 @@ from sessions.commands import (
     SetMuted,
     StopPublication,
 )
+from signaling.settings import IceSettings
 
 from .backlog import VIDEO_BACKLOG
 from .errors import InvalidSdp, MediaClosed, NoSuchPeer
-from .ice import build_configuration, validate_host_addresses
+from .ice import build_configuration
 from .negotiation import accepted_senders, answer_offer, apply_answer, claim_slots, offer_slots
 from .pumps import pump_audio, pump_video
 from .room import Publisher, Room, Subscriber, report_loop
@@ -54,9 +55,9 @@ DEFAULT_AUDIO_BITRATE = 48_000
 class MediaRouter:
     """The media plane of one process: rooms keyed by café id, one per live café.
 
-    ``host_addresses`` are the addresses offered in ICE candidates (empty: every interface
-    but loopback, as aioice chooses); ``stun_urls``/``turn_*`` build the explicit ICE server
-    list (never a public default). ``sdp_max_bytes`` bounds every SDP received;
+    ``ice``: the addresses offered in ICE candidates (empty: every interface but loopback,
+    as aioice chooses) and the explicit STUN/TURN servers (never a public default).
+    ``sdp_max_bytes`` bounds every SDP received;
     ``max_tracks_per_publisher`` the media sections of a publisher's offer; ``stage_max`` the
     parents on stage at once (audio slots are ``1 + stage_max``); ``video_backlog`` the
     decoded frames of a publisher that may wait for its encoder (older ones are dropped and
@@ -66,11 +67,7 @@ class MediaRouter:
     def __init__(
         self,
         *,
-        host_addresses: Sequence[str] = (),
-        stun_urls: Sequence[str] = (),
-        turn_urls: Sequence[str] = (),
-        turn_username: str = "",
-        turn_credential: str = "",
+        ice: IceSettings | None = None,
         sdp_max_bytes: int = 20_000,
         max_tracks_per_publisher: int = 2,
         stage_max: int = 2,
@@ -78,11 +75,8 @@ class MediaRouter:
         audio_bitrate: int = DEFAULT_AUDIO_BITRATE,
         video_backlog: int = VIDEO_BACKLOG,
     ) -> None:
-        self.host_addresses = validate_host_addresses(host_addresses)
-        self._stun_urls = tuple(stun_urls)
-        self._turn_urls = tuple(turn_urls)
-        self._turn_username = turn_username
-        self._turn_credential = turn_credential
+        self.ice = ice or IceSettings()
+        self.host_addresses = self.ice.host_addresses
         self.sdp_max_bytes = sdp_max_bytes
         self.max_tracks_per_publisher = max_tracks_per_publisher
         self.audio_slots = 1 + stage_max
@@ -132,11 +126,7 @@ class MediaRouter:
     # -- internals ----------------------------------------------------------------------
 
     def _new_pc(self) -> RTCPeerConnection:
-        return RTCPeerConnection(
-            build_configuration(
-                self._stun_urls, self._turn_urls, self._turn_username, self._turn_credential
-            )
-        )
+        return RTCPeerConnection(build_configuration(self.ice))
 
     def _room(self, cafe_id: int) -> Room:
         if self._closed:

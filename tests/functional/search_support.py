@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from sessions.storage.database import Database
 from sessions.storage.tables import cafes, recordings, segments
+from transcripts import search
 
 SHARED_CONFTEST = str(Path(__file__).resolve().parent.parent / "conftest.py")
 BACKENDS = [
@@ -35,7 +36,7 @@ async def fresh_database(backend: str, tmp_path: Path, request: pytest.FixtureRe
 
 async def open_database(backend: str, tmp_path: Path,
                         request: pytest.FixtureRequest) -> AsyncIterator[Database]:
-    db = Database(await fresh_database(backend, tmp_path, request))
+    db = search.open_database(await fresh_database(backend, tmp_path, request))
     try:
         yield db
     finally:

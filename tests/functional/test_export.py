@@ -26,6 +26,7 @@ from search_support import (
 from sessions.errors import InvalidInput, NotFound
 from sessions.storage.database import Database
 from transcripts.export import export_transcript, load_transcript, local_start
+from transcripts.search import open_database
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -36,7 +37,7 @@ TRICKY = Seg(20.0, 20.0, "Dr <Martin> & co", "Attention --> ici <b>gras</b> &amp
 @pytest.fixture(params=BACKENDS)
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     url = await fresh_database(request.param, tmp_path, request)
-    db = Database(url)
+    db = open_database(url)
     try:
         await add_cafe(db, "harcelement-ecole", segs=[*CORPUS["harcelement-ecole"], TRICKY])
         await add_cafe(db, "brouillon", published=False, segs=[Seg(0, 1, "A", "secret")])
@@ -47,7 +48,7 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
+    database = open_database(db_url)
     yield database
     await database.close()
 

@@ -11,13 +11,11 @@ import shutil
 import subprocess
 import time
 import wave
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, cast
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
+from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from signaling_fixtures import Live, invite, make_cafe
@@ -61,12 +59,9 @@ def captions_config(config: Config) -> Config:
 
 
 @pytest.fixture
-async def live(aiohttp_server: Any, captions_config: Config) -> AsyncIterator[Live]:
-    app = create_app(captions_config, clock=SystemClock())
-    server = cast(TestServer, await aiohttp_server(app))
-    running = Live(server, app)
-    yield running
-    await running.close()
+def app(captions_config: Config) -> web.Application:
+    """The shared `live` fixture serves this app: live captions on, the real clock."""
+    return create_app(captions_config, clock=SystemClock())
 
 
 async def test_captions_then_searchable_transcript(live: Live, tmp_path: Path) -> None:

@@ -8,13 +8,11 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 from page_support import PASSWORD
 from signaling_fixtures import Live, make_cafe
@@ -29,17 +27,11 @@ from server.login_sessions import (
 )
 from sessions.clock import FixedClock
 from sessions.storage.database import Database
+from transcripts.search import open_database
 
 EMAIL = "orga@example.org"
 REDIS_URL = os.environ.get("CAUSERIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-@pytest.fixture
-async def live(aiohttp_server: Any, app: web.Application) -> AsyncIterator[Live]:
-    running = Live(cast(TestServer, await aiohttp_server(app)), app)
-    yield running
-    await running.close()
 
 
 class Browser:
@@ -239,7 +231,7 @@ async def test_cli_password_reset_ends_every_login(tmp_path: Any) -> None:
     created = await asyncio.to_thread(cli, "admin", "create", "--email", EMAIL, "--name",
                                       "Claire", "--password-stdin", stdin=PASSWORD + "\n")
     assert created.returncode == 0, created.stderr
-    db = Database(f"sqlite+aiosqlite:///{data.resolve()}/causerie.db")
+    db = open_database(f"sqlite+aiosqlite:///{data.resolve()}/causerie.db")
     store = DatabaseLoginStore(db)
     now = FixedClock().now()
     try:

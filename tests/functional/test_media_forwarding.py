@@ -26,6 +26,7 @@ from media_support import Tone
 from sessions.errors import InvalidInput, PermissionDenied
 from signaling.media import (
     AudioChunk,
+    IceSettings,
     InvalidSdp,
     MediaRouter,
     NoSuchPeer,
@@ -40,6 +41,7 @@ from signaling.media import (
 from transcripts.feed import Pcm16kResampler
 
 LOOPBACK = ("127.0.0.1",)
+LOOPBACK_ICE = IceSettings(host_addresses=LOOPBACK)
 CAFE = 7
 EXPERT = 1
 
@@ -113,7 +115,7 @@ class Received:
 
 @pytest.fixture
 async def router() -> AsyncIterator[MediaRouter]:
-    media = MediaRouter(host_addresses=LOOPBACK, sdp_max_bytes=20_000, max_tracks_per_publisher=2)
+    media = MediaRouter(ice=LOOPBACK_ICE, sdp_max_bytes=20_000, max_tracks_per_publisher=2)
     yield media
     await media.close()
 
@@ -382,7 +384,7 @@ async def test_slow_encoder_drops_frames_instead_of_queueing_them(
         return encode(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pumps, "encode_video", slow)
-    router = MediaRouter(host_addresses=LOOPBACK, video_backlog=2)
+    router = MediaRouter(ice=LOOPBACK_ICE, video_backlog=2)
     try:
         await publish(router, peers, EXPERT)
         viewer = await subscribe(router, peers, 101)

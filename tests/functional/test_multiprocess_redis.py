@@ -24,7 +24,7 @@ from sessions.cafe import Cafe
 from sessions.clock import SystemClock
 from sessions.roles import Role
 from sessions.service_cafes import CafeService
-from sessions.storage.database import Database
+from transcripts.search import open_database
 
 pytestmark = pytest.mark.redis
 
@@ -113,7 +113,7 @@ def servers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, list[int]]]:
 
 @pytest.fixture
 async def cafe_and_invite(servers: tuple[str, list[int]]) -> AsyncIterator[tuple[Cafe, str]]:
-    db = Database(servers[0])
+    db = open_database(servers[0])
     cafes = CafeService(db, SystemClock(), TEST_SECRET)
     cafe = await make_cafe(cafes, live=True)
     token = await invite(cafes, cafe, Role.MODERATOR)
@@ -180,7 +180,7 @@ async def test_revoking_on_one_process_ends_the_role_on_the_other(
     """Finding 1 of issue 8 across processes: the organiser revokes on process 1, the
     moderator's sockets on process 2 lose the role within a second."""
     database_url, (port1, port2) = servers
-    db = Database(database_url)
+    db = open_database(database_url)
     peers: list[Peer] = []
     try:
         cafes = CafeService(db, SystemClock(), TEST_SECRET)

@@ -17,7 +17,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from media_support import Tone
 from test_media_forwarding import MovingPicture
 
-from signaling.media import MediaRouter, build_configuration, offered_host_addresses
+from signaling.media import IceSettings, MediaRouter, build_configuration, offered_host_addresses
 from signaling.media.encoder import OutputSpec, ProgrammeEncoder
 from signaling.media.hls import HlsLayout, hls_output
 from signaling.media.programme import Programme, ProgrammeSettings, ProgrammeTick
@@ -28,7 +28,7 @@ CAFE = 9
 
 @pytest.fixture
 async def router() -> AsyncIterator[MediaRouter]:
-    media = MediaRouter(host_addresses=LOOPBACK)
+    media = MediaRouter(ice=IceSettings(host_addresses=LOOPBACK))
     yield media
     await media.close()
 

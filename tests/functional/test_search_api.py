@@ -17,7 +17,7 @@ from search_support import (
     fresh_database,
 )
 
-from sessions.storage.database import Database
+from transcripts.search import open_database
 
 Client = TestClient[Any, Any]
 
@@ -28,7 +28,7 @@ async def client(
     aiohttp_client: Callable[[Any], Awaitable[Client]],
 ) -> Client:
     url = await fresh_database(request.param, tmp_path, request)
-    db = Database(url)
+    db = open_database(url)
     try:
         for slug, segs in CORPUS.items():
             await add_cafe(db, slug, segs=segs,

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from search_support import (
     BACKENDS,
     CORPUS,
@@ -17,10 +18,14 @@ from search_support import (
     open_database,
     set_published,
 )
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
 
 from sessions.storage.database import Database
 from sessions.storage.tables import segments
+from transcripts import search_sqlite
 from transcripts.search import SearchFilters, SearchQueryError, search
+from transcripts.search import open_database as open_app_database
 from transcripts.search_sqlite import register_functions
 
 
@@ -249,3 +254,26 @@ async def test_sqlite_delete_needs_no_python_function(tmp_path: Path,
         plain.execute("INSERT INTO segments_fts(segments_fts) VALUES ('integrity-check')")
     finally:
         plain.close()
+
+
+async def test_sqlite_stems_function_comes_from_the_engines_connect_hook(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Importing the SQLite backend registers nothing globally: an engine built without the
+    hook cannot write segments, the one `transcripts.search.open_database` builds can."""
+    assert not event.contains(Pool, "connect", search_sqlite.on_connect)
+    async for database in open_database("sqlite", tmp_path, request):
+        url = database.url
+    bare = Database(url)
+    try:
+        with pytest.raises(sa.exc.OperationalError, match="causerie_fr_stems"):
+            await add_cafe(bare, "sans-fonction", segs=INFLECTIONS)
+    finally:
+        await bare.close()
+    hooked = open_app_database(url)
+    try:
+        await add_cafe(hooked, "avec-fonction", segs=INFLECTIONS)
+        assert "avec-fonction" in slugs(await search(hooked, "harceler"))
+    finally:
+        await hooked.close()
+    assert not event.contains(Pool, "connect", search_sqlite.on_connect)

@@ -25,6 +25,10 @@ async def test_expert_publishes_and_a_parent_receives(
 
     refused = await publish_tone(parent, pcs)
     assert refused["error"]["code"] == "forbidden"
+    # An SDP over limits.sdp_max_bytes (20,000 here) is refused once, by the media plane.
+    huge = "v=0\r\n" + "a" * 30_000
+    too_large = await expert.call("media.publish", {"sdp": huge, "type": "offer"})
+    assert too_large["error"]["code"] == "payload_too_large"
 
     published = await publish_tone(expert, pcs)
     assert published["ok"] is True and published["type"] == "answer"
@@ -43,6 +47,8 @@ async def test_expert_publishes_and_a_parent_receives(
     with offered_host_addresses(LOOPBACK):
         await pc.setLocalDescription(await pc.createAnswer())
     assert pc.localDescription is not None
+    too_large = await parent.call("media.answer", {"sdp": huge, "type": "answer"})
+    assert too_large["error"]["code"] == "payload_too_large"
     answered = await parent.call("media.answer", {"sdp": pc.localDescription.sdp,
                                                   "type": "answer"})
     assert answered["ok"] is True

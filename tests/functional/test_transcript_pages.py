@@ -19,7 +19,7 @@ from search_support import (
     set_published,
 )
 
-from sessions.storage.database import Database
+from transcripts.search import open_database
 
 Client = TestClient[Any, Any]
 AUDIO = b"OggS" + bytes(range(256)) * 40
@@ -34,7 +34,7 @@ async def setup(
     audio = tmp_path / "recordings" / "expert-000000000.ogg"
     audio.parent.mkdir()
     audio.write_bytes(AUDIO)
-    db = Database(url)
+    db = open_database(url)
     await add_cafe(db, "harcelement-ecole", segs=CORPUS["harcelement-ecole"],
                    recording_path=str(audio))
     await add_cafe(db, "sans-audio", segs=[
@@ -75,7 +75,7 @@ async def test_unpublished_is_404(setup: tuple[Client, str]) -> None:
     for path in ("/cafes/brouillon/transcript", "/cafes/brouillon/recording",
                  "/cafes/nope/transcript", "/cafes/sans-audio/recording"):
         assert (await client.get(path)).status == 404, path
-    db = Database(url)
+    db = open_database(url)
     await set_published(db, "harcelement-ecole", False)
     await db.close()
     assert (await client.get("/cafes/harcelement-ecole/transcript")).status == 404

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from sessions.storage.database import Database
 from sessions.storage.tables import cafes
 from transcripts.engine import (
     SAMPLE_RATE,
@@ -22,6 +21,7 @@ from transcripts.export import load_transcript
 from transcripts.jobs import TranscriptJobs
 from transcripts.recorder import OggOpusWriter
 from transcripts.repository import TranscriptRepository
+from transcripts.search import open_database
 
 
 class OneSegment:
@@ -45,7 +45,7 @@ def loudness(audio: np.ndarray, at: float) -> float:
 
 async def test_parts_become_one_timeline_when_the_transcript_is_complete(
         sqlite_url: str, tmp_path: Path) -> None:
-    db = Database(sqlite_url)
+    db = open_database(sqlite_url)
     try:
         now = dt.datetime.now(dt.UTC)
         async with db.transaction() as conn:

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from sessions.storage.database import Database
 from sessions.storage.tables import cafes, metadata
+from transcripts.search import open_database
 
 HAVE_ESPEAK = shutil.which("espeak-ng") is not None
 
@@ -59,7 +60,7 @@ def wer(reference: str, hypothesis: str) -> float:
 
 
 async def open_db(tmp: Path) -> AsyncIterator[Database]:
-    db = Database(f"sqlite+aiosqlite:///{tmp / 'causerie.db'}")
+    db = open_database(f"sqlite+aiosqlite:///{tmp / 'causerie.db'}")
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     try:

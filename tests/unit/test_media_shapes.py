@@ -10,6 +10,7 @@ from aiortc import RTCBundlePolicy
 
 from sessions.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from signaling.media import (
+    IceSettings,
     InvalidSdp,
     NoSuchPeer,
     SdpTooLarge,
@@ -89,8 +90,9 @@ def test_configuration_never_falls_back_to_a_public_stun_server() -> None:
     empty = build_configuration()
     assert empty.iceServers == []
     assert empty.bundlePolicy == RTCBundlePolicy.MAX_BUNDLE
-    full = build_configuration(("stun:stun.example.org:3478",), ("turn:turn.example.org",),
-                               "user", "secret")
+    full = build_configuration(IceSettings(
+        stun_urls=("stun:stun.example.org:3478",), turn_urls=("turn:turn.example.org",),
+        turn_username="user", turn_credential="secret"))
     assert full.iceServers is not None
     assert [s.urls for s in full.iceServers] == [
         ["stun:stun.example.org:3478"], ["turn:turn.example.org"]]

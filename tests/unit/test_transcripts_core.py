@@ -34,11 +34,12 @@ from transcripts.engine import (
     decode_audio,
 )
 from transcripts.errors import ModelUnavailable
-from transcripts.jobs import LocalJobQueue, TranscriptJobs, enqueue_cafe
+from transcripts.jobs import LocalJobQueue, TranscriptJobs, enqueue_cafe, transcribe_file
 from transcripts.model import ModelSource, install_model, is_installed, resolve_model
 from transcripts.parts import echoes_vocabulary
 from transcripts.recorder import PartClosed, PartOpened, RecorderPolicy, SpeakerRecorder
 from transcripts.repository import TranscriptRepository
+from transcripts.search import open_database
 
 # -- model ------------------------------------------------------------------------------------
 
@@ -146,6 +147,7 @@ class FakeTranscriber:
         self.delay = delay
         self.calls = 0
         self.hotwords: list[str | None] = []
+        self.languages: list[str | None] = []
 
     def transcribe(self, audio: Audio | str, options: TranscribeOptions,
                    progress: ProgressFn | None = None) -> list[Segment]:
@@ -153,6 +155,7 @@ class FakeTranscriber:
 
         self.calls += 1
         self.hotwords.append(options.hotwords)
+        self.languages.append(options.language)
         if self.delay:
             time.sleep(self.delay)
         if self.calls <= self.fail:
@@ -252,7 +255,7 @@ def test_recorder_cuts_parts_in_pauses_between_sentences(tmp_path: Path) -> None
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    database = open_database(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
     async with database.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     yield database
@@ -313,6 +316,32 @@ async def test_local_queue_retries_and_reports_progress(db: Database, tmp_path: 
     await pool.aclose()
 
 
+async def test_transcribe_file_takes_the_job_path(db: Database, tmp_path: Path) -> None:
+    """`causerie transcribe` runs the recording's job: its language, its ``on_done``."""
+    cafe_id, _ = await _cafe_with_recording(db, tmp_path)
+    repo = TranscriptRepository(db)
+    fake = FakeTranscriber()
+    pool = TranscriberPool(lambda: fake, processes=False)
+    done: list[tuple[int, int]] = []
+
+    async def on_done(cafe: int, recording_id: int) -> None:
+        done.append((cafe, recording_id))
+
+    try:
+        found = await transcribe_file(repo, TranscriptJobs(repo, pool, on_done=on_done),
+                                      tmp_path / "r.ogg", cafe_id, "Expert", "en",
+                                      offset_seconds=30.0)
+    finally:
+        await pool.aclose()
+    assert [s.text for s in found] == ["bonjour", "la suite"]
+    assert found[0].start == 30.5 and found[0].speaker == "Expert"
+    assert fake.languages and set(fake.languages) == {"en"}
+    ((cafe, recording_id),) = done
+    assert cafe == cafe_id
+    job = await repo.job(recording_id)
+    assert job is not None and job.status == "done"
+
+
 async def test_a_job_cut_mid_way_is_resumed_at_start(db: Database, tmp_path: Path) -> None:
     cafe_id, rid = await _cafe_with_recording(db, tmp_path)
     repo = TranscriptRepository(db)
@@ -352,6 +381,7 @@ class EchoingTranscriber(FakeTranscriber):
     def transcribe(self, audio: Audio | str, options: TranscribeOptions,
                    progress: ProgressFn | None = None) -> list[Segment]:
         self.hotwords.append(options.hotwords)
+        self.languages.append(options.language)
         if options.hotwords:
             return [Segment(0.0, 9.0, "", "Écrans, écrans, écrans, écrans, maison", ())]
         return [Segment(0.5, 1.5, "", "le téléphone reste hors de la chambre", ())]
