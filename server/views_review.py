@@ -24,7 +24,7 @@ from aiohttp_session import get_session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server import auth
-from server.keys import CAFES, CATALOGS, CONFIG, DATABASE
+from server.keys import CAFES, CATALOGS, CONFIG, DATABASE, SERVICES
 from server.web_errors import LANG
 from sessions.actors import Actor
 from sessions.cafe import Cafe
@@ -129,6 +129,8 @@ async def review_page(request: web.Request) -> web.StreamResponse:
         "audio_offset": transcript.recording.offset if transcript.recording else 0.0,
         "can_publish": actor.can(Permission.PUBLISH_TRANSCRIPT),
         "reviewer": actor, "text_max": TEXT_MAX, "api": f"/api/cafes/{cafe.slug}/review",
+        # Parents who asked that their stage time be left out of the published transcript.
+        "leave_outs": await request.app[SERVICES].cafe_help.leave_out_requests(cafe.id),
     }
     response = aiohttp_jinja2.render_template("review.html", request, context)
     response.headers["Cache-Control"] = "no-store"
@@ -204,6 +206,14 @@ async def redact_segment(request: web.Request) -> web.Response:
         audio = (body.audio_start, body.audio_end)
     return await _answer(request, request.app[REVIEW].redact(
         actor, _segment_id(request), body.version, body.start, body.end, audio))
+
+
+@routes.post("/api/cafes/{slug}/review/participants/{participant_id:\\d{1,12}}/redact")
+async def redact_participant(request: web.Request) -> web.Response:
+    """Every segment one participant spoke, redacted at once (a leave-out request)."""
+    actor, _body = await _action(request, _Body)
+    return await _answer(request, request.app[REVIEW].redact_participant(
+        actor, int(request.match_info["participant_id"])))
 
 
 @routes.post("/api/cafes/{slug}/review/publish")

@@ -142,6 +142,20 @@
     }
   });
 
+  // A parent asked to be left out: every segment they spoke, redacted in one step.
+  var leaveOuts = document.getElementById("leave-outs");
+  if (leaveOuts) {
+    leaveOuts.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("button.redact-participant") : null;
+      if (!button) { return; }
+      run(button, "/participants/" + button.getAttribute("data-participant") + "/redact", {},
+          function () {
+            button.closest("li").setAttribute("data-done", "1");
+            if (player) { player.load(); }
+          });
+    });
+  }
+
   var chapters = document.getElementById("chapters");
   if (chapters) {
     chapters.addEventListener("click", function (event) {

@@ -35,9 +35,10 @@ from sessions.roles import Permission
 from sessions.service_guards import audit_entry
 from sessions.storage.database import Database
 from sessions.storage.repo_cafes import CafeRepository
+from sessions.storage.repo_help import LeaveOutRepository
 from sessions.storage.repo_moderation import ModerationRepository
 from sessions.storage.repo_qa import lock_cafe
-from sessions.storage.tables import redactions, segments
+from sessions.storage.tables import recordings, redactions, segments
 from transcripts import review
 from transcripts.errors import PublishUnconfirmed
 from transcripts.replay import REPLAY_STATUS, build_replay, silence_replay
@@ -224,6 +225,45 @@ class ReviewService:
         log.info("transcript span redacted cafe=%s segment=%s", actor.cafe_id, segment_id)
         await self.apply_redactions(actor.cafe_id)
         return Change([saved], [])
+
+    async def redact_participant(self, actor: Actor, participant_id: int) -> Change:
+        """Redact every segment a participant spoke (their recordings' segments), text and
+        audio, in one step: what a parent's request to be left out of the published
+        transcript asks. The request is marked as handled."""
+        actor.require(P.REVIEW_TRANSCRIPT)
+        saved: list[ReviewSegment] = []
+        async with self.db.transaction() as conn:
+            published = await self._guard(conn, actor)
+            rows = (await conn.execute(
+                sa.select(segments).join(recordings,
+                                         recordings.c.id == segments.c.recording_id)
+                .where(segments.c.cafe_id == actor.cafe_id,
+                       recordings.c.participant_id == participant_id)
+                .order_by(*_ORDER))).all()
+            for row in rows:
+                before = _segment(row)
+                if before.end <= before.start or not before.text.strip():
+                    continue
+                try:
+                    done = review.redact(before.draft, 0, len(before.text),
+                                         (before.start, before.end))
+                except InvalidInput:  # nothing left to take out (already "[retiré]")
+                    continue
+                saved.append(await self._write(conn, before, done.draft))
+                await conn.execute(redactions.insert().values(
+                    cafe_id=actor.cafe_id, start_seconds=done.start, end_seconds=done.end,
+                    actor=actor.label[:120], applied=False, created_at=self.now()))
+                await self._audit(conn, actor, AuditAction.TRANSCRIPT_REDACT, before.id,
+                                  {"before": _shown(before), "after": _shown(done.draft),
+                                   "silenced": [round(done.start, 3), round(done.end, 3)],
+                                   "published": published, "leave_out": participant_id})
+            await LeaveOutRepository().mark_redacted(conn, actor.cafe_id, participant_id,
+                                                     self.now())
+        log.info("participant's segments redacted cafe=%s participant=%s segments=%s",
+                 actor.cafe_id, participant_id, len(saved))
+        if saved:
+            await self.apply_redactions(actor.cafe_id)
+        return Change(saved, [])
 
     async def set_published(self, actor: Actor, published: bool,
                             confirmed: bool = False) -> bool:

@@ -29,7 +29,8 @@ PASSWORD = "correct horse battery"
 
 IDENTITIES = ("organiser", "expert", "moderator", "other_expert", "revoked_expert",
               "forged_link", "anonymous")
-ACTIONS = ("page", "recording", "edit", "split", "join", "redact", "publish")
+ACTIONS = ("page", "recording", "edit", "split", "join", "redact", "redact_participant",
+           "publish")
 ALLOWED = {
     "organiser": set(ACTIONS),
     "expert": set(ACTIONS) - {"publish"},
@@ -84,10 +85,11 @@ async def attempt(client: Client, action: str, cafe: ReviewCafe, rows: list[dict
         "join": (f"/segments/{first['id']}/join",
                  {"next_id": second["id"], "next_version": second["version"]}),
         "redact": (f"/segments/{first['id']}/redact", {"start": 0, "end": 7}),
+        "redact_participant": ("/participants/1/redact", {}),
         "publish": ("/publish", {"published": True}),
     }
     path, body = actions[action]
-    if action != "publish":
+    if action not in ("publish", "redact_participant"):
         body = {"version": first["version"], **body}
     response = await client.post(f"/api/cafes/{cafe.slug}/review{path}", json=body,
                                  headers={"X-CSRF-Token": token})
