@@ -1,9 +1,13 @@
-"""Take the screenshots in docs/screenshots: the portal, a café page, the room as a parent
-sees it and the moderator console, each 390 px (a phone) and 1280 px wide.
+"""Take the screenshots in docs/screenshots: the portal, a café page, the room as a parent,
+the expert and the moderator see it, then, once the café has ended and its transcript is
+made, the organiser's list of cafés, the café's admin page, the review page, the published
+transcript and a search; each 390 px (a phone) and 1280 px wide.
 
 Runs a real server and real Chromium pages (the e2e harness: a private network namespace
-when root), fills a café with an expert on camera, a moderator, parents, questions, votes,
-chat and a raised hand, then shoots. Usage: `.venv/bin/python docs/take_screenshots.py`.
+when root), fills a café with an expert on camera (a spoken French WAV as the microphone), a
+moderator, parents, questions, votes, chat and a raised hand, then shoots. Before each shot
+the page is also laid out at 360 px (the narrowest phone we support): a page wider than the
+screen is reported and the script exits 1. Usage: `.venv/bin/python docs/take_screenshots.py`.
 """
 
 from __future__ import annotations
@@ -17,11 +21,27 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 
 from e2e_harness import CHROMIUM_FLAGS, Namespace, Server, speech_wav  # noqa: E402
-from e2e_pages import Room, go_live, open_cafe, wait_for_media  # noqa: E402
+from e2e_pages import (  # noqa: E402
+    Room,
+    end_cafe,
+    go_live,
+    log_in,
+    open_cafe,
+    wait_for_js,
+    wait_for_media,
+)
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 OUT = HERE / "screenshots"
 WIDTHS = (390, 1280)
+NARROWEST = 360
+ORGANISER = ("organisatrice@example.org", "Camille (organisatrice)", "un mot de passe assez long")
+SPEECH = (
+    "Bonsoir à toutes et à tous. Ce soir, nous parlons des écrans et des jeux vidéo en ligne. "
+    "Les jeux vidéo en ligne permettent de discuter avec des inconnus. "
+    "Parlez-en en famille, sans dramatiser, et gardez le téléphone hors de la chambre la nuit."
+)
+OVERFLOWING: list[str] = []  # pages wider than NARROWEST px
 
 QUESTIONS = (
     ("Marie", "À quel âge lui donner un premier téléphone ?", False),
@@ -32,7 +52,25 @@ QUESTIONS = (
 )
 
 
+def fits(page: Page, name: str) -> None:
+    """Lay the page out at 360 px: nothing may stick out sideways (a phone would scroll)."""
+    page.set_viewport_size({"width": NARROWEST, "height": 800})
+    time.sleep(0.3)
+    wide = page.evaluate("""() => {
+      const doc = document.documentElement;
+      if (doc.scrollWidth <= window.innerWidth) return [];
+      return [...document.querySelectorAll('body *')].filter((e) => {
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && r.right > window.innerWidth + 1;
+      }).slice(0, 5).map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                                + (e.className ? '.' + String(e.className).split(' ')[0] : ''));
+    }""")
+    if wide:
+        OVERFLOWING.append(f"{name}: {', '.join(wide)}")
+
+
 def shoot(page: Page, name: str) -> None:
+    fits(page, name)
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900 if width > 500 else 844})
         time.sleep(0.4)  # layout and video frame settle
@@ -58,7 +96,8 @@ def main() -> int:
         server.start()
         try:
             cafe = server.create_cafe("Écrans et jeux vidéo : poser des limites sans conflit")
-            speech = speech_wav(Path(tmp), "Bonsoir à toutes et à tous. " * 8)
+            speech = speech_wav(Path(tmp), SPEECH)
+            server.create_organiser(*ORGANISER)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(
                     executable_path=namespace.chromium_executable(Path(tmp)), headless=True,
@@ -116,11 +155,46 @@ def main() -> int:
                 moderator.locator("#hands li").first.wait_for()
                 shoot(moderator, "moderator")
                 shoot(expert, "expert")
+
+                # After the café: the organiser's pages, the review, the transcript, search.
+                end_cafe(expert)
+                wait_for_js(expert, "() => document.getElementById('end-cafe').hidden", 15)
+                organiser = browser.new_context(locale="fr-FR").new_page()
+                email, _, password = ORGANISER
+                log_in(organiser, server.base_url, email, password, "/admin")
+                shoot(organiser, "admin")
+                deadline = time.monotonic() + 300
+                while server.query("SELECT count(*) FROM transcript_jobs j JOIN cafes c ON"
+                                   " c.id = j.cafe_id WHERE c.slug = ? AND j.status != 'done'",
+                                   cafe.slug)[0][0]:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("the transcript was not made in 5 minutes")
+                    time.sleep(1)
+                organiser.goto(f"{server.base_url}/admin/cafes/{cafe.slug}")
+                shoot(organiser, "cafe-admin")
+                organiser.goto(f"{server.base_url}/cafes/{cafe.slug}/review")
+                organiser.locator("li.segment").first.wait_for()
+                shoot(organiser, "review")
+                organiser.goto(f"{server.base_url}/admin/cafes/{cafe.slug}")
+                organiser.click("#transcript button[type=submit]")
+                anyway = "#transcript input[name=confirm] ~ button[type=submit]"
+                link = f'#transcript a[href="/cafes/{cafe.slug}/transcript"]'
+                organiser.wait_for_selector(f"{link}, {anyway}")
+                if organiser.locator(anyway).count():
+                    organiser.click(anyway)
+                organiser.wait_for_selector(link)
+                visitor.goto(f"{server.base_url}/cafes/{cafe.slug}/transcript")
+                shoot(visitor, "transcript")
+                visitor.goto(f"{server.base_url}/search?q=jeux+vid%C3%A9o")
+                shoot(visitor, "search")
                 room.close()
                 browser.close()
         finally:
             server.stop()
             namespace.stop()
+    if OVERFLOWING:
+        print("wider than 360 px:\n  " + "\n  ".join(OVERFLOWING), file=sys.stderr)
+        return 1
     return 0
 
 
