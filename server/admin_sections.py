@@ -1,5 +1,6 @@
 """Sections of a café's admin page that come from other packages: the transcript's
-progress (transcripts) and the moderation audit log (sessions)."""
+progress (transcripts), the moderation audit log (sessions) and the simulcast destinations
+(server.views_simulcast)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from server.keys import CATALOGS, SERVICES
+from server.views_simulcast import simulcast_section
 from server.web_errors import LANG
 from sessions.actors import Actor
 from sessions.cafe import Cafe
@@ -55,4 +57,4 @@ def _t(request: web.Request, message: str) -> str:
     return request.app[CATALOGS].gettext(request[LANG], message)
 
 
-SECTIONS = (transcript_progress, audit_log)
+SECTIONS = (transcript_progress, audit_log, simulcast_section)

@@ -26,6 +26,7 @@ from server import (
     views_retention,
     views_review,
     views_safeguarding,
+    views_simulcast,
 )
 from server.broadcast import broadcast_lifetime
 from server.composition import build_services
@@ -37,6 +38,7 @@ from server.metrics import Metrics
 from server.metrics import middleware as metrics_middleware
 from server.observability import observability_lifetime
 from server.recording import transcripts_lifetime
+from server.simulcast import destinations_lifetime
 from server.throttle import LoginThrottle
 from server.web_errors import LANG, errors_middleware, security_headers
 from sessions.clock import Clock, SystemClock
@@ -71,6 +73,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
                                        views_safeguarding.safeguarding_section,
                                        views_retention.section]
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(destinations_lifetime)
     app.cleanup_ctx.append(_login_throttle)
     app.cleanup_ctx.append(views_review.review_lifetime)
     app.cleanup_ctx.append(views_retention.retention_lifetime)
@@ -97,6 +100,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.add_routes(views_public.routes)
     app.add_routes(views_admin.routes)
     app.add_routes(views_review.routes)
+    app.add_routes(views_simulcast.routes)
     app.add_routes(views_safeguarding.routes)
     app.add_routes(views_help.routes)
     views_hls.setup(app)

@@ -75,6 +75,35 @@ class BroadcastConfig(_Section):
     webrtc_capacity: int = Field(300, ge=0, le=100_000)
 
 
+class SimulcastConfig(_Section):
+    # RTMP(S) destinations per café (a YouTube or Facebook Live ingest and stream key): the
+    # café's programme is pushed to each while the café is live.
+    enabled: bool = True
+    max_destinations: int = Field(5, ge=0, le=20)
+    url_max_length: int = Field(300, ge=20, le=300)
+    key_max_length: int = Field(200, ge=8, le=500)
+    # Reconnection: 1 s doubling up to this, after a refused or dropped destination.
+    retry_max_seconds: float = Field(30.0, ge=1.0, le=600.0)
+    open_timeout_seconds: float = Field(10.0, ge=1.0, le=60.0)
+    # How often the media node re-reads the destinations and publishes their statuses.
+    refresh_seconds: float = Field(2.0, ge=0.2, le=30.0)
+    # A Fernet key (urlsafe base64, 32 bytes) sealing the stream keys at rest. Empty: one
+    # derived from `secret_key` (changing that secret makes the stored keys unreadable).
+    stream_key_secret: str = ""
+
+    @field_validator("stream_key_secret")
+    @classmethod
+    def _fernet_key(cls, value: str) -> str:
+        if value:
+            from cryptography.fernet import Fernet
+
+            try:
+                Fernet(value.encode())
+            except ValueError:
+                raise ValueError("a Fernet key: 32 bytes in urlsafe base64") from None
+        return value
+
+
 class Config(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CAUSERIE_",
@@ -109,6 +138,7 @@ class Config(BaseSettings):
     cluster: ClusterConfig = ClusterConfig()
     broadcast: BroadcastConfig = BroadcastConfig()
     retention: RetentionSettings = RetentionSettings()
+    simulcast: SimulcastConfig = SimulcastConfig()
 
     @field_validator("database_url")
     @classmethod

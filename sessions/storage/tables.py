@@ -115,6 +115,20 @@ address_bans = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
+# A café's RTMP(S) simulcast destinations (`sessions.destinations`): the stream key sealed
+# (Fernet, `server.simulcast`), its last 4 characters to recognise it.
+rtmp_destinations = sa.Table(
+    "rtmp_destinations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("label", sa.String(60), nullable=False),
+    sa.Column("url", sa.String(300), nullable=False),
+    sa.Column("key_sealed", sa.Text, nullable=False),
+    sa.Column("key_last4", sa.String(4), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
 questions = sa.Table(
     "questions", metadata,
     sa.Column("id", sa.Integer, primary_key=True),

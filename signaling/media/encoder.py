@@ -82,6 +82,7 @@ class OutputStatus:
     packets: int = 0
     dropped: int = 0  # packets dropped because the destination was behind or down
     since: float = field(default_factory=time.time)  # wall clock of the last state change
+    retry_at: float = 0.0  # wall clock of the next attempt, while "retrying"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,9 @@ class Output:
                     self._set("failed", error)
                     self._drain()
                     return
+                if self.status.state == "live":  # it had worked: start the back-off again
+                    backoff = 1.0
+                self.status.retry_at = time.time() + backoff
                 self._set("retrying", error)
                 self.status.reconnects += 1
                 if self._wait_backoff(backoff):

@@ -36,6 +36,7 @@ from sessions.storage.tables import (
     invitations,
     login_sessions,
     organisers,
+    rtmp_destinations,
     watch_lists,
 )
 
@@ -82,7 +83,7 @@ async def snapshot(app: web.Application) -> dict[str, list[Any]]:
         return {table.name: [tuple(r) for r in await conn.execute(
             sa.select(table).order_by(*table.primary_key.columns))]
             for table in (cafes, invitations, organisers, login_sessions, watch_lists,
-                          cafe_help)}
+                          cafe_help, rtmp_destinations)}
 
 
 def check(status: int, allowed: set[int], errors: ServerErrors, what: object) -> None:
@@ -311,3 +312,36 @@ async def test_cafe_help_form(client: Client, organiser: str, server_errors: Ser
         assert 1 <= len(HelpSettings.from_json(lines).lines) <= HELP_LINES_MAX
     for page in (f"/cafes/{organiser}", f"/cafes/{organiser}/privacy", path):
         check((await client.get(page)).status, {200}, server_errors, (page, form))
+
+
+rtmp_url = st.one_of(junk, st.sampled_from(["é" * 4000,
+    "rtmp://127.0.0.1/live", "rtmps://a.rtmp.youtube.com/live2", "rtmp://", "rtmp://:0/x",
+    "rtmp://[::1/x", "rtmp://u:p@h/x", "http://h/x", "rtmp://h/x\x00", "rtmp://h/" + "a" * 400]))
+
+
+@fuzz(40)
+@given(label=st.one_of(junk, st.sampled_from(["", " ", "\x00", "é" * 4000])), url=rtmp_url,
+       key=st.one_of(junk, st.sampled_from(["k-9Z7Q", "k" * 4000, "a b", "a/b"])),
+       destination=junk, csrf_ok=st.booleans())
+async def test_simulcast_destination_forms(
+    client: Client, organiser: str, server_errors: ServerErrors, app: web.Application,
+    label: str, url: str, key: str, destination: str, csrf_ok: bool,
+) -> None:
+    base = f"/admin/cafes/{organiser}"
+    token = await csrf(client, base) if csrf_ok else "stale"
+    refused = set() if csrf_ok else {403}
+    before = await snapshot(app)
+    added = await client.post(f"{base}/destinations", data={
+        "label": label, "url": url, "stream_key": key, "csrf_token": token},
+        allow_redirects=False)
+    check(added.status, {303, 400} | refused, server_errors, (label, url))
+    if added.status != 303:
+        assert await snapshot(app) == before
+        if key == "k-9Z7Q":  # a refused form does not show the key back
+            assert key not in await added.text()
+    before = await snapshot(app)
+    removed = await client.post(f"{base}/destinations/{quote(destination, safe='')}/delete",
+                                data={"csrf_token": token}, allow_redirects=False)
+    check(removed.status, {303, 404, 405} | refused, server_errors, destination)
+    if removed.status != 303:
+        assert await snapshot(app) == before

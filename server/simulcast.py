@@ -1,0 +1,277 @@
+"""Simulcast: the café's programme (`server.broadcast`, encoded once) pushed to each of the
+café's RTMP(S) destinations (`sessions.destinations`) while it is live, as one more output
+of the same encoder (``flv``), reconnecting with back-off (`signaling.media.encoder`).
+
+- `StreamKeyBox`: stream keys sealed at rest with Fernet, the key from
+  `simulcast.stream_key_secret` or derived (HKDF-SHA256) from the app's `secret_key`.
+- `Simulcast`: on the café's media node, for each live programme, re-reads the café's
+  destinations every `refresh_seconds` (added or removed from any process's admin page),
+  adds or removes outputs to match, and publishes each destination's status.
+- `MemoryStatusBoard` / `RedisStatusBoard`: those statuses, read by the admin page on any
+  process (entries expire when the media node stops writing them).
+
+A destination that refuses, disappears or stalls costs only its own output thread: the
+encoder drops that output's packets when its queue is full, the café goes on. Logs name a
+destination by café and id, never its URL or key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from server.config import SimulcastConfig
+from sessions.destinations import DestinationLimits
+from sessions.service_destinations import DestinationService, PushTarget
+from signaling.media.encoder import Output, OutputSpec
+
+log = logging.getLogger("causerie.simulcast")
+
+__all__ = ["DESTINATIONS", "SIMULCAST", "STATUS_BOARD", "DestinationStatus",
+           "MemoryStatusBoard", "RedisStatusBoard", "Simulcast", "StatusBoard",
+           "StreamKeyBox", "limits_of"]
+
+
+class StreamKeyBox:
+    """Seals stream keys (a `sessions.destinations.Sealer`)."""
+
+    def __init__(self, secret_key: str, stream_key_secret: str = "") -> None:
+        if stream_key_secret:
+            key = stream_key_secret.encode()
+        else:
+            derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                           info=b"causerie rtmp stream keys").derive(secret_key.encode())
+            key = base64.urlsafe_b64encode(derived)
+        self._fernet = Fernet(key)
+
+    def seal(self, key: str) -> str:
+        return self._fernet.encrypt(key.encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        try:
+            return self._fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            raise ValueError("stream key sealed with another secret") from None
+
+
+def limits_of(config: SimulcastConfig) -> DestinationLimits:
+    return DestinationLimits(max_destinations=config.max_destinations,
+                             url_max_length=config.url_max_length,
+                             key_max_length=config.key_max_length)
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationStatus:
+    """What the admin page says of one destination (no URL, no key)."""
+
+    state: str  # starting | live | retrying | failed | closed | unreadable
+    error: str = ""
+    retry_at: float = 0.0  # wall clock
+    reconnects: int = 0
+    packets: int = 0
+
+    @classmethod
+    def of(cls, output: Output, secrets: tuple[str, ...]) -> DestinationStatus:
+        status = output.status
+        error = status.error
+        for secret in secrets:
+            if secret:
+                error = error.replace(secret, "••••")
+        return cls(status.state, error[:200], status.retry_at, status.reconnects,
+                   status.packets)
+
+
+class StatusBoard(Protocol):
+    async def write(self, cafe_id: int, statuses: dict[int, DestinationStatus]) -> None: ...
+
+    async def read(self, cafe_id: int) -> dict[int, DestinationStatus]: ...
+
+    async def clear(self, cafe_id: int) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryStatusBoard:
+    def __init__(self) -> None:
+        self._cafes: dict[int, dict[int, DestinationStatus]] = {}
+
+    async def write(self, cafe_id: int, statuses: dict[int, DestinationStatus]) -> None:
+        self._cafes[cafe_id] = dict(statuses)
+
+    async def read(self, cafe_id: int) -> dict[int, DestinationStatus]:
+        return dict(self._cafes.get(cafe_id, {}))
+
+    async def clear(self, cafe_id: int) -> None:
+        self._cafes.pop(cafe_id, None)
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisStatusBoard:
+    """``<prefix>:<café id>``: one JSON string, expiring ``ttl`` seconds after its last
+    write (a dead media node's statuses go away)."""
+
+    def __init__(self, redis_url: str, *, ttl: float = 15.0,
+                 prefix: str = "causerie:simulcast") -> None:
+        import redis.asyncio as aioredis
+
+        self.redis: Any = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        self.ttl = ttl
+        self.prefix = prefix
+
+    async def write(self, cafe_id: int, statuses: dict[int, DestinationStatus]) -> None:
+        body = json.dumps({str(k): asdict(v) for k, v in statuses.items()})
+        await self.redis.set(f"{self.prefix}:{cafe_id}", body, px=int(self.ttl * 1000))
+
+    async def read(self, cafe_id: int) -> dict[int, DestinationStatus]:
+        body = await self.redis.get(f"{self.prefix}:{cafe_id}")
+        if not body:
+            return {}
+        try:
+            return {int(k): DestinationStatus(**v) for k, v in json.loads(body).items()}
+        except (ValueError, TypeError):
+            return {}
+
+    async def clear(self, cafe_id: int) -> None:
+        await self.redis.delete(f"{self.prefix}:{cafe_id}")
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+class _Broadcast(Protocol):
+    """What simulcast needs of `server.broadcast.Broadcast`."""
+
+    cafe_id: int
+
+    @property
+    def encoder(self) -> Any: ...
+
+
+class _Broadcasts(Protocol):
+    def live(self, cafe_id: int) -> Any: ...
+
+
+@dataclass(eq=False)
+class _Push:
+    target: PushTarget
+    output: Output | None  # None: the key could not be opened
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        url = self.target.url
+        return (url, url.rsplit("/", 1)[-1]) if url else ()
+
+
+class Simulcast:
+    """Follows each live programme of this process and keeps its RTMP outputs in step with
+    the café's destinations."""
+
+    def __init__(self, broadcasts: _Broadcasts, destinations: DestinationService,
+                 board: StatusBoard, config: SimulcastConfig) -> None:
+        self.broadcasts = broadcasts
+        self.destinations = destinations
+        self.board = board
+        self.config = config
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    def on_broadcast(self, broadcast: _Broadcast) -> None:
+        """A `Broadcasts` listener: a programme started (on the loop)."""
+        if not self.config.enabled:
+            return
+        previous = self._tasks.get(broadcast.cafe_id)
+        if previous is not None:
+            previous.cancel()
+        self._tasks[broadcast.cafe_id] = asyncio.create_task(self._follow(broadcast))
+
+    async def _follow(self, broadcast: _Broadcast) -> None:
+        cafe_id = broadcast.cafe_id
+        pushes: dict[int, _Push] = {}
+        try:
+            while self.broadcasts.live(cafe_id) is broadcast:
+                try:
+                    await self._sync(broadcast, pushes)
+                except Exception as exc:  # the database or Redis away: try again later
+                    log.warning("simulcast refresh failed cafe=%s: %s", cafe_id,
+                                type(exc).__name__)
+                await asyncio.sleep(self.config.refresh_seconds)
+        finally:
+            # The programme ended: its encoder closed every output. Cancelled (a new run
+            # or the app's end): close ours here.
+            if self.broadcasts.live(cafe_id) is broadcast:
+                for push in pushes.values():
+                    if push.output is not None:
+                        await asyncio.to_thread(broadcast.encoder.remove_output, push.output)
+            with contextlib.suppress(Exception):
+                await self.board.clear(cafe_id)
+            if self._tasks.get(cafe_id) is asyncio.current_task():
+                del self._tasks[cafe_id]
+
+    async def _sync(self, broadcast: _Broadcast, pushes: dict[int, _Push]) -> None:
+        cafe_id = broadcast.cafe_id
+        targets = {t.destination.id: t for t in await self.destinations.targets(cafe_id)}
+        for gone in [d for d in pushes if d not in targets]:
+            push = pushes.pop(gone)
+            if push.output is not None:
+                await asyncio.to_thread(broadcast.encoder.remove_output, push.output)
+            log.info("simulcast stopped cafe=%s destination=%s", cafe_id, gone)
+        for destination_id, target in targets.items():
+            if destination_id in pushes:
+                continue
+            output = None
+            if target.url:
+                output = broadcast.encoder.add_output(OutputSpec(
+                    f"cafe={cafe_id}-destination={destination_id}", target.url, "flv",
+                    retry=True, max_backoff=self.config.retry_max_seconds,
+                    open_timeout=self.config.open_timeout_seconds))
+                log.info("simulcast started cafe=%s destination=%s", cafe_id, destination_id)
+            pushes[destination_id] = _Push(target, output)
+        await self.board.write(cafe_id, {
+            d: (DestinationStatus.of(p.output, p.secrets) if p.output is not None
+                else DestinationStatus("unreadable"))
+            for d, p in pushes.items()})
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def retry_in(status: DestinationStatus, now: float | None = None) -> int:
+    """Whole seconds until the next attempt (at least 1 while retrying)."""
+    return max(1, round(status.retry_at - (time.time() if now is None else now)))
+
+
+DESTINATIONS = web.AppKey("destinations", DestinationService)
+STATUS_BOARD = web.AppKey("simulcast_status", StatusBoard)
+SIMULCAST = web.AppKey("simulcast", Simulcast)
+
+
+async def destinations_lifetime(app: web.Application) -> AsyncIterator[None]:
+    """After the database: the destinations service and the status board (every process)."""
+    from server.keys import CLOCK, CONFIG, DATABASE
+
+    config = app[CONFIG]
+    box = StreamKeyBox(config.secret_key, config.simulcast.stream_key_secret)
+    app[DESTINATIONS] = DestinationService(app[DATABASE], app[CLOCK], box,
+                                           limits_of(config.simulcast))
+    board: StatusBoard = (RedisStatusBoard(config.redis_url,
+                                           ttl=max(15.0, 5 * config.simulcast.refresh_seconds))
+                          if config.redis_url else MemoryStatusBoard())
+    app[STATUS_BOARD] = board
+    yield
+    await board.close()
