@@ -3,8 +3,10 @@
 N websocket clients (light engine.io/socket.io clients in several client processes pinned to
 the last core) first connect; then, at one signal, every one of them sends `join` at once.
 Measured: joins acked per second (N over the time from the signal to the last ack), the p50
-and p99 join ack (from the signal), error acks. Meanwhile one parent joined before the storm
-asks a question every 500 ms and times its own `qa.question` coming back (the author is
+and p99 join ack (from the signal), error acks, and the CPU time the server used over the
+storm (from the watcher's first question to two seconds after the last ack; on a loaded
+machine the wall-clock figures grow, that one much less). Meanwhile one parent joined before
+the storm asks a question every 500 ms and times its own `qa.question` coming back (the author is
 told at once): the café's other events must still be delivered. The server runs in its own
 process pinned to core 0, as `causerie serve` starts it (SQLite).
 
@@ -152,6 +154,13 @@ async def watch(url: str, slug: str, stop: asyncio.Event) -> tuple[list[float], 
         return watcher.delays, n
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used: the server's cost, which the machine's
+    load does not inflate the way it does wall-clock figures."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
@@ -168,8 +177,11 @@ def bench(size: int, server: str, client_procs: int, timeout: float) -> None:
             args = ["serve", str(port), database_url, "", tmp, "0"]
         else:
             args = ["plain", str(port)]
+        # BENCH_SERVER_LOG=FILE keeps the server's warnings and errors
+        log_path = os.environ.get("BENCH_SERVER_LOG")
+        server_log = open(log_path, "a") if log_path else subprocess.DEVNULL  # noqa: SIM115
         proc = subprocess.Popen([sys.executable, __file__, *args],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=server_log)
         try:
             for _ in range(300):
                 try:
@@ -191,8 +203,10 @@ def bench(size: int, server: str, client_procs: int, timeout: float) -> None:
                 w.start()
             for _ in workers:
                 ready.get(timeout=300)
+            cpu0 = cpu_seconds(proc.pid)
             outcome, delays, sent = asyncio.run(_storm(url, slug, go, results, len(workers),
                                                        timeout))
+            cpu = cpu_seconds(proc.pid) - cpu0
             for w in workers:
                 w.join(30)
         finally:
@@ -211,7 +225,8 @@ def bench(size: int, server: str, client_procs: int, timeout: float) -> None:
           f"p99 {pct(times, 0.99):5.2f} s  error acks {errors or 0}  questions during the storm: "
           f"{len(delays)}/{sent} back, p50 {statistics.median(delays) * 1000 if delays else 0:.0f}"
           f" ms p99 {pct(delays, 0.99) * 1000:.0f} ms max "
-          f"{max(delays, default=0) * 1000:.0f} ms  load {load0}->{loadavg()}", flush=True)
+          f"{max(delays, default=0) * 1000:.0f} ms  server CPU {cpu:.1f} s  "
+          f"load {load0}->{loadavg()}", flush=True)
 
 
 async def _storm(url: str, slug: str, go: Any, results: Any, workers: int,

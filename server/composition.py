@@ -13,6 +13,7 @@ from sessions.service_cafes import CafeService
 from sessions.service_help import HelpService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
+from sessions.service_snapshots import SnapshotService
 from sessions.service_stage import StageService
 from sessions.services import Services
 from sessions.storage.database import Database
@@ -36,4 +37,5 @@ def build_services(config: Config, db: Database, clock: Clock,
         moderation=ModerationService(db, clock, limiter, limits, cafes.watch),
         watch=cafes.watch,
         cafe_help=HelpService(db, clock),
+        snapshots=SnapshotService(db),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,17 +18,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions import cafe as cafe_rules
 from sessions.actors import Actor
+from sessions.batching import Batcher
 from sessions.cafe import Cafe, CafeDraft, CafeEnded, CafeOpened, CafeStatus
 from sessions.clock import Clock
 from sessions.commands import MediaReason, StopPublication
-from sessions.errors import Banned, InvalidInput, InvitationInvalid, NotFound, PermissionDenied
+from sessions.errors import (
+    Banned,
+    CauserieError,
+    InvalidInput,
+    InvitationInvalid,
+    NotFound,
+    PermissionDenied,
+)
 from sessions.events import Audience, Effects, Outbound
 from sessions.roles import Permission, Role, allows
 from sessions.service_watch import WatchService
 from sessions.storage.database import Database, as_utc
 from sessions.storage.repo_cafes import CafeRepository
 from sessions.storage.repo_moderation import ModerationRepository
-from sessions.watchwords import WatchAction
+from sessions.watchwords import Matcher, WatchAction
 
 log = logging.getLogger("causerie.cafes")
 
@@ -55,6 +63,16 @@ class PortalListing:
 
 
 @dataclass(frozen=True, slots=True)
+class JoinRequest:
+    slug: str
+    browser_key: str
+    pseudonym: str
+    invitation_token: str | None
+    organiser_name: str | None
+    address: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Joined:
     actor: Actor
     cafe: Cafe
@@ -76,6 +94,7 @@ class CafeService:
         self._signer = URLSafeTimedSerializer(secret_key, salt="causerie.invitation")
         self.invitation_ttl = invitation_ttl
         self.pseudonym_max_length = pseudonym_max_length
+        self._joins: Batcher[JoinRequest, Joined] = Batcher(self._join_batch, name="joins")
 
     # cafés
 
@@ -221,19 +240,10 @@ class CafeService:
 
     async def check_invitation(self, cafe_id: int, token: str) -> tuple[int, Role]:
         """The invitation's id and role, or InvitationInvalid."""
-        if len(token) > 300:
-            raise InvitationInvalid()
-        try:
-            data = self._signer.loads(token)
-        except BadSignature:
-            raise InvitationInvalid() from None
-        if not isinstance(data, dict) or not isinstance(data.get("i"), int):
-            raise InvitationInvalid()
+        invitation_id, nonce = self._token_data(token)
         async with self.db.connect() as conn:
-            row = await self.repo.invitation(conn, data["i"])
-        if row is None or row["nonce"] != data.get("n") or not _valid(row, cafe_id,
-                                                                        self.clock.now()):
-            raise InvitationInvalid()
+            row = await self.repo.invitation(conn, invitation_id)
+        row = _token_row(row, nonce, cafe_id, self.clock.now())
         return int(row["id"]), Role(row["role"])
 
     # joining
@@ -243,85 +253,188 @@ class CafeService:
                    organiser_name: str | None = None, address: str | None = None) -> Joined:
         """Admit a browser to a café, as a guest parent, an invited expert or moderator, or an
         organiser logged in on the admin pages. The same browser rejoins as the same
-        participant."""
+        participant.
+
+        Concurrent joins share one transaction (`Batcher`): a burst of thousands of parents
+        costs a few transactions, each join checked and written in turn as if alone."""
         if not (BROWSER_KEY_LENGTH[0] <= len(browser_key) <= BROWSER_KEY_LENGTH[1]
                 and browser_key.isascii() and browser_key.replace("-", "").isalnum()):
             raise InvalidInput("Invalid browser key.")
-        cafe = await self.get(slug)
-        invitation_id: int | None = None
-        if organiser_name is not None:
-            role = Role.ORGANISER
-            pseudonym = organiser_name
-        elif invitation_token:
-            invitation_id, role = await self.check_invitation(cafe.id, invitation_token)
+        joined = await self._joins.submit(JoinRequest(
+            slug, browser_key, pseudonym, invitation_token or None, organiser_name, address))
+        log.info("joined cafe=%s participant=%s role=%s", joined.cafe.id,
+                 joined.actor.participant_id, joined.actor.role)
+        return joined
+
+    async def _join_batch(self, requests: Sequence[JoinRequest]) -> list[Joined | Exception]:
+        """Every waiting join, in one transaction, in the order they came. A refused join
+        raises before it writes anything, so it never undoes the others."""
+        try:
+            return await self._join_together(requests)
+        except CauserieError:
+            raise
+        except Exception:
+            if len(requests) == 1:
+                raise
+            # a fault (not a refusal) rolled the batch back: each join alone, so that one
+            # join's fault is never the others'
+            log.warning("join batch failed, joins=%s: each on its own", len(requests))
+            outcomes: list[Joined | Exception] = []
+            for request in requests:
+                try:
+                    outcomes += await self._join_together([request])
+                except Exception as exc:
+                    outcomes.append(exc)
+            return outcomes
+
+    async def _join_together(self, requests: Sequence[JoinRequest]) -> list[Joined | Exception]:
+        now = self.clock.now()
+        outcomes: dict[int, Joined | Exception] = {}
+        by_slug: dict[str, list[int]] = {}
+        for i, request in enumerate(requests):
+            by_slug.setdefault(request.slug, []).append(i)
+        async with self.db.transaction() as conn:
+            for slug, indexes in by_slug.items():
+                cafe = await self.repo.by_slug(conn, slug)
+                done = await self._join_cafe(conn, cafe, [requests[i] for i in indexes], now)
+                outcomes.update(zip(indexes, done, strict=True))
+        return [outcomes[i] for i in range(len(requests))]
+
+    async def _join_cafe(self, conn: AsyncConnection, cafe: Cafe | None,
+                         requests: Sequence[JoinRequest],
+                         now: datetime) -> list[Joined | Exception]:
+        """The joins of one café: everything they depend on read first, in a few
+        statements (so that SQLite's write lock is held only for the writes), each join
+        checked as if alone, then the new participants inserted in one statement."""
+        if cafe is None:
+            return [NotFound("No such café.") for _ in requests]
+        keys = [r.browser_key for r in requests]
+        tokens: dict[int, tuple[int, Any] | InvitationInvalid] = {}
+        for i, request in enumerate(requests):
+            if request.organiser_name is None and request.invitation_token:
+                try:
+                    tokens[i] = self._token_data(request.invitation_token)
+                except InvitationInvalid as exc:
+                    tokens[i] = exc
+        existing = await self.repo.participants_by_browsers(conn, cafe.id, keys)
+        wanted = [t[0] for t in tokens.values() if isinstance(t, tuple)] + [
+            int(r["invitation_id"]) for r in existing.values() if r["invitation_id"] is not None]
+        seen = _Seen(
+            await self.watch.matcher_in(conn, cafe.id), existing,
+            await self.repo.invitations_by_ids(conn, wanted),
+            *await self.bans.banned_among(conn, cafe.id, keys, wanted),
+            await self.bans.addresses_banned(
+                conn, cafe.id, [r.address for r in requests if r.address], now))
+        outcomes: list[_Admission | Exception] = []
+        for i, request in enumerate(requests):
+            try:
+                outcomes.append(self._admit(request, cafe, tokens.get(i), seen, now))
+            except CauserieError as exc:
+                outcomes.append(exc)
+        # writes: the new browsers in one statement (a browser twice in the batch: its
+        # first join inserts, the next ones find it), then those who come back
+        new_rows: dict[str, dict[str, Any]] = {}
+        for a in outcomes:
+            if isinstance(a, _Admission) and a.existing is None:
+                new_rows.setdefault(a.browser_key, {
+                    "cafe_id": cafe.id, "pseudonym": a.pseudonym, "role": a.role.value,
+                    "browser_key": a.browser_key, "invitation_id": a.invitation_id,
+                    "joined_at": now})
+        inserted = await self.repo.insert_participants(conn, list(new_rows.values()))
+        joined: list[Joined | Exception] = []
+        for a in outcomes:
+            if isinstance(a, Exception):
+                joined.append(a)
+                continue
+            pid = inserted.pop(a.browser_key, None) if a.existing is None else None
+            try:
+                joined.append(await self._write_join(conn, cafe, a, pid, now))
+            except CauserieError as exc:
+                joined.append(exc)
+        return joined
+
+    def _admit(self, request: JoinRequest, cafe: Cafe, token: tuple[int, Any] | InvitationInvalid
+               | None, seen: _Seen, now: datetime) -> _Admission:
+        """One join checked against what was read, in the order a lone join is: the café,
+        the invitation, the pseudonym, the café's state and the role, the bans."""
+        invitation: Any | None = None
+        if request.organiser_name is not None:
+            role, pseudonym = Role.ORGANISER, request.organiser_name
+        elif isinstance(token, InvitationInvalid):
+            raise token
+        elif token is not None:
+            invitation = _token_row(seen.invitations.get(token[0]), token[1], cafe.id, now)
+            role, pseudonym = Role(invitation["role"]), request.pseudonym
         else:
-            role = Role.PARTICIPANT
+            role, pseudonym = Role.PARTICIPANT, request.pseudonym
         pseudonym = cafe_rules.clean_pseudonym(pseudonym, max_length=self.pseudonym_max_length)
         if role is not Role.ORGANISER:
-            await self._check_pseudonym(cafe.id, pseudonym)
+            self._check_pseudonym(seen.matcher, cafe.id, pseudonym)
         if cafe.status is CafeStatus.ENDED:
             raise PermissionDenied("This café has ended.")
-        now = self.clock.now()
-        early = cafe.status is CafeStatus.SCHEDULED
-        if early and not allows(role, Permission.JOIN_BEFORE_LIVE) and not (
-                role is Role.PARTICIPANT and await self._keeps_staff_role(cafe, browser_key, now)):
-            raise PermissionDenied("This café has not started yet.")
-        async with self.db.transaction() as conn:
-            if await self.bans.is_banned(conn, cafe.id, browser_key, invitation_id):
-                raise Banned()
-            if address and await self.bans.address_banned(conn, cafe.id, address, now):
-                raise Banned("Connections from your Internet address are barred from this "
-                             "café for a short while.")
-            # One atomic statement: two first joins of one browser at once get one row.
-            pid = await self.repo.insert_participant(
-                conn, cafe_id=cafe.id, pseudonym=pseudonym, role=role.value,
-                browser_key=browser_key, invitation_id=invitation_id, now=now)
-            rejoined = pid is None
-            if pid is None:
-                existing = await self.repo.participant_by_browser(conn, cafe.id, browser_key)
+        existing = seen.participants.get(request.browser_key)
+        if existing is not None and existing["invitation_id"] is not None:
+            role, invitation = _restored(role, invitation,
+                                         seen.invitations.get(existing["invitation_id"]),
+                                         cafe.id, now)
+        _check_may_join(cafe, role)  # the final role: a stored one may have come back
+        invitation_id = None if invitation is None else int(invitation["id"])
+        if request.browser_key in seen.banned_keys or invitation_id in seen.banned_invitations:
+            raise Banned()
+        if request.address and request.address in seen.banned_addresses:
+            raise Banned("Connections from your Internet address are barred from this "
+                         "café for a short while.")
+        return _Admission(request.browser_key, role, pseudonym, invitation, existing)
+
+    async def _write_join(self, conn: AsyncConnection, cafe: Cafe, a: _Admission,
+                          pid: int | None, now: datetime) -> Joined:
+        role, invitation = a.role, a.invitation
+        rejoined = pid is None
+        if pid is None:
+            existing = a.existing
+            if existing is None:  # inserted meanwhile (this batch, or another process)
+                existing = await self.repo.participant_by_browser(conn, cafe.id, a.browser_key)
                 assert existing is not None  # the insert found it
-                pid = int(existing["id"])
-                # An invited browser keeps its staff role when it comes back without the
-                # link, as long as that invitation is still valid (never a revoked or
-                # expired one; an organiser's role comes from the login alone).
-                if role is Role.PARTICIPANT and existing["invitation_id"] is not None:
-                    stored = await self.repo.invitation(conn, existing["invitation_id"])
-                    if stored is not None and _valid(stored, cafe.id, now):
-                        role, invitation_id = Role(stored["role"]), int(stored["id"])
-                if early and not allows(role, Permission.JOIN_BEFORE_LIVE):
-                    # its invitation ended since `_keeps_staff_role` read it
-                    raise PermissionDenied("This café has not started yet.")
-                await self.repo.update_participant(conn, pid, pseudonym=pseudonym,
-                                                   role=role.value, invitation_id=invitation_id)
-            _check_may_join(cafe, role)  # the final role: a stored one may have come back
-            expires_at = None
-            if invitation_id is not None:
-                stored = await self.repo.invitation(conn, invitation_id)
-                expires_at = None if stored is None else as_utc(stored["expires_at"])
-        log.info("joined cafe=%s participant=%s role=%s", cafe.id, pid, role)
-        return Joined(Actor(pid, cafe.id, role, pseudonym), cafe, invitation_id, rejoined,
+                if existing["invitation_id"] is not None:
+                    role, invitation = _restored(
+                        role, invitation,
+                        await self.repo.invitation(conn, existing["invitation_id"]),
+                        cafe.id, now)
+                _check_may_join(cafe, role)
+                if invitation is not None and await self.bans.is_banned(
+                        conn, cafe.id, None, int(invitation["id"])):
+                    raise Banned()
+            pid = int(existing["id"])
+            await self.repo.update_participant(
+                conn, pid, pseudonym=a.pseudonym, role=role.value,
+                invitation_id=None if invitation is None else int(invitation["id"]))
+        expires_at = None if invitation is None else as_utc(invitation["expires_at"])
+        invitation_id = None if invitation is None else int(invitation["id"])
+        return Joined(Actor(pid, cafe.id, role, a.pseudonym), cafe, invitation_id, rejoined,
                       expires_at)
 
-    async def _check_pseudonym(self, cafe_id: int, pseudonym: str) -> None:
+    @staticmethod
+    def _check_pseudonym(matcher: Matcher, cafe_id: int, pseudonym: str) -> None:
         """A watched word that holds or blocks refuses the pseudonym (it cannot wait for a
         moderator: everyone would see it at once)."""
-        verdict = await self.watch.verdict(cafe_id, pseudonym)
+        verdict = matcher.verdict(pseudonym)
         if verdict.action in (WatchAction.HOLD, WatchAction.BLOCK):
             log.info("pseudonym refused by a watched word cafe=%s", cafe_id)
             raise InvalidInput("This pseudonym contains “%(terms)s”, which is not accepted in "
                                "this café. Please choose another one.",
                                terms=", ".join(t for t in verdict.terms))
 
-    async def _keeps_staff_role(self, cafe: Cafe, browser_key: str, now: datetime) -> bool:
-        """Does this browser come back to a role that may enter before the opening (an
-        invited expert or moderator rejoining without the link, invitation still valid)?"""
-        async with self.db.connect() as conn:
-            existing = await self.repo.participant_by_browser(conn, cafe.id, browser_key)
-            if existing is None or existing["invitation_id"] is None:
-                return False
-            stored = await self.repo.invitation(conn, existing["invitation_id"])
-        return (stored is not None and _valid(stored, cafe.id, now)
-                and allows(Role(stored["role"]), Permission.JOIN_BEFORE_LIVE))
+    def _token_data(self, token: str) -> tuple[int, Any]:
+        """The invitation id and nonce a token carries, or InvitationInvalid."""
+        if len(token) > 300:
+            raise InvitationInvalid()
+        try:
+            data = self._signer.loads(token)
+        except BadSignature:
+            raise InvitationInvalid() from None
+        if not isinstance(data, dict) or not isinstance(data.get("i"), int):
+            raise InvitationInvalid()
+        return data["i"], data.get("n")
 
     async def _get(self, conn: AsyncConnection, slug: str, *,
                    for_update: bool = False) -> Cafe:
@@ -341,6 +454,48 @@ def _valid(invitation: Any, cafe_id: int, now: datetime) -> bool:
     """An invitation row still gives its role in this café: not revoked, not expired."""
     return bool(invitation["cafe_id"] == cafe_id and invitation["revoked_at"] is None
                 and as_utc(invitation["expires_at"]) > now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What the joins of one batch depend on, read at once."""
+    matcher: Matcher  # the café's watched words
+    participants: dict[str, Any]  # by browser key
+    invitations: dict[int, Any]
+    banned_keys: set[str]
+    banned_invitations: set[int]
+    banned_addresses: set[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Admission:
+    """A join that passed its checks, not written yet."""
+    browser_key: str
+    role: Role
+    pseudonym: str
+    invitation: Any | None
+    existing: Any | None  # the browser's participant row, when it comes back
+
+    @property
+    def invitation_id(self) -> int | None:
+        return None if self.invitation is None else int(self.invitation["id"])
+
+
+def _token_row(row: Any | None, nonce: Any, cafe_id: int, now: datetime) -> Any:
+    """The invitation row of a token, when it is that token's and still valid."""
+    if row is None or row["nonce"] != nonce or not _valid(row, cafe_id, now):
+        raise InvitationInvalid()
+    return row
+
+
+def _restored(role: Role, invitation: Any | None, stored: Any | None, cafe_id: int,
+              now: datetime) -> tuple[Role, Any | None]:
+    """An invited browser keeps its staff role when it comes back without the link, as long
+    as that invitation is still valid (never a revoked or expired one; an organiser's role
+    comes from the login alone)."""
+    if role is Role.PARTICIPANT and stored is not None and _valid(stored, cafe_id, now):
+        return Role(stored["role"]), stored
+    return role, invitation
 
 
 def _check_may_join(cafe: Cafe, role: Role) -> None:

@@ -9,6 +9,7 @@ from sessions.service_cafes import CafeService
 from sessions.service_help import HelpService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
+from sessions.service_snapshots import SnapshotService
 from sessions.service_stage import StageService
 from sessions.service_watch import WatchService
 
@@ -21,3 +22,4 @@ class Services:
     moderation: ModerationService
     watch: WatchService
     cafe_help: HelpService
+    snapshots: SnapshotService

@@ -15,6 +15,7 @@ from signaling import rooms, standing
 from signaling.errors import AlreadyJoined
 from signaling.events import Ack, EventSpec
 from signaling.hub import Connection, Hub
+from signaling.wire import Fragment
 
 log = logging.getLogger("causerie.signaling")
 
@@ -54,21 +55,23 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
         invitation_token=msg.invite or None, organiser_name=await organiser_name(hub, conn),
         address=conn.request.remote if conn.request is not None else None)
     actor = joined.actor
-    on_stage = await services.stage.is_on_stage(actor.cafe_id, actor.participant_id)
     await hub.attach(conn, actor)
     await standing.track(hub, conn, joined.invitation_id, joined.invitation_expires_at)
-    presence = await hub.presence.members(actor.cafe_id)
+    # read once the socket is in the café's rooms: nothing sent meanwhile is missed
+    snapshot = await services.snapshots.for_actor(actor)
+    # encoded once per change of presence, not once per join (`signaling.wire`)
+    presence = Fragment(await hub.presence.members_json(actor.cafe_id))
     log.info("joined cafe=%s participant=%s role=%s sid=%s", actor.cafe_id,
              actor.participant_id, actor.role.value, conn.sid)
     return {
         "participant": {"id": actor.participant_id, "role": actor.role.value,
-                        "pseudonym": actor.pseudonym, "on_stage": on_stage},
+                        "pseudonym": actor.pseudonym, "on_stage": snapshot.on_stage},
         "permissions": sorted(p.value for p in PERMISSIONS[actor.role]),
         "cafe": cafe_view(joined.cafe),
-        "presence": [e.view() for e in presence],
-        "qa": await services.qa.snapshot(actor),
-        "stage": await services.stage.snapshot(actor),
-        "chat": await services.moderation.chat_snapshot(actor),
+        "presence": presence,
+        "qa": snapshot.qa,
+        "stage": snapshot.stage,
+        "chat": snapshot.chat,
         "ice_servers": hub.ice_servers,
         "media": await hub.publishing(actor.cafe_id),
     }

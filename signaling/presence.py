@@ -48,6 +48,10 @@ class PresenceEntry:
                 "role": self.role}
 
 
+def _encode(members: Sequence[PresenceEntry]) -> str:
+    return json.dumps([e.view() for e in members], separators=(",", ":"))
+
+
 class PresenceStore(Protocol):
     async def add(self, cafe_id: int, entry: PresenceEntry, sid: str) -> bool:
         """Record a socket; True when it is the participant's first one in the café."""
@@ -57,6 +61,9 @@ class PresenceStore(Protocol):
 
     async def members(self, cafe_id: int) -> list[PresenceEntry]:
         """Participants present, in order of participant id."""
+
+    async def members_json(self, cafe_id: int) -> str:
+        """`members` as the JSON list of their views (the join ack's `presence`)."""
 
     async def sids(self, cafe_id: int, participant_ids: Sequence[int]) -> list[str]:
         """Every socket of these participants."""
@@ -74,9 +81,14 @@ class MemoryPresence:
     def __init__(self) -> None:
         self._entries: dict[int, dict[int, PresenceEntry]] = {}
         self._sids: dict[tuple[int, int], set[str]] = {}
+        # `members_json` per café, made again after a change
+        self._encoded: dict[int, str] = {}
 
     async def add(self, cafe_id: int, entry: PresenceEntry, sid: str) -> bool:
-        self._entries.setdefault(cafe_id, {})[entry.participant_id] = entry
+        entries = self._entries.setdefault(cafe_id, {})
+        if entries.get(entry.participant_id) != entry:
+            entries[entry.participant_id] = entry
+            self._encoded.pop(cafe_id, None)
         sids = self._sids.setdefault((cafe_id, entry.participant_id), set())
         first = not sids
         sids.add(sid)
@@ -91,11 +103,19 @@ class MemoryPresence:
             return False
         del self._sids[(cafe_id, participant_id)]
         self._entries.get(cafe_id, {}).pop(participant_id, None)
+        self._encoded.pop(cafe_id, None)
         return True
 
     async def members(self, cafe_id: int) -> list[PresenceEntry]:
         entries = self._entries.get(cafe_id, {})
         return [entries[k] for k in sorted(entries)]
+
+    async def members_json(self, cafe_id: int) -> str:
+        encoded = self._encoded.get(cafe_id)
+        if encoded is None:
+            encoded = _encode(await self.members(cafe_id))
+            self._encoded[cafe_id] = encoded
+        return encoded
 
     async def sids(self, cafe_id: int, participant_ids: Sequence[int]) -> list[str]:
         return [s for p in participant_ids for s in sorted(self._sids.get((cafe_id, p), ()))]
@@ -106,6 +126,7 @@ class MemoryPresence:
 
     async def clear(self, cafe_id: int) -> None:
         self._entries.pop(cafe_id, None)
+        self._encoded.pop(cafe_id, None)
         for key in [k for k in self._sids if k[0] == cafe_id]:
             del self._sids[key]
 
@@ -261,6 +282,9 @@ class RedisPresence:
             data = json.loads(value)
             entries.append(PresenceEntry(int(pid), str(data["pseudonym"]), str(data["role"])))
         return sorted(entries, key=lambda e: e.participant_id)
+
+    async def members_json(self, cafe_id: int) -> str:
+        return _encode(await self.members(cafe_id))
 
     async def sids(self, cafe_id: int, participant_ids: Sequence[int]) -> list[str]:
         if not participant_ids:

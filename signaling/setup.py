@@ -20,6 +20,7 @@ from signaling.namespace import CafeNamespace
 from signaling.placement import RedisPlacement
 from signaling.presence import MemoryPresence, PresenceStore, RedisPresence
 from signaling.settings import SignalingLimits
+from signaling.wire import WirePacket
 
 log = logging.getLogger("causerie.signaling")
 
@@ -68,6 +69,7 @@ def setup_signaling(
                               and not isinstance(cors_allowed_origins, str)
                               else cors_allowed_origins),
         max_http_buffer_size=MAX_MESSAGE_BYTES, logger=False, engineio_logger=False,
+        serializer=WirePacket,
     )
     presence: PresenceStore = RedisPresence(redis_url) if redis_url else MemoryPresence()
     hub = Hub(sio=sio, presence=presence, translate=translate, limits=limits,

@@ -6,6 +6,8 @@ through SQLAlchemy Core so the same repositories run on both.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -21,6 +23,10 @@ log = logging.getLogger("causerie.db")
 ConnectHook = Callable[[Any, Any], None]
 """Called with each new DBAPI connection of the engine and its pool record (SQLAlchemy's
 ``connect`` event): how a package adds what its statements need (a SQL function...)."""
+
+# set while the current task holds its Database's SQLite write turn (`Database.transaction`)
+_HOLDING: contextvars.ContextVar[bool] = contextvars.ContextVar("causerie_db_writing",
+                                                                default=False)
 
 
 def as_utc(value: datetime | str) -> datetime:
@@ -51,16 +57,33 @@ class Database:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         sync_engine = self.engine.sync_engine
+        self._write_lock: asyncio.Lock | None = None
         if self.is_sqlite:
             event.listen(sync_engine, "connect", _sqlite_pragmas)
+            self._write_lock = asyncio.Lock()
         for hook in connect_hooks:
             event.listen(sync_engine, "connect", hook)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A connection inside one transaction: committed on success, rolled back on error."""
-        async with self.engine.begin() as conn:
-            yield conn
+        """A connection inside one transaction: committed on success, rolled back on error.
+
+        On SQLite the transactions of this process take turns on an asyncio lock, first come
+        first served, before SQLite's own write lock: its busy handler polls with growing
+        sleeps, so under a burst (a join storm's batches) a waiting writer could miss every
+        window for `busy_timeout` and fail with "database is locked". A transaction opened
+        inside another one of the same task does not wait for itself."""
+        if self._write_lock is None or _HOLDING.get():
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock:
+            token = _HOLDING.set(True)
+            try:
+                async with self.engine.begin() as conn:
+                    yield conn
+            finally:
+                _HOLDING.reset(token)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:

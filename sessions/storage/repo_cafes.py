@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -12,6 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sessions.cafe import Cafe, CafeDraft, CafeStatus
 from sessions.storage.database import as_utc, as_utc_or_none
 from sessions.storage.tables import cafes, invitations, organisers, participants
+
+T = TypeVar("T")
+# rows or bound values per statement: far below SQLite's 32,766 variables
+CHUNK = 200
+
+
+def _chunks(items: Sequence[T]) -> list[Sequence[T]]:
+    return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
 def row_to_cafe(row: Any) -> Cafe:
@@ -132,6 +141,14 @@ class CafeRepository:
             sa.select(invitations).where(invitations.c.id == invitation_id))).first()
         return None if row is None else row._mapping
 
+    async def invitations_by_ids(self, conn: AsyncConnection,
+                                 invitation_ids: Sequence[int]) -> dict[int, Any]:
+        found: dict[int, Any] = {}
+        for chunk in _chunks(sorted(set(invitation_ids))):
+            rows = await conn.execute(sa.select(invitations).where(invitations.c.id.in_(chunk)))
+            found.update((int(r.id), r._mapping) for r in rows)
+        return found
+
     async def invitations_for(self, conn: AsyncConnection, cafe_id: int) -> list[Any]:
         rows = await conn.execute(sa.select(invitations).where(invitations.c.cafe_id == cafe_id)
                                   .order_by(invitations.c.id))
@@ -158,6 +175,34 @@ class CafeRepository:
         row = (await conn.execute(sa.select(participants).where(
             participants.c.cafe_id == cafe_id, participants.c.browser_key == browser_key))).first()
         return None if row is None else row._mapping
+
+    async def participants_by_browsers(self, conn: AsyncConnection, cafe_id: int,
+                                       browser_keys: Sequence[str]) -> dict[str, Any]:
+        """The participants of these browsers in this café, by browser key (one read)."""
+        found: dict[str, Any] = {}
+        for chunk in _chunks(sorted(set(browser_keys))):
+            rows = await conn.execute(sa.select(participants).where(
+                participants.c.cafe_id == cafe_id, participants.c.browser_key.in_(chunk)))
+            found.update((r.browser_key, r._mapping) for r in rows)
+        return found
+
+    async def insert_participants(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]
+                                  ) -> dict[str, int]:
+        """New participants of one café, in one statement: the ids by browser key of those
+        inserted; a browser that already has one (or comes twice) is skipped, as in
+        `insert_participant`."""
+        if not rows:
+            return {}
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
+        inserted: dict[str, int] = {}
+        for chunk in _chunks(rows):
+            result = await conn.execute(
+                insert(participants).values(list(chunk))
+                .on_conflict_do_nothing(index_elements=[participants.c.cafe_id,
+                                                        participants.c.browser_key])
+                .returning(participants.c.id, participants.c.browser_key))
+            inserted.update((r.browser_key, int(r.id)) for r in result)
+        return inserted
 
     async def participant(self, conn: AsyncConnection, participant_id: int) -> Any | None:
         row = (await conn.execute(

@@ -5,6 +5,7 @@ Callers hold the café lock (`repo_qa.lock_cafe`) for read-modify-write sequence
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -85,6 +86,39 @@ class ModerationRepository:
         found = await conn.scalar(sa.select(bans.c.id).where(
             bans.c.cafe_id == cafe_id, sa.or_(*matches)).limit(1))
         return found is not None
+
+    async def banned_among(self, conn: AsyncConnection, cafe_id: int,
+                           browser_keys: Sequence[str], invitation_ids: Sequence[int]
+                           ) -> tuple[set[str], set[int]]:
+        """Which of these browsers and invitations are banned from this café (one read)."""
+        keys, ids = sorted(set(browser_keys)), sorted(set(invitation_ids))
+        matches = []
+        if keys:
+            matches.append(bans.c.browser_key.in_(keys))
+        if ids:
+            matches.append(bans.c.invitation_id.in_(ids))
+        if not matches:
+            return set(), set()
+        rows = await conn.execute(sa.select(bans.c.browser_key, bans.c.invitation_id).where(
+            bans.c.cafe_id == cafe_id, sa.or_(*matches)))
+        banned_keys: set[str] = set()
+        banned_ids: set[int] = set()
+        for key, invitation_id in rows:
+            if key is not None:
+                banned_keys.add(key)
+            if invitation_id is not None:
+                banned_ids.add(int(invitation_id))
+        return banned_keys, banned_ids
+
+    async def addresses_banned(self, conn: AsyncConnection, cafe_id: int,
+                               addresses: Sequence[str], now: datetime) -> set[str]:
+        """Which of these addresses are barred from this café now (one read)."""
+        if not addresses:
+            return set()
+        rows = await conn.execute(sa.select(address_bans.c.address).where(
+            address_bans.c.cafe_id == cafe_id, address_bans.c.address.in_(sorted(set(addresses))),
+            address_bans.c.expires_at > now))
+        return {r[0] for r in rows}
 
     async def insert_address_ban(self, conn: AsyncConnection, *, cafe_id: int, address: str,
                                  participant_id: int, expires_at: datetime,
