@@ -51,6 +51,7 @@ def _speak(wav: Path) -> Path:
 async def run(minutes: float, part: float, tmp: Path) -> None:
     from datetime import UTC, datetime
 
+    from sessions.storage.repo_associations import first_association_id
     from sessions.storage.tables import cafes, metadata
     from transcripts.engine import (
         SAMPLE_RATE,
@@ -77,6 +78,7 @@ async def run(minutes: float, part: float, tmp: Path) -> None:
     now = datetime.now(UTC)
     async with db.transaction() as conn:
         cafe_id = int((await conn.execute(cafes.insert().values(
+            association_id=await first_association_id(conn),
             slug="bench", title="Les écrans en famille", theme="screens", starts_at=now,
             duration_minutes=60, glossary="jeux vidéo, téléphone", created_at=now,
         ).returning(cafes.c.id))).scalar_one())

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sessions.storage.database import Database
+from sessions.storage.repo_associations import first_association_id
 from sessions.storage.tables import cafes, metadata, recordings, segments
 from transcripts import search_postgres, search_sqlite
 from transcripts.search import (
@@ -166,9 +167,12 @@ async def build(db: Database, hours: float) -> int:
             await conn.run_sync(search_postgres.drop_indexes)
     total = 0
     t0 = time.perf_counter()
+    async with db.transaction() as conn:
+        association_id = await first_association_id(conn)
     for cafe_rows, seg_rows in corpus_rows(hours):
         async with db.transaction() as conn:
-            await conn.execute(cafes.insert(), cafe_rows)
+            await conn.execute(cafes.insert(), [{**row, "association_id": association_id}
+                                                for row in cafe_rows])
             await conn.execute(recordings.insert(), [{
                 "id": cafe_rows[0]["id"], "cafe_id": cafe_rows[0]["id"], "speaker": "Experte",
                 "path": "/dev/null", "offset_seconds": 0.0, "status": "transcribed",

@@ -20,6 +20,8 @@ from server import (
     admin_sections,
     auth,
     views_admin,
+    views_association_admin,
+    views_associations,
     views_help,
     views_hls,
     views_public,
@@ -105,6 +107,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.add_routes(views_help.routes)
     views_hls.setup(app)
     app.add_routes(views_retention.routes)
+    app.add_routes(views_associations.routes)
+    app.add_routes(views_association_admin.routes)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     if NODE_MODULES.is_dir():
         app.router.add_static("/vendor/", NODE_MODULES, name="vendor")

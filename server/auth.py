@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
@@ -20,8 +19,10 @@ from yarl import URL
 from server.keys import CLOCK
 from server.login_sessions import LOGIN_STORE, ORGANISER, SID, LoginStore, record_key
 from sessions import cafe as cafe_rules
+from sessions.actors import Account
+from sessions.cafe import Cafe
 from sessions.errors import InvalidInput, PermissionDenied
-from sessions.service_cafes import CafeService
+from sessions.service_cafes import CafeService, account_of
 
 log = logging.getLogger("causerie.auth")
 
@@ -31,11 +32,9 @@ CSRF_FIELD = "csrf_token"
 _hasher = PasswordHasher()  # stateless parameters, safe to share
 
 
-@dataclass(frozen=True, slots=True)
-class Organiser:
-    id: int
-    email: str
-    display_name: str
+# Whoever logs in on the admin pages: an organiser of one association, and/or the platform
+# administrator (what each may do: `sessions.roles`, through `Account`).
+Organiser = Account
 
 
 def session_key(secret: str) -> bytes:
@@ -63,15 +62,21 @@ async def hash_password(password: str) -> str:
 
 
 async def create_organiser(cafes: CafeService, email: str, display_name: str,
-                           password: str) -> int:
+                           password: str, *, association_id: int | None = None,
+                           platform_admin: bool = False) -> int:
+    """An organiser of `association_id` (None: the first association), or with
+    `platform_admin` the platform administrator (of no association)."""
     email = validate_email(email)
     display_name = cafe_rules.clean_text(display_name, field="name", max_length=80)
     password_hash = await hash_password(validate_password(password))
     async with cafes.db.transaction() as conn:
         if await cafes.repo.organiser_by_email(conn, email) is not None:
             raise InvalidInput("An organiser with this e-mail address already exists.")
-        organiser_id = await cafes.repo.insert_organiser(conn, email, display_name,
-                                                         password_hash, cafes.clock.now())
+        if association_id is None and not platform_admin:
+            association_id = (await cafes.associations.default(conn)).id
+        organiser_id = await cafes.repo.insert_organiser(
+            conn, email, display_name, password_hash, cafes.clock.now(),
+            association_id=association_id, platform_admin=platform_admin)
     log.info("organiser created organiser=%s", organiser_id)
     return organiser_id
 
@@ -89,7 +94,7 @@ async def authenticate(cafes: CafeService, email: str, password: str) -> Organis
         new_hash = await hash_password(password)
         async with cafes.db.transaction() as conn:
             await cafes.repo.set_password_hash(conn, row["id"], new_hash)
-    return Organiser(row["id"], row["email"], row["display_name"])
+    return account_of(row)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -108,9 +113,7 @@ async def current_organiser(request: web.Request, cafes: CafeService) -> Organis
     organiser_id = session.get(ORGANISER)
     if not isinstance(organiser_id, int):
         return None
-    async with cafes.db.connect() as conn:
-        row = await cafes.repo.organiser_by_id(conn, organiser_id)
-    return None if row is None else Organiser(row["id"], row["email"], row["display_name"])
+    return await cafes.account(organiser_id)
 
 
 async def require_organiser(request: web.Request, cafes: CafeService) -> Organiser:
@@ -118,6 +121,15 @@ async def require_organiser(request: web.Request, cafes: CafeService) -> Organis
     if organiser is None:
         raise web.HTTPSeeOther(str(URL("/login").with_query(next=request.path_qs)))
     return organiser
+
+
+async def require_cafe_organiser(request: web.Request,
+                                 cafes: CafeService) -> tuple[Organiser, Cafe]:
+    """The logged-in organiser and the café of the URL's `{slug}`, when the café belongs to
+    their association (the permission table's association scope); 403 otherwise, login
+    first when nobody is logged in. Every organiser page of a café goes through here."""
+    organiser = await require_organiser(request, cafes)
+    return organiser, await cafes.administered(organiser, request.match_info["slug"][:100])
 
 
 async def login(request: web.Request, organiser: Organiser) -> None:

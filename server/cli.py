@@ -1,5 +1,5 @@
-"""The `causerie` command: serve, worker, db upgrade, cafe create, admin create, transcribe,
-search, export."""
+"""The `causerie` command: serve, worker, db upgrade, org create|list, cafe create, admin
+create, transcribe, search, export."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from server import logs
+from server import cli_associations, logs
 from server.composition import build_cafe_service
 from server.config import Config, ConfigError, ensure_secret_key, load_config
 from server.migrate import current_revision, head_revision, upgrade
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--language", default="fr", choices=["fr", "en"])
     create.add_argument("--duration", type=int, default=60, help="minutes")
     create.add_argument("--glossary", default="", help="words of the café, for transcription")
+    create.add_argument("--org", help="the association's slug (default: the first one)")
     create.set_defaults(run=cmd_cafe_create)
 
     admin = sub.add_parser("admin", help="organiser accounts")
@@ -66,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     admin_create.add_argument("--name", required=True)
     admin_create.add_argument("--password-stdin", action="store_true",
                               help="read the password from standard input")
+    admin_scope = admin_create.add_mutually_exclusive_group()
+    admin_scope.add_argument("--org", help="the association's slug (default: the first one)")
+    admin_scope.add_argument("--platform", action="store_true",
+                             help="the platform administrator (creates associations)")
     admin_create.set_defaults(run=cmd_admin_create)
     admin_password = admin_sub.add_parser(
         "password", help="set an organiser's password and log out all of their browsers")
@@ -74,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="read the password from standard input")
     admin_password.set_defaults(run=cmd_admin_password)
 
+    cli_associations.add_commands(sub)
     for extend in EXTENSIONS:
         extend(sub)
     return parser
@@ -121,7 +127,7 @@ def _load_extensions() -> None:
 
 def cmd_db_upgrade(_args: argparse.Namespace, config: Config) -> int:
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(config.effective_database_url)
+    upgrade(config.effective_database_url, first_association=config.first_association)
     print(f"database at revision {head_revision()}")
     return 0
 
@@ -164,7 +170,8 @@ async def _cafe_create(args: argparse.Namespace, config: Config) -> int:
             title=args.title, description=args.description, theme=args.theme,
             language=args.language, starts_at=starts_at, duration_minutes=args.duration,
             glossary=args.glossary, now=datetime.now(UTC), is_new=True)
-        cafe = await service.create_cafe(draft, None)
+        cafe = await service.create_cafe(
+            draft, None, await cli_associations.association_id(service, args.org))
         expert = await service.invite(cafe.id, Role.EXPERT)
         moderator = await service.invite(cafe.id, Role.MODERATOR)
     finally:
@@ -185,7 +192,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_admin_create(args: argparse.Namespace, config: Config) -> int:
-    return asyncio.run(_admin_create(config, args.email, args.name, _read_password(args)))
+    return asyncio.run(_admin_create(config, args.email, args.name, _read_password(args),
+                                     org=args.org, platform=args.platform))
 
 
 def cmd_admin_password(args: argparse.Namespace, config: Config) -> int:
@@ -207,15 +215,19 @@ async def _admin_password(config: Config, email: str, password: str) -> int:
     return 0
 
 
-async def _admin_create(config: Config, email: str, name: str, password: str) -> int:
+async def _admin_create(config: Config, email: str, name: str, password: str, *,
+                        org: str | None = None, platform: bool = False) -> int:
     from server.auth import create_organiser
 
     service, db = _service(ensure_secret_key(config))
     try:
-        organiser_id = await create_organiser(service, email, name, password)
+        organiser_id = await create_organiser(
+            service, email, name, password, platform_admin=platform,
+            association_id=await cli_associations.association_id(service, org))
     finally:
         await db.close()
-    print(f"organiser {organiser_id} created: {email}")
+    what = "platform administrator" if platform else "organiser"
+    print(f"{what} {organiser_id} created: {email}")
     return 0
 
 

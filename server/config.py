@@ -128,6 +128,9 @@ class Config(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "text"
     demo_cafe: bool = False
+    # The association existing cafés and organisers go into when associations arrive (the
+    # 0012 migration), and new cafés without one: the first association.
+    first_association: str = Field("Causerie", min_length=1, max_length=120)
     # Who may read /metrics: clients from these networks (CIDR) that came without a proxy's
     # forwarding header, or any client sending `Authorization: Bearer <metrics_token>`.
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")

@@ -22,9 +22,13 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations (blocking: call outside the event loop or in a thread)."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, first_association: str = "") -> None:
+    """Apply migrations (blocking: call outside the event loop or in a thread).
+    `first_association`: the name of the association existing cafés go into (0012)."""
+    cfg = alembic_config(url)
+    if first_association:
+        cfg.attributes["first_association"] = first_association
+    command.upgrade(cfg, revision)
 
 
 def head_revision() -> str | None:

@@ -18,7 +18,7 @@ from server.urls import local_path
 from server.web_errors import LANG
 from sessions.cafe import THEMES, Cafe, CafeDraft, validate_draft
 from sessions.errors import CauserieError, InvalidInput, PermissionDenied
-from sessions.roles import Role
+from sessions.roles import AccountPermission, Role
 from signaling import standing
 from signaling.keys import HUB
 from transcripts.keys import TRANSCRIPTS
@@ -114,14 +114,19 @@ async def password_change(request: web.Request) -> web.StreamResponse:
 @routes.get("/admin", name="admin")
 @aiohttp_jinja2.template("admin/index.html")
 async def admin_index(request: web.Request) -> dict[str, object]:
-    await auth.require_organiser(request, request.app[CAFES])
-    return {"listing": await request.app[CAFES].portal()}
+    organiser = await auth.require_organiser(request, request.app[CAFES])
+    cafes = request.app[CAFES]
+    if organiser.association_id is None:  # the platform administrator alone
+        raise web.HTTPSeeOther("/platform")
+    association = await cafes.associations.get_by_id(organiser.association_id)
+    return {"listing": await cafes.portal(association_id=association.id),
+            "association": association}
 
 
 @routes.get("/admin/cafes/new", name="cafe_new")
 @aiohttp_jinja2.template("admin/cafe_form.html")
 async def cafe_new(request: web.Request) -> dict[str, object]:
-    await auth.require_organiser(request, request.app[CAFES])
+    _association_of(await auth.require_organiser(request, request.app[CAFES]))
     return {"cafe": None, "values": {"language": "fr", "duration_minutes": "60"},
             "errors": None, "themes": THEMES}
 
@@ -132,7 +137,8 @@ async def cafe_create(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     try:
         draft = _draft(request, form, is_new=True)
-        cafe = await request.app[CAFES].create_cafe(draft, organiser.id)
+        cafe = await request.app[CAFES].create_cafe(draft, organiser.id,
+                                                    _association_of(organiser))
         for role in (Role.EXPERT, Role.MODERATOR):
             await request.app[CAFES].invite(cafe.id, role)
     except InvalidInput as exc:
@@ -143,16 +149,14 @@ async def cafe_create(request: web.Request) -> web.StreamResponse:
 @routes.get("/admin/cafes/{slug}", name="cafe_admin")
 @aiohttp_jinja2.template("admin/cafe_form.html")
 async def cafe_admin(request: web.Request) -> dict[str, object]:
-    await auth.require_organiser(request, request.app[CAFES])
-    return await _edit_context(request)
+    return await _edit_context(request, await _administered(request))
 
 
 @routes.post("/admin/cafes/{slug}")
 async def cafe_update(request: web.Request) -> web.StreamResponse:
-    await auth.require_organiser(request, request.app[CAFES])
+    cafe = await _administered(request)
     form = await _form(request)
-    slug = request.match_info["slug"]
-    cafe = await request.app[CAFES].get(slug)
+    slug = cafe.slug
     try:
         draft = _draft(request, form, is_new=False)
         await request.app[CAFES].update_cafe(slug, draft)
@@ -163,9 +167,8 @@ async def cafe_update(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/admin/cafes/{slug}/invitations")
 async def invitation_create(request: web.Request) -> web.StreamResponse:
-    await auth.require_organiser(request, request.app[CAFES])
+    cafe = await _administered(request)
     form = await _form(request)
-    cafe = await request.app[CAFES].get(request.match_info["slug"])
     try:
         role = Role(_field(form, "role", 20))
     except ValueError:
@@ -177,9 +180,8 @@ async def invitation_create(request: web.Request) -> web.StreamResponse:
 # At most 18 digits: a larger id is no row (a 404), not an integer overflow in the driver.
 @routes.post("/admin/cafes/{slug}/invitations/{invitation_id:\\d{1,18}}/revoke")
 async def invitation_revoke(request: web.Request) -> web.StreamResponse:
-    await auth.require_organiser(request, request.app[CAFES])
+    cafe = await _administered(request)
     await _form(request)
-    cafe = await request.app[CAFES].get(request.match_info["slug"])
     invitation_id = int(request.match_info["invitation_id"])
     effects = await request.app[CAFES].revoke_invitation(cafe.id, invitation_id)
     # Whoever joined with it loses the role on their open sockets too, on every process.
@@ -189,23 +191,33 @@ async def invitation_revoke(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/admin/cafes/{slug}/transcript")
 async def transcript_publish(request: web.Request) -> web.StreamResponse:
-    await auth.require_organiser(request, request.app[CAFES])
+    cafe = await _administered(request)
     form = await _form(request)
-    slug = request.match_info["slug"]
+    slug = cafe.slug
     publish = _field(form, "publish", 5) == "1"
-    if publish and _field(form, "confirm", 5) != "1":
-        # Speech with too little text, or parts not transcribed: the organiser confirms
-        # first (enforced here, not by the page's script).
-        cafe = await request.app[CAFES].get(slug)
-        if await request.app[TRANSCRIPTS].repo.coverage_warnings(cafe.id):
-            raise web.HTTPSeeOther(f"/admin/cafes/{slug}?confirm_publish=1#transcript")
+    # Speech with too little text, or parts not transcribed: the organiser confirms first
+    # (enforced here, not by the page's script).
+    if publish and _field(form, "confirm", 5) != "1" and (
+            await request.app[TRANSCRIPTS].repo.coverage_warnings(cafe.id)):
+        raise web.HTTPSeeOther(f"/admin/cafes/{slug}?confirm_publish=1#transcript")
     await request.app[CAFES].set_transcript_published(slug, publish)
     raise web.HTTPSeeOther(f"/admin/cafes/{slug}#transcript")
 
 
-async def _edit_context(request: web.Request) -> dict[str, object]:
+async def _administered(request: web.Request) -> Cafe:
+    """The café of the URL, for a logged-in organiser of its association (403 otherwise)."""
+    return (await auth.require_cafe_organiser(request, request.app[CAFES]))[1]
+
+
+def _association_of(organiser: auth.Organiser) -> int:
+    """The association an organiser creates cafés in (403 for an account of none)."""
+    organiser.require(AccountPermission.ADMINISTER_ASSOCIATION, organiser.association_id)
+    assert organiser.association_id is not None  # require() refused None
+    return organiser.association_id
+
+
+async def _edit_context(request: web.Request, cafe: Cafe) -> dict[str, object]:
     cafes = request.app[CAFES]
-    cafe = await cafes.get(request.match_info["slug"])
     tz = ZoneInfo(request.app[CONFIG].timezone)
     values = {
         "title": cafe.title, "description": cafe.description, "theme": cafe.theme,

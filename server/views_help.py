@@ -43,8 +43,7 @@ async def privacy_page(request: web.Request) -> dict[str, object]:
 @routes.get("/admin/cafes/{slug}/help", name="cafe_help")
 @aiohttp_jinja2.template("admin/help.html")
 async def help_form(request: web.Request) -> dict[str, object]:
-    await auth.require_organiser(request, request.app[CAFES])
-    cafe = await request.app[CAFES].get(request.match_info["slug"])
+    _, cafe = await auth.require_cafe_organiser(request, request.app[CAFES])
     service = request.app[SERVICES].cafe_help
     settings = await service.settings(cafe.id)
     help_lines = settings.effective_help(service.default_help)
@@ -56,8 +55,7 @@ async def help_form(request: web.Request) -> dict[str, object]:
 
 @routes.post("/admin/cafes/{slug}/help")
 async def help_save(request: web.Request) -> web.StreamResponse:
-    await auth.require_organiser(request, request.app[CAFES])
-    cafe = await request.app[CAFES].get(request.match_info["slug"])
+    _, cafe = await auth.require_cafe_organiser(request, request.app[CAFES])
     form = await _form(request)
     rows = [(_field(form, f"number_{i}", NUMBER_MAX), _field(form, f"fr_{i}", 500),
              _field(form, f"en_{i}", 500)) for i in range(HELP_LINES_MAX)]

@@ -11,6 +11,7 @@ from server.i18n import LANG_COOKIE, LOCALES
 from server.keys import CAFES, CONFIG, DATABASE, METRICS, SERVICES
 from server.metrics import CONTENT_TYPE, metrics_allowed
 from server.urls import local_path
+from sessions.associations import SLUG_MAX
 from sessions.cafe import THEMES, Cafe, CafeStatus
 from sessions.errors import PermissionDenied, Unavailable
 
@@ -22,11 +23,20 @@ routes = web.RouteTableDef()
 @aiohttp_jinja2.template("portal.html")
 async def portal(request: web.Request) -> dict[str, object]:
     theme = request.query.get("theme", "").strip().lower()[:40] or None
-    listing = await request.app[CAFES].portal(theme)
+    cafes = request.app[CAFES]
+    slug = request.query.get("association", "").strip().lower()[:SLUG_MAX] or None
+    chosen = None
+    if slug is not None:
+        chosen = next((a for a in await cafes.associations.all() if a.slug == slug), None)
+    # An unknown association lists nothing (never every café).
+    listing = await cafes.portal(theme, association_id=chosen.id if chosen else -1) \
+        if slug is not None else await cafes.portal(theme)
     return {
         "listing": listing,
         "theme": theme,
         "themes": sorted(set(THEMES) | set(listing.themes)),
+        "association": slug,
+        "associations": sorted(listing.associations.values(), key=lambda a: a.name.lower()),
     }
 
 
@@ -40,6 +50,7 @@ async def cafe_page(request: web.Request) -> dict[str, object]:
     return {
         "cafe": cafe,
         "media_node": await _media_node(request, cafe),
+        "association": await request.app[CAFES].associations.get_by_id(cafe.association_id),
         "invite": invite,
         "is_live": cafe.status is CafeStatus.LIVE,
         "is_ended": cafe.status is CafeStatus.ENDED,

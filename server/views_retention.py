@@ -64,9 +64,8 @@ async def section(request: web.Request, cafe: Cafe) -> dict[str, Any]:
 
 
 async def _organiser_cafe(request: web.Request) -> tuple[str, Cafe, Any]:
-    organiser = await auth.require_organiser(request, request.app[CAFES])
+    organiser, cafe = await auth.require_cafe_organiser(request, request.app[CAFES])
     form = await _form(request)
-    cafe = await request.app[CAFES].get(request.match_info["slug"])
     label = Actor(organiser.id, cafe.id, Role.ORGANISER, organiser.display_name).label
     return label, cafe, form
 

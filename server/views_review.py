@@ -86,7 +86,7 @@ async def reviewer(request: web.Request, cafe: Cafe, *, token: str | None = None
     """The actor reviewing `cafe`, or PermissionDenied: an organiser, else the holder of an
     invitation of this café (its role must allow reviewing)."""
     organiser = await auth.current_organiser(request, request.app[CAFES])
-    if organiser is not None:
+    if organiser is not None and organiser.role_in(cafe.association_id) is Role.ORGANISER:
         return Actor(organiser.id, cafe.id, Role.ORGANISER, organiser.display_name)
     session = await get_session(request)
     invites = session.get(SESSION_INVITES)

@@ -86,16 +86,14 @@ async def default_list_save(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/admin/cafes/{slug}/watched-words", name="cafe_watched_words")
 async def cafe_list(request: web.Request) -> web.Response:
-    await auth.require_organiser(request, request.app[CAFES])
-    cafe = await request.app[CAFES].get(request.match_info["slug"])
+    _, cafe = await auth.require_cafe_organiser(request, request.app[CAFES])
     body = await request.app[SERVICES].watch.cafe_list(cafe.id)
     return _page(request, cafe=cafe, body=body, saved=request.query.get("saved") == "1")
 
 
 @routes.post("/admin/cafes/{slug}/watched-words")
 async def cafe_list_save(request: web.Request) -> web.StreamResponse:
-    await auth.require_organiser(request, request.app[CAFES])
-    cafe = await request.app[CAFES].get(request.match_info["slug"])
+    _, cafe = await auth.require_cafe_organiser(request, request.app[CAFES])
     body = await _list_form(request)
     try:
         await request.app[SERVICES].watch.save_cafe_list(cafe.id, body)

@@ -27,9 +27,8 @@ ERROR_KEY = web.RequestKey("destination_error", str)
 
 @routes.post("/admin/cafes/{slug}/destinations")
 async def destination_add(request: web.Request) -> web.StreamResponse:
-    await auth.require_organiser(request, request.app[CAFES])
+    _, cafe = await auth.require_cafe_organiser(request, request.app[CAFES])
     form = await views_admin._form(request)
-    cafe = await request.app[CAFES].get(request.match_info["slug"])
     config = request.app[CONFIG].simulcast
     try:
         await request.app[DESTINATIONS].add(
@@ -38,7 +37,7 @@ async def destination_add(request: web.Request) -> web.StreamResponse:
             views_admin._field(form, "stream_key", config.key_max_length))
     except InvalidInput as exc:
         request[ERROR_KEY] = request.app[CATALOGS].error_message(request[LANG], exc)
-        context = await views_admin._edit_context(request)
+        context = await views_admin._edit_context(request, cafe)
         return aiohttp_jinja2.render_template("admin/cafe_form.html", request, context,
                                               status=exc.http_status)
     raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}#simulcast")
@@ -46,9 +45,8 @@ async def destination_add(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/admin/cafes/{slug}/destinations/{destination_id:\\d{1,18}}/delete")
 async def destination_remove(request: web.Request) -> web.StreamResponse:
-    await auth.require_organiser(request, request.app[CAFES])
+    _, cafe = await auth.require_cafe_organiser(request, request.app[CAFES])
     await views_admin._form(request)
-    cafe = await request.app[CAFES].get(request.match_info["slug"])
     await request.app[DESTINATIONS].remove(cafe.id, int(request.match_info["destination_id"]))
     raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}#simulcast")
 

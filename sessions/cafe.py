@@ -58,6 +58,7 @@ class Cafe:
     glossary: str = ""
     opened_at: datetime | None = None
     ended_at: datetime | None = None
+    association_id: int = 0  # every stored café has one (0: a café not stored yet)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,3 +99,51 @@ def allows(role: Role, permission: Permission, *, on_stage: bool = False) -> boo
 def require(role: Role, permission: Permission, *, on_stage: bool = False) -> None:
     if not allows(role, permission, on_stage=on_stage):
         raise PermissionDenied()
+
+
+# -- accounts: who logs in on the admin pages, and how far their powers reach ---------------
+
+
+class AccountPermission(enum.StrEnum):
+    # the platform administrator's: create associations and their first organiser
+    MANAGE_ASSOCIATIONS = "manage_associations"
+    # an organiser's, within their own association only: act as `Role.ORGANISER` in its
+    # cafés (their pages, invitations, transcripts, reports, logs), edit its profile and
+    # logo, invite and remove fellow organisers, read its figures
+    ADMINISTER_ASSOCIATION = "administer_association"
+
+
+# Powers that reach only the account's own association: never another's cafés, however
+# high the account's other powers (a platform administrator runs no café of its own).
+ASSOCIATION_SCOPED: frozenset[AccountPermission] = frozenset(
+    {AccountPermission.ADMINISTER_ASSOCIATION})
+
+
+def account_permissions(*, platform_admin: bool,
+                        association_id: int | None) -> frozenset[AccountPermission]:
+    granted: set[AccountPermission] = set()
+    if platform_admin:
+        granted.add(AccountPermission.MANAGE_ASSOCIATIONS)
+    if association_id is not None:
+        granted.add(AccountPermission.ADMINISTER_ASSOCIATION)
+    return frozenset(granted)
+
+
+def account_allows(permission: AccountPermission, *, platform_admin: bool,
+                   association_id: int | None, target_association: int | None = None) -> bool:
+    """May this account use `permission` (on `target_association`, for a scoped one)?"""
+    if permission not in account_permissions(platform_admin=platform_admin,
+                                             association_id=association_id):
+        return False
+    if permission in ASSOCIATION_SCOPED:
+        return target_association is not None and target_association == association_id
+    return True
+
+
+def cafe_role_of_account(*, association_id: int | None, cafe_association: int) -> Role | None:
+    """The role a logged-in account holds in a café: organiser of its own association's
+    cafés; none in another's (there, the browser is whoever its link or nothing makes it)."""
+    if account_allows(AccountPermission.ADMINISTER_ASSOCIATION, platform_admin=False,
+                      association_id=association_id, target_association=cafe_association):
+        return Role.ORGANISER
+    return None

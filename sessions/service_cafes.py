@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions import cafe as cafe_rules
-from sessions.actors import Actor
+from sessions.actors import Account, Actor
+from sessions.associations import Association
 from sessions.batching import Batcher
 from sessions.cafe import Cafe, CafeDraft, CafeEnded, CafeOpened, CafeStatus
 from sessions.clock import Clock
@@ -32,6 +33,7 @@ from sessions.errors import (
 )
 from sessions.events import Audience, Effects, Outbound
 from sessions.roles import Permission, Role, allows
+from sessions.service_associations import AssociationService
 from sessions.service_watch import WatchService
 from sessions.storage.database import Database, as_utc
 from sessions.storage.repo_cafes import CafeRepository
@@ -60,6 +62,7 @@ class PortalListing:
     upcoming: list[Cafe]
     past: list[Cafe]
     themes: list[str]
+    associations: dict[int, Association] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +71,16 @@ class JoinRequest:
     browser_key: str
     pseudonym: str
     invitation_token: str | None
-    organiser_name: str | None
+    organiser: Account | None  # logged in: an organiser in its own association's cafés only
     address: str | None
+
+    def organiser_name(self, cafe: Cafe) -> str | None:
+        """The organiser's display name where the login makes them this café's organiser
+        (`sessions.roles`: their own association's cafés); None elsewhere."""
+        if self.organiser is not None and (
+                self.organiser.role_in(cafe.association_id) is Role.ORGANISER):
+            return self.organiser.display_name
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +96,8 @@ class Joined:
 class CafeService:
     def __init__(self, db: Database, clock: Clock, secret_key: str, *,
                  invitation_ttl: timedelta = timedelta(days=14),
-                 pseudonym_max_length: int = 40, watch: WatchService | None = None) -> None:
+                 pseudonym_max_length: int = 40, watch: WatchService | None = None,
+                 first_association: str = "Causerie") -> None:
         self.db = db
         self.clock = clock
         self.watch = watch or WatchService(db, clock)
@@ -94,18 +106,25 @@ class CafeService:
         self._signer = URLSafeTimedSerializer(secret_key, salt="causerie.invitation")
         self.invitation_ttl = invitation_ttl
         self.pseudonym_max_length = pseudonym_max_length
+        self.associations = AssociationService(db, clock, secret_key,
+                                               first_name=first_association)
         self._joins: Batcher[JoinRequest, Joined] = Batcher(self._join_batch, name="joins")
 
     # cafés
 
-    async def create_cafe(self, draft: CafeDraft, organiser_id: int | None) -> Cafe:
+    async def create_cafe(self, draft: CafeDraft, organiser_id: int | None,
+                          association_id: int | None = None) -> Cafe:
+        """A new café of `association_id` (None: the first association)."""
         async with self.db.transaction() as conn:
+            if association_id is None:
+                association_id = (await self.associations.default(conn)).id
             base = cafe_rules.slugify(draft.title, draft.starts_at)
             slug, n = base, 1
             while await self.repo.slug_exists(conn, slug):
                 n += 1
                 slug = f"{base}-{n}"
-            cafe = await self.repo.insert(conn, slug, draft, organiser_id, self.clock.now())
+            cafe = await self.repo.insert(conn, slug, draft, organiser_id, self.clock.now(),
+                                          association_id)
         log.info("café created cafe=%s slug=%s", cafe.id, cafe.slug)
         return cafe
 
@@ -130,21 +149,32 @@ class CafeService:
             raise NotFound("No such café.")
         return cafe
 
-    async def organiser_name(self, organiser_id: int) -> str | None:
-        """The display name of an organiser account (None when there is no such account)."""
+    async def account(self, organiser_id: int) -> Account | None:
+        """An organiser's (or the platform administrator's) account; None when it is gone."""
         async with self.db.connect() as conn:
             row = await self.repo.organiser_by_id(conn, organiser_id)
-        return None if row is None else str(row["display_name"])
+        return None if row is None else account_of(row)
 
-    async def portal(self, theme: str | None = None) -> PortalListing:
+    async def administered(self, account: Account, slug: str) -> Cafe:
+        """The café, when `account` is an organiser of its association; PermissionDenied
+        for any other account (the permission table's association scope)."""
+        cafe = await self.get(slug)
+        if account.role_in(cafe.association_id) is not Role.ORGANISER:
+            raise PermissionDenied("This café belongs to another association.")
+        return cafe
+
+    async def portal(self, theme: str | None = None,
+                     association_id: int | None = None) -> PortalListing:
         async with self.db.connect() as conn:
-            every = await self.repo.all(conn, theme=theme, limit=500)
+            every = await self.repo.all(conn, theme=theme, association_id=association_id,
+                                        limit=500)
             themes = await self.repo.themes(conn)
+            associations = {a.id: a for a in await self.associations.repo.all(conn)}
         live = [c for c in every if c.status is CafeStatus.LIVE]
         upcoming = [c for c in every if c.status is CafeStatus.SCHEDULED]
         past = sorted((c for c in every if c.status is CafeStatus.ENDED),
                       key=lambda c: c.starts_at, reverse=True)
-        return PortalListing(live, upcoming, past, themes)
+        return PortalListing(live, upcoming, past, themes, associations)
 
     async def open_cafe(self, actor: Actor) -> tuple[Cafe, list[Outbound]]:
         actor.require(Permission.OPEN_CAFE)
@@ -250,10 +280,11 @@ class CafeService:
 
     async def join(self, slug: str, *, browser_key: str, pseudonym: str,
                    invitation_token: str | None = None,
-                   organiser_name: str | None = None, address: str | None = None) -> Joined:
+                   organiser: Account | None = None, address: str | None = None) -> Joined:
         """Admit a browser to a café, as a guest parent, an invited expert or moderator, or an
-        organiser logged in on the admin pages. The same browser rejoins as the same
-        participant.
+        organiser of the café's association logged in on the admin pages (an organiser of
+        another association is whoever its link, or nothing, makes it). The same browser
+        rejoins as the same participant.
 
         Concurrent joins share one transaction (`Batcher`): a burst of thousands of parents
         costs a few transactions, each join checked and written in turn as if alone."""
@@ -261,7 +292,7 @@ class CafeService:
                 and browser_key.isascii() and browser_key.replace("-", "").isalnum()):
             raise InvalidInput("Invalid browser key.")
         joined = await self._joins.submit(JoinRequest(
-            slug, browser_key, pseudonym, invitation_token or None, organiser_name, address))
+            slug, browser_key, pseudonym, invitation_token or None, organiser, address))
         log.info("joined cafe=%s participant=%s role=%s", joined.cafe.id,
                  joined.actor.participant_id, joined.actor.role)
         return joined
@@ -311,7 +342,7 @@ class CafeService:
         keys = [r.browser_key for r in requests]
         tokens: dict[int, tuple[int, Any] | InvitationInvalid] = {}
         for i, request in enumerate(requests):
-            if request.organiser_name is None and request.invitation_token:
+            if request.organiser_name(cafe) is None and request.invitation_token:
                 try:
                     tokens[i] = self._token_data(request.invitation_token)
                 except InvitationInvalid as exc:
@@ -358,8 +389,9 @@ class CafeService:
         """One join checked against what was read, in the order a lone join is: the café,
         the invitation, the pseudonym, the café's state and the role, the bans."""
         invitation: Any | None = None
-        if request.organiser_name is not None:
-            role, pseudonym = Role.ORGANISER, request.organiser_name
+        organiser_name = request.organiser_name(cafe)
+        if organiser_name is not None:
+            role, pseudonym = Role.ORGANISER, organiser_name
         elif isinstance(token, InvitationInvalid):
             raise token
         elif token is not None:
@@ -448,6 +480,12 @@ class CafeService:
         if cafe is None:
             raise NotFound("No such café.")
         return cafe
+
+
+def account_of(row: Any) -> Account:
+    return Account(int(row["id"]), str(row["email"]), str(row["display_name"]),
+                   association_id=row["association_id"],
+                   platform_admin=bool(row["platform_admin"]))
 
 
 def _valid(invitation: Any, cafe_id: int, now: datetime) -> bool:

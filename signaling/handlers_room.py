@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp_session import get_session
 
-from sessions.actors import Actor
+from sessions.actors import Account, Actor
 from sessions.cafe import Cafe
 from sessions.roles import PERMISSIONS
 from signaling import messages as m
@@ -29,9 +29,10 @@ def cafe_view(cafe: Cafe) -> dict[str, Any]:
     }
 
 
-async def organiser_name(hub: Hub, conn: Connection) -> str | None:
-    """The display name of the organiser logged in on this browser, from the session cookie
-    of the socket's HTTP request; None for everyone else."""
+async def organiser(hub: Hub, conn: Connection) -> Account | None:
+    """The account logged in on this browser, from the session cookie of the socket's HTTP
+    request; None for everyone else. The café service decides what it makes of it (an
+    organiser only in their own association's cafés)."""
     if conn.request is None:
         return None
     try:
@@ -41,7 +42,7 @@ async def organiser_name(hub: Hub, conn: Connection) -> str | None:
     organiser_id = session.get("organiser_id")
     if not isinstance(organiser_id, int):
         return None
-    return await hub.services().cafes.organiser_name(organiser_id)
+    return await hub.services().cafes.account(organiser_id)
 
 
 async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
@@ -52,7 +53,7 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
     services = hub.services()
     joined = await services.cafes.join(
         msg.cafe, browser_key=msg.browser_key, pseudonym=msg.pseudonym,
-        invitation_token=msg.invite or None, organiser_name=await organiser_name(hub, conn),
+        invitation_token=msg.invite or None, organiser=await organiser(hub, conn),
         address=conn.request.remote if conn.request is not None else None)
     actor = joined.actor
     await hub.attach(conn, actor)

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions.storage.database import Database, as_utc
-from sessions.storage.tables import TS, cafes, segments
+from sessions.storage.tables import TS, associations, cafes, segments
 from transcripts import search_postgres, search_sqlite
 from transcripts.search_query import (
     DEFAULT_LIMIT,
@@ -113,6 +113,10 @@ def filter_clauses(filters: SearchFilters) -> list[sa.ColumnElement[bool]]:
         clauses.append(cafes.c.theme == sa.bindparam("f_theme", params["f_theme"]))
     if "f_cafe" in params:
         clauses.append(cafes.c.slug == sa.bindparam("f_cafe", params["f_cafe"]))
+    if "f_association" in params:
+        clauses.append(cafes.c.association_id == sa.select(associations.c.id).where(
+            associations.c.slug == sa.bindparam("f_association", params["f_association"]))
+            .scalar_subquery())
     if "f_from" in params:
         clauses.append(cafes.c.starts_at >= sa.bindparam("f_from", params["f_from"], type_=TS))
     if "f_to" in params:
@@ -126,6 +130,8 @@ def filter_params(filters: SearchFilters) -> dict[str, Any]:
         params["f_theme"] = filters.theme
     if filters.cafe:
         params["f_cafe"] = filters.cafe
+    if filters.association:
+        params["f_association"] = filters.association
     if filters.date_from:
         params["f_from"] = datetime.combine(filters.date_from, time(), UTC)
     if filters.date_to and filters.date_to < date.max:  # 9999-12-31: no upper bound
@@ -151,6 +157,7 @@ def _statements(sqlite: bool, kinds: tuple[str, ...], filtered: frozenset[str],
     day = _PLACEHOLDER_DAY
     filters = SearchFilters(theme="x" if "f_theme" in filtered else None,
                             cafe="x" if "f_cafe" in filtered else None,
+                            association="x" if "f_association" in filtered else None,
                             date_from=day if "f_from" in filtered else None,
                             date_to=day if "f_to" in filtered else None)
     candidates = backend.candidates(template, filter_clauses(filters), CANDIDATES)

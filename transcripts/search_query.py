@@ -189,14 +189,16 @@ def _word_terms(piece: str) -> Iterable[Term]:
 class SearchFilters:
     theme: str | None = None
     cafe: str | None = None  # a café slug
+    association: str | None = None  # an association's slug (issue 12)
     date_from: date | None = None  # inclusive, on the café's start date (UTC)
     date_to: date | None = None  # inclusive
 
 
 def parse_filters(params: dict[str, str]) -> SearchFilters:
-    """Filters from query-string values (``theme``, ``cafe``, ``from``, ``to``, dates ISO)."""
+    """Filters from query-string values (``theme``, ``cafe``, ``association``, ``from``,
+    ``to``, dates ISO)."""
     values: dict[str, Any] = {}
-    for name, key in (("theme", "theme"), ("cafe", "cafe")):
+    for name, key in (("theme", "theme"), ("cafe", "cafe"), ("association", "association")):
         raw = params.get(key, "").strip()
         if len(raw) > MAX_FILTER_LENGTH:
             raise SearchQueryError("This filter is not valid.")

@@ -24,6 +24,7 @@ from sessions.errors import Unavailable
 from sessions.help_settings import DEFAULT_HELP
 from sessions.storage.database import Database
 from sessions.storage.repo_help import effective_help
+from sessions.storage.tables import associations
 from transcripts.export import (
     CONTENT_TYPES,
     FORMATS,
@@ -94,9 +95,11 @@ class TranscriptViews:
         context: dict[str, Any] = {
             "query": request.query.get("q", "")[:MAX_QUERY_LENGTH],
             "max_query_length": MAX_QUERY_LENGTH,
-            "filters": {k: request.query.get(k, "")[:80] for k in ("theme", "cafe", "from", "to")},
+            "filters": {k: request.query.get(k, "")[:80]
+                        for k in ("theme", "cafe", "association", "from", "to")},
             "result": None, "groups": [], "error": None, "clock": clock,
             "prev_url": None, "next_url": None, "themes": THEMES,
+            "associations": await _associations(self.db(request)),
         }
         status = 200
         try:
@@ -179,6 +182,14 @@ def serve_recording(transcript: Transcript, data_dir: Path | None) -> web.Stream
     # FileResponse answers Range requests: the player can seek without downloading all.
     return web.FileResponse(path, headers={"Content-Type": content_type,
                                            "Cache-Control": "no-cache"})
+
+
+async def _associations(db: Database) -> list[tuple[str, str]]:
+    """(slug, name) of every association, for the search form's filter."""
+    async with db.connect() as conn:
+        rows = await conn.execute(sa.select(associations.c.slug, associations.c.name)
+                                  .order_by(associations.c.name))
+        return [(str(slug), str(name)) for slug, name in rows]
 
 
 def _page_url(request: web.Request, offset: int) -> str:

@@ -31,11 +31,8 @@ def row_to_cafe(row: Any) -> Cafe:
         duration_minutes=m["duration_minutes"], status=CafeStatus(m["status"]),
         transcript_published=bool(m["transcript_published"]), glossary=m["glossary"],
         opened_at=as_utc_or_none(m["opened_at"]), ended_at=as_utc_or_none(m["ended_at"]),
+        association_id=m["association_id"],
     )
-
-
-
-
 
 
 class CafeRepository:
@@ -44,14 +41,14 @@ class CafeRepository:
         return found is not None
 
     async def insert(self, conn: AsyncConnection, slug: str, draft: CafeDraft,
-                     organiser_id: int | None, now: datetime) -> Cafe:
+                     organiser_id: int | None, now: datetime, association_id: int) -> Cafe:
         result = await conn.execute(
             cafes.insert().values(
                 slug=slug, title=draft.title, description=draft.description,
                 theme=draft.theme, language=draft.language, starts_at=draft.starts_at,
                 duration_minutes=draft.duration_minutes, glossary=draft.glossary,
                 status=CafeStatus.SCHEDULED.value, transcript_published=False,
-                created_by=organiser_id, created_at=now,
+                created_by=organiser_id, created_at=now, association_id=association_id,
             ).returning(*cafes.c)
         )
         return row_to_cafe(result.one())
@@ -90,10 +87,12 @@ class CafeRepository:
         return None if row is None else row_to_cafe(row)
 
     async def all(self, conn: AsyncConnection, *, theme: str | None = None,
-                   limit: int = 200) -> list[Cafe]:
+                  association_id: int | None = None, limit: int = 200) -> list[Cafe]:
         query = sa.select(cafes).order_by(cafes.c.starts_at).limit(limit)
         if theme:
             query = query.where(cafes.c.theme == theme)
+        if association_id is not None:
+            query = query.where(cafes.c.association_id == association_id)
         return [row_to_cafe(r) for r in (await conn.execute(query)).all()]
 
     async def themes(self, conn: AsyncConnection) -> list[str]:
@@ -103,10 +102,14 @@ class CafeRepository:
     # organisers
 
     async def insert_organiser(self, conn: AsyncConnection, email: str, display_name: str,
-                               password_hash: str, now: datetime) -> int:
+                               password_hash: str, now: datetime, *,
+                               association_id: int | None,
+                               platform_admin: bool = False) -> int:
         result = await conn.execute(
             organisers.insert().values(email=email, display_name=display_name,
-                                       password_hash=password_hash, created_at=now)
+                                       password_hash=password_hash, created_at=now,
+                                       association_id=association_id,
+                                       platform_admin=platform_admin)
             .returning(organisers.c.id)
         )
         return int(result.scalar_one())

@@ -8,9 +8,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sessions.associations import help_settings
+from sessions.errors import InvalidInput
 from sessions.help_settings import CafeHelp, HelpSettings, PrivacyNotice
 from sessions.storage.database import as_utc
-from sessions.storage.tables import cafe_help, participants, stage_leave_outs
+from sessions.storage.tables import (
+    associations,
+    cafe_help,
+    cafes,
+    participants,
+    stage_leave_outs,
+)
 
 
 class HelpRepository:
@@ -67,5 +75,15 @@ class LeaveOutRepository:
 
 async def effective_help(conn: AsyncConnection, cafe_id: int,
                          default: HelpSettings) -> HelpSettings:
-    """The help lines a café's pages show: its own, else `default`."""
-    return (await HelpRepository().load(conn, cafe_id)).effective_help(default)
+    """The help lines a café's pages show: its own, else its association's, else
+    `default` (issue 12: the association's numbers are its cafés' defaults)."""
+    own = (await HelpRepository().load(conn, cafe_id)).help
+    if own is not None:
+        return own
+    text = await conn.scalar(sa.select(associations.c.help_numbers).join(
+        cafes, cafes.c.association_id == associations.c.id).where(cafes.c.id == cafe_id))
+    try:
+        association = help_settings(text or "")
+    except InvalidInput:  # a row written by hand: the defaults instead
+        association = None
+    return association if association is not None else default

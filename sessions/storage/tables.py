@@ -20,12 +20,48 @@ metadata = sa.MetaData(
 
 TS = sa.DateTime(timezone=True)
 
+# An association (organisation): its cafés, organisers and public profile. The logo is a
+# file under the data directory (`logos/`), its type sniffed from its bytes at upload.
+associations = sa.Table(
+    "associations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("slug", sa.String(60), nullable=False, unique=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("website", sa.String(300), nullable=False, server_default=""),
+    sa.Column("colour", sa.String(7), nullable=False, server_default="#2f6f5e"),
+    # one help number a line: the defaults of its cafés' safeguarding banner
+    sa.Column("help_numbers", sa.Text, nullable=False, server_default=""),
+    sa.Column("logo", sa.String(100)),
+    sa.Column("logo_type", sa.String(20)),
+    sa.Column("created_at", TS, nullable=False),
+)
+
 organisers = sa.Table(
     "organisers", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("email", sa.String(254), nullable=False, unique=True),
     sa.Column("display_name", sa.String(80), nullable=False),
     sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    # The association this organiser acts for (None: a platform administrator only).
+    sa.Column("association_id", sa.Integer,
+              sa.ForeignKey("associations.id", ondelete="CASCADE"), index=True),
+    sa.Column("platform_admin", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+# A signed, expiring link by which an association's organiser (or the platform
+# administrator, for the first one) invites another organiser; used once.
+organiser_invitations = sa.Table(
+    "organiser_invitations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("association_id", sa.Integer,
+              sa.ForeignKey("associations.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("nonce", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("organisers.id", ondelete="SET NULL")),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("used_at", TS),
+    sa.Column("revoked_at", TS),
     sa.Column("created_at", TS, nullable=False),
 )
 
@@ -61,6 +97,8 @@ cafes = sa.Table(
     # published transcript and its replay stay until withdrawn (transcripts.retention).
     sa.Column("recording_retention_days", sa.Integer, nullable=False, server_default="30"),
     sa.Column("recordings_deleted_at", TS),
+    sa.Column("association_id", sa.Integer,
+              sa.ForeignKey("associations.id", ondelete="RESTRICT"), nullable=False, index=True),
 )
 
 invitations = sa.Table(

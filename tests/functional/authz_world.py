@@ -26,18 +26,22 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from media_support import Tone
 from signaling_fixtures import Peer, connect, login_cookie, make_cafe
 
+from server.auth import create_organiser
 from server.keys import CAFES, CLOCK, DATABASE, SERVICES
 from sessions.actors import Actor
+from sessions.associations import validate_association
 from sessions.cafe import Cafe, CafeStatus
 from sessions.clock import FixedClock
 from sessions.roles import Role
+from sessions.service_associations import OPERATOR
 from sessions.storage import tables as t
 from signaling.keys import HUB
 from signaling.media import build_configuration, offered_host_addresses
 
 STATES = ("scheduled", "live", "ended")
 ROLES = ("organiser", "expert", "moderator", "participant", "viewer", "never_joined",
-         "other_cafe_staff", "removed", "banned", "revoked", "expired")
+         "other_cafe_staff", "other_association_staff", "removed", "banned", "revoked",
+         "expired")
 # How long an open socket may keep a revoked or expired invitation's powers (issue 8).
 REVOCATION_DELAY = 1.0
 
@@ -94,6 +98,7 @@ class World:
     stale: bool = False
     pool: dict[str, int] = field(default_factory=dict)
     closing: list[Any] = field(default_factory=list)
+    other_organiser_id: int = 0  # an organiser of association B, made with its slot
 
     # -- building --------------------------------------------------------------------
 
@@ -116,6 +121,10 @@ class World:
     async def _relogin(self) -> None:
         if "organiser" in self.slots:
             self.slots["organiser"].headers = await self.organiser_headers()
+        if "other_association_staff" in self.slots and self.other_organiser_id:
+            cookie = await login_cookie(self.app, self.other_organiser_id)
+            self.slots["other_association_staff"].headers = {
+                "Cookie": f"causerie_session={cookie}"}
 
     async def build(self) -> None:
         cafes = self.app[CAFES]
@@ -238,6 +247,20 @@ class World:
             await slot.peer.next("cafe.status")
         return slot
 
+    async def _make_other_association_staff(self) -> Slot:
+        """An organiser of association B, logged in, whose browser joins this café (of
+        association A): the login gives no organiser power here."""
+        if not self.other_organiser_id:
+            associations = self.app[CAFES].associations
+            other = await associations.create(
+                OPERATOR, validate_association(name=f"Autre {secrets.token_hex(3)}"))
+            self.other_organiser_id = await create_organiser(
+                self.app[CAFES], f"b-{secrets.token_hex(4)}@example.org", "Bérénice",
+                "correct horse battery staple", association_id=other.id)
+        cookie = await login_cookie(self.app, self.other_organiser_id)
+        return await self._socket("other_association_staff", self._payload("Bérénice"),
+                                  {"Cookie": f"causerie_session={cookie}"})
+
     async def _make_removed(self) -> Slot:
         """A parent removed by a moderator, who comes back (a removal is not a ban)."""
         if self.cafe.status is not CafeStatus.LIVE:
@@ -283,7 +306,7 @@ class World:
             self.clock.advance(self.app[CAFES].invitation_ttl.total_seconds() + 60)
             await self._relogin()
             await self._role_ended(slot)
-            for role in ("expert", "moderator", "other_cafe_staff"):
+            for role in ("expert", "moderator", "other_cafe_staff", "other_association_staff"):
                 if role in self.slots:
                     self.slots[role].stale = True
         return slot

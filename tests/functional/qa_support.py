@@ -17,6 +17,7 @@ from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
 from sessions.service_stage import StageService
 from sessions.storage.database import Database
+from sessions.storage.repo_associations import first_association_id
 from sessions.storage.tables import cafes, invitations, participants
 
 # Generous rates: tests of the limits pass their own.
@@ -40,6 +41,7 @@ async def make_cafe(db: Database, clock: FixedClock, *, status: str = "live") ->
     now = clock.now()
     async with db.transaction() as conn:
         result = await conn.execute(sa.insert(cafes).values(
+            association_id=await first_association_id(conn),
             slug=f"cafe-{uuid.uuid4().hex[:12]}", title="Écrans", theme="screens",
             starts_at=now, duration_minutes=60, status=status, created_at=now,
         ).returning(cafes.c.id))

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from sessions.storage.database import Database
+from sessions.storage.repo_associations import first_association_id
 from sessions.storage.tables import cafes, recordings, segments
 from transcripts import search
 
@@ -69,6 +70,7 @@ async def add_cafe(
     now = datetime(2026, 1, 1, tzinfo=UTC)
     async with db.transaction() as conn:
         cafe_id = int(await conn.scalar(cafes.insert().values(
+            association_id=await first_association_id(conn),
             slug=slug, title=title or slug.replace("-", " ").capitalize(), theme=theme,
             starts_at=starts_at or datetime(2026, 3, 10, 18, 0, tzinfo=UTC),
             duration_minutes=60, status="ended", transcript_published=published,

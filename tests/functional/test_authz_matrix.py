@@ -22,6 +22,8 @@ The rules the expectations encode (signaling/protocol.md and issue 8):
 - a removed participant may come back, as a participant;
 - staff of another café get `not_found` for every id of this café, and this café's rows do
   not change whatever they do;
+- an organiser of another association, logged in, is a parent in this association's café:
+  `forbidden` for every staff action, refused before the café is live (issue 12);
 - `leave` and `media.unpublish` only take powers away: anyone joined may send them.
 """
 
@@ -226,6 +228,7 @@ BY_NAME = {v.name: v for v in VARIANTS}
 ROLE_OF = {"organiser": Role.ORGANISER, "expert": Role.EXPERT, "moderator": Role.MODERATOR,
            "participant": Role.PARTICIPANT, "viewer": Role.PARTICIPANT,
            "never_joined": Role.PARTICIPANT, "other_cafe_staff": Role.MODERATOR,
+           "other_association_staff": Role.PARTICIPANT,
            "removed": Role.PARTICIPANT, "banned": Role.PARTICIPANT,
            "revoked": Role.PARTICIPANT, "expired": Role.PARTICIPANT}
 LINKED = ("expert", "moderator", "other_cafe_staff", "revoked", "expired")

@@ -112,7 +112,8 @@ async def test_query_strings(client: Client, organiser: str, server_errors: Serv
     if switched.status == 303:
         location = switched.headers["Location"]
         assert location.startswith("/") and not location.startswith(("//", "/\\")), location
-    for path, params in (("/", {"theme": theme}), (f"/cafes/{organiser}", {"invite": invite}),
+    for path, params in (("/", {"theme": theme}), ("/", {"association": theme}),
+                         (f"/cafes/{organiser}", {"invite": invite}),
                          ("/login", {"next": target}), ("/admin", {"saved": saved}),
                          (f"/admin/cafes/{organiser}", {"saved": saved}),
                          ("/admin/password", {"x": saved}),
@@ -125,12 +126,13 @@ async def test_query_strings(client: Client, organiser: str, server_errors: Serv
 
 @fuzz(60)
 @given(q=st.one_of(junk, st.sampled_from(["écrans", '"jeux vidéo"', "harc*"])),
-       theme=junk, cafe=junk, date_from=day, date_to=day, limit=numbers, offset=numbers)
+       theme=junk, cafe=junk, association=junk, date_from=day, date_to=day, limit=numbers,
+       offset=numbers)
 async def test_search(client: Client, server_errors: ServerErrors, app: web.Application,
-                      q: str, theme: str, cafe: str, date_from: str, date_to: str,
-                      limit: str, offset: str) -> None:
-    params = {"q": q, "theme": theme, "cafe": cafe, "from": date_from, "to": date_to,
-              "limit": limit, "offset": offset}
+                      q: str, theme: str, cafe: str, association: str, date_from: str,
+                      date_to: str, limit: str, offset: str) -> None:
+    params = {"q": q, "theme": theme, "cafe": cafe, "association": association,
+              "from": date_from, "to": date_to, "limit": limit, "offset": offset}
     for path in ("/api/search", "/search"):
         response = await client.get(path, params=params)
         check(response.status, {200, 400}, server_errors, (path, params))
@@ -345,3 +347,51 @@ async def test_simulcast_destination_forms(
     check(removed.status, {303, 404, 405} | refused, server_errors, destination)
     if removed.status != 303:
         assert await snapshot(app) == before
+
+
+ASSOCIATION = {"name": "Une association", "description": "", "website": "", "colour": "",
+               "help_numbers": ""}
+
+
+@fuzz(40)
+@given(form=st.fixed_dictionaries({}, optional={
+    "name": field_value, "description": field_value,
+    "website": st.one_of(field_value, st.sampled_from(["https://a.example", "javascript:x"])),
+    "colour": st.one_of(st.sampled_from(["#aa3355", "red", "#AA3355", ""]), junk),
+    "help_numbers": field_value}).map(lambda d: {**ASSOCIATION, **d}))
+async def test_association_profile_form(client: Client, organiser: str,
+                                        server_errors: ServerErrors, app: web.Application,
+                                        form: dict[str, str]) -> None:
+    """(Issue 12.) The profile of the organiser's own association: refused with a message
+    and nothing stored, or stored and shown on its public page."""
+    slug = (await app[CAFES].associations.first()).slug
+    before = await app[CAFES].associations.get(slug)
+    path = f"/admin/associations/{slug}"
+    token = await csrf(client, path)
+    response = await client.post(path, data={**form, "csrf_token": token},
+                                 allow_redirects=False)
+    check(response.status, {303, 400}, server_errors, form)
+    if response.status == 400:
+        assert re.search(r'class="error" role="alert">[^<]+<', await response.text())
+        assert await app[CAFES].associations.get(slug) == before
+    else:
+        for page in (f"/associations/{slug}", "/", f"/cafes/{organiser}", path):
+            check((await client.get(page)).status, {200}, server_errors, (page, form))
+
+
+@fuzz(30)
+@given(token=st.one_of(junk, st.text(min_size=300, max_size=500)), name=field_value,
+       email=st.one_of(junk, st.sampled_from(["a@b.example", "@", ""])), password=junk)
+async def test_organiser_join_form(client: Client, server_errors: ServerErrors,
+                                   app: web.Application, token: str, name: str, email: str,
+                                   password: str) -> None:
+    """(Issue 12.) A forged or damaged organiser invitation opens nothing."""
+    before = await snapshot(app)
+    shown = await client.get("/organisers/join", params={"token": token})
+    check(shown.status, {403}, server_errors, token)
+    form_token = await csrf(client, "/login")
+    sent = await client.post("/organisers/join", data={
+        "csrf_token": form_token, "token": token, "name": name, "email": email,
+        "password": password}, allow_redirects=False)
+    check(sent.status, {400, 403}, server_errors, token)
+    assert await snapshot(app) == before

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
+from sessions.storage.repo_associations import first_association_id
 from sessions.storage.tables import cafes
 from transcripts.engine import (
     SAMPLE_RATE,
@@ -50,6 +51,7 @@ async def test_parts_become_one_timeline_when_the_transcript_is_complete(
         now = dt.datetime.now(dt.UTC)
         async with db.transaction() as conn:
             cafe_id = int(await conn.scalar(cafes.insert().values(
+            association_id=await first_association_id(conn),
                 slug="c", title="Écrans", theme="screens", starts_at=now, duration_minutes=60,
                 status="live", created_at=now, transcript_published=False)
                 .returning(cafes.c.id)))

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sessions.storage.database import Database
+from sessions.storage.repo_associations import first_association_id
 from sessions.storage.tables import cafes, metadata
 from transcripts.search import open_database
 
@@ -75,6 +76,7 @@ async def add_cafe(db: Database, slug: str = "ecrans", title: str = "Les écrans
     now = datetime.now(UTC)
     async with db.transaction() as conn:
         result = await conn.execute(cafes.insert().values(
+            association_id=await first_association_id(conn),
             slug=slug, title=title, description="Un café sur les écrans.", theme="screens",
             language=language, starts_at=now, duration_minutes=60, status="live",
             glossary=glossary, opened_at=now, created_at=now).returning(cafes.c.id))

@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pytest
 
 from sessions.storage.database import Database
+from sessions.storage.repo_associations import first_association_id
 from sessions.storage.tables import cafes, metadata
 from transcripts.caption_lines import CaptionLine, CaptionMessage
 from transcripts.captions import (
@@ -266,6 +267,7 @@ async def _cafe_with_recording(db: Database, tmp_path: Path) -> tuple[int, int]:
     now = dt.datetime.now(dt.UTC)
     async with db.transaction() as conn:
         cafe_id = (await conn.execute(cafes.insert().values(
+            association_id=await first_association_id(conn),
             slug="c", title="Écrans", theme="screens", starts_at=now, duration_minutes=60,
             glossary="téléphone", created_at=now).returning(cafes.c.id))).scalar_one()
     path = tmp_path / "r.ogg"

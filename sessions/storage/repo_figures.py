@@ -1,0 +1,58 @@
+"""The rows an association's figures are computed from (one query per kind of row)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sessions.figures import CafeFigures, transcript_status
+from sessions.storage.database import as_utc
+from sessions.storage.tables import cafes, participants, questions, segments, transcript_jobs
+
+APPROVED = ("approved", "answering", "answered")
+UNANSWERED = ("approved", "answering")
+PARENTS = ("participant", "viewer")
+
+
+async def _counts(conn: AsyncConnection, table: sa.Table, ids: list[int],
+                  where: Iterable[sa.ColumnElement[bool]] = ()) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = await conn.execute(sa.select(table.c.cafe_id, sa.func.count())
+                              .where(table.c.cafe_id.in_(ids), *where)
+                              .group_by(table.c.cafe_id))
+    return {int(cafe_id): int(n) for cafe_id, n in rows}
+
+
+async def association_figures(conn: AsyncConnection, association_id: int, *,
+                              reports: dict[int, int] | None = None) -> list[CafeFigures]:
+    """Every café of the association, oldest first. `reports`: the reports per café id,
+    where a reports table exists."""
+    rows = (await conn.execute(
+        sa.select(cafes.c.id, cafes.c.slug, cafes.c.title, cafes.c.theme, cafes.c.starts_at,
+                  cafes.c.status, cafes.c.transcript_published)
+        .where(cafes.c.association_id == association_id)
+        .order_by(cafes.c.starts_at, cafes.c.id))).all()
+    ids = [int(r.id) for r in rows]
+    status = questions.c.status
+    parents = await _counts(conn, participants, ids, [
+        participants.c.role.in_(PARENTS), participants.c.invitation_id.is_(None)])
+    asked = await _counts(conn, questions, ids, [status.notin_(("withdrawn",))])
+    approved = await _counts(conn, questions, ids, [status.in_(APPROVED)])
+    answered = await _counts(conn, questions, ids, [status == "answered"])
+    unanswered = await _counts(conn, questions, ids, [status.in_(UNANSWERED)])
+    said = await _counts(conn, segments, ids)
+    open_jobs = await _counts(conn, transcript_jobs, ids,
+                              [transcript_jobs.c.status.in_(("queued", "running"))])
+    reports = reports or {}
+    return [CafeFigures(
+        slug=r.slug, title=r.title, theme=r.theme, starts_at=as_utc(r.starts_at),
+        status=r.status, parents=parents.get(r.id, 0), questions=asked.get(r.id, 0),
+        approved=approved.get(r.id, 0), answered=answered.get(r.id, 0),
+        unanswered=unanswered.get(r.id, 0), reports=reports.get(r.id, 0),
+        transcript=transcript_status(published=bool(r.transcript_published),
+                                     segments=said.get(r.id, 0),
+                                     jobs_open=open_jobs.get(r.id, 0)))
+        for r in rows]
