@@ -147,7 +147,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     app.on_startup.append(freeze_startup_objects)
     print(f"Causerie on {config.base_url}/", flush=True)
     web.run_app(app, host=config.host, port=config.port, print=None, shutdown_timeout=10,
-                access_log=None)
+                **logs.access_log_options())
     return 0
 
 
