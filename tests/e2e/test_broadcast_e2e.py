@@ -1,0 +1,195 @@
+"""The large-audience mode in Chromium against a real `causerie serve` (live captions on,
+the real Whisper model): in one café, two parents on WebRTC and one who picked the data
+saving mode, on the HLS broadcast through hls.js. That parent sees the expert's video (the
+<video> plays, 640x480, its time advancing) and the live captions (the broadcast's WebVTT
+rendition), asks a question that the moderator approves and that reaches every parent;
+after the café, a search hit opens the transcript page playing the video replay at its
+moment.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from e2e_harness import CHROMIUM_FLAGS, Cafe, Namespace
+from e2e_pages import Room, end_cafe, go_live, open_cafe, wait_for_js, wait_for_media
+from playwright.sync_api import Browser, Page, Playwright
+from test_transcript_e2e import (
+    _GUM_HOOK,
+    CAPTION_WORDS,
+    ORGANISER,
+    REPO,
+    SEARCHED,
+    CaptioningServer,
+    Speech,
+    _get_json,
+    _publish_on_admin_page,
+    _search,
+    build_speech,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.whisper, pytest.mark.timeout(420)]
+
+QUESTION = "Comment limiter les écrans le soir sans conflit ?"
+
+# The broadcast's player: playing, the picture's size, its time, its WebVTT cues' text.
+_BROADCAST = """
+() => {
+  const room = window.causerie && window.causerie.room;
+  const video = document.getElementById("stage-video");
+  const cues = [];
+  for (const track of video.textTracks) {
+    for (const cue of track.cues || []) cues.push(cue.text);
+  }
+  return {
+    active: Boolean(room && room.broadcast.active),
+    hlsjs: Boolean(room && room.broadcast.hls),
+    webrtc: Boolean(window.causerie.subscriber),
+    width: video.videoWidth, height: video.videoHeight, time: video.currentTime,
+    paused: video.paused, ready: video.readyState, cues,
+    tracks: [...video.textTracks].map((t) => t.mode),
+  };
+}
+"""
+
+
+def question(list_id: str, text: str) -> str:
+    return f"#{list_id} .question:has(.text:text-is({text!r}))"
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
+    return build_speech(tmp_path_factory.mktemp("broadcast-speech"))
+
+
+@pytest.fixture(scope="module")
+def broadcast_server(namespace: Namespace, tmp_path_factory: pytest.TempPathFactory,
+                     ) -> Iterator[CaptioningServer]:
+    if not (REPO / "node_modules" / "hls.js").is_dir():
+        pytest.fail("node_modules/hls.js is missing: run `npm ci`")
+    srv = CaptioningServer(namespace, tmp_path_factory.mktemp("e2e-broadcast-data"))
+    srv.upgrade()
+    srv.start()
+    srv.create_organiser(*ORGANISER)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def camera_browser(playwright: Playwright, namespace: Namespace, speech: Speech,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """The expert's: Chromium's fake camera (a moving pattern) and the speech as the mic."""
+    directory = tmp_path_factory.mktemp("chromium-camera")
+    browser = playwright.chromium.launch(
+        executable_path=namespace.chromium_executable(directory), headless=True,
+        args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech.path}%noloop"])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture()
+def broadcast_room(broadcast_server: CaptioningServer, request: pytest.FixtureRequest,
+                   ) -> Iterator[Room]:
+    opened = Room(broadcast_server)
+    yield opened
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print("--- browser console ---\n" + "\n".join(opened.console[-80:]))
+        print("--- server log ---\n" + broadcast_server.log_tail(120))
+    opened.close()
+
+
+def _broadcast(page: Page) -> dict[str, object]:
+    state: dict[str, object] = page.evaluate(_BROADCAST)
+    return state
+
+
+def test_a_parent_on_the_broadcast_sees_hears_asks_and_replays(
+        broadcast_room: Room, broadcast_server: CaptioningServer, camera_browser: Browser,
+        audience_browser: Browser, speech: Speech) -> None:
+    server = broadcast_server
+    cafe: Cafe = server.create_cafe("Les écrans le soir")
+    expert = broadcast_room.open(camera_browser, cafe.expert, "Dr Martin", raw_audio=True)
+    expert.context.add_init_script(_GUM_HOOK)
+    expert.reload()
+    expert.wait_for_selector('#connection-state[data-state="connected"]')
+    open_cafe(expert)
+    moderator = broadcast_room.open(audience_browser, cafe.moderator, "Sophie")
+    marie = broadcast_room.open(audience_browser, cafe.page, "Marie")
+    paul = broadcast_room.open(audience_browser, cafe.page, "Paul", width=390)
+    lea = broadcast_room.open(audience_browser, cafe.page, "Léa", width=390)
+    # Léa picks the data saving mode (a parent beyond the WebRTC places gets it by itself:
+    # tests/functional/test_broadcast_hls.py).
+    lea.click("#data-saving")
+    assert lea.get_attribute("#data-saving", "aria-pressed") == "true"
+    go_live(expert)
+
+    for parent in (marie, paul):
+        assert wait_for_media(parent, timeout=40).state == "connected"
+
+    # Léa: the expert's video through hls.js, playing, its time advancing; no WebRTC.
+    wait_for_js(lea, f"() => {{ const s = ({_BROADCAST})(); return s.active && s.ready >= 2"
+                     " && s.width === 640 && s.height === 480 && !s.paused; }", timeout=60)
+    first = _broadcast(lea)
+    time.sleep(2.0)
+    later = _broadcast(lea)
+    assert later["hlsjs"] is True and later["webrtc"] is False, later
+    assert float(str(later["time"])) > float(str(first["time"])) + 1.0, (first, later)
+    lea.wait_for_selector("#broadcast-note:not([hidden])")
+    lea.wait_for_selector("#player-empty", state="hidden")
+
+    # The live captions, as the broadcast's WebVTT rendition on Léa's video.
+    words = json.dumps(CAPTION_WORDS)
+    wait_for_js(lea, f"() => ({_BROADCAST})().cues.join(' ').toLowerCase()"
+                     f".split(/\\s+/).some((w) => {words}.some((k) => w.includes(k)))",
+                timeout=speech.duration + 40)
+    cues = _broadcast(lea)["cues"]
+
+    # Her question, approved by the moderator, reaches every parent.
+    lea.fill("#question-text", QUESTION)
+    lea.click("#ask-form button[type=submit]")
+    moderator.locator(question("pending-questions", QUESTION)).wait_for(timeout=15_000)
+    moderator.locator("#pending-questions").focus()
+    moderator.keyboard.press("a")
+    for parent in (marie, paul, lea):
+        parent.locator(question("approved-questions", QUESTION)).wait_for(timeout=15_000)
+    assert _broadcast(lea)["active"] is True  # still on the broadcast
+
+    # The end of the speech, the end of the café, the transcript published.
+    mic_started = float(expert.evaluate("window.__micStartedAt")) / 1000
+    remaining = mic_started + speech.duration + 0.5 - time.time()
+    if remaining > 0:
+        time.sleep(remaining)
+    end_cafe(expert)
+    wait_for_js(expert, "() => document.getElementById('end-cafe').hidden === true", 15)
+    _publish_on_admin_page(audience_browser, server.base_url, cafe.slug)
+    deadline = time.monotonic() + 90
+    while not _get_json(marie, f"/cafes/{cafe.slug}/transcript.json")["segments"]:
+        assert time.monotonic() < deadline, f"no transcript yet:\n{server.log_tail(40)}"
+        time.sleep(0.5)
+    hits = _search(marie, SEARCHED, cafe.slug)
+    assert hits, _get_json(marie, f"/cafes/{cafe.slug}/transcript.json")["segments"]
+    hit = hits[0]
+
+    # The hit's link: the transcript page plays the video replay from that moment.
+    page = marie.context.new_page()
+    deadline = time.monotonic() + 60
+    while True:
+        page.goto(f"{server.base_url}{hit['url']}")
+        if page.locator("video#player").count():
+            break
+        assert time.monotonic() < deadline, "no video replay on the transcript page"
+        time.sleep(1.0)
+    offset = float(page.get_attribute("#player", "data-offset") or 0)
+    wait_for_js(page, "() => { const p = document.getElementById('player');"
+                      " return !p.paused && p.currentTime > 0 && p.videoWidth === 640; }",
+                timeout=20)
+    at = float(page.evaluate("document.getElementById('player').currentTime")) + offset
+    assert hit["start"] - 0.5 <= at <= hit["start"] + 2.0, (at, hit["start"], offset)
+    wait_for_js(page, f"() => document.getElementById('s{hit['segment_id']}')"
+                      ".classList.contains('current')")
+    print(f"broadcast cues: {cues!r}; hit {hit['start']:.2f} s, replay at {at:.2f} s "
+          f"(offset {offset:.2f} s)")
