@@ -21,7 +21,6 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiohttp import web
 
@@ -51,13 +50,14 @@ class HlsCache:
     """Files served recently: playlists by (mtime, size), segments for good."""
 
     max_segment_bytes: int = 64 * 1024 * 1024
-    playlists: dict[Path, tuple[int, int, bytes]] = field(default_factory=dict)
-    segments: OrderedDict[Path, bytes] = field(default_factory=OrderedDict)
+    playlists: dict[str, tuple[int, int, bytes]] = field(default_factory=dict)
+    segments: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
+    folders: dict[int, str] = field(default_factory=dict)  # café id -> its programme folder
     segment_bytes: int = 0
     # slug -> (expires, café id or None, current run): the café found through the database
     cafes: dict[str, tuple[float, int | None, str]] = field(default_factory=dict)
 
-    def playlist(self, path: Path) -> bytes | None:
+    def playlist(self, path: str) -> bytes | None:
         try:
             stat = os.stat(path)
         except OSError:
@@ -66,7 +66,8 @@ class HlsCache:
         if known is not None and known[0] == stat.st_mtime_ns and known[1] == stat.st_size:
             return known[2]
         try:
-            body = path.read_bytes()
+            with open(path, "rb") as handle:
+                body = handle.read()
         except OSError:
             return None
         self.playlists[path] = (stat.st_mtime_ns, stat.st_size, body)
@@ -74,13 +75,14 @@ class HlsCache:
             self.playlists.pop(next(iter(self.playlists)))
         return body
 
-    def segment(self, path: Path) -> bytes | None:
+    def segment(self, path: str) -> bytes | None:
         body = self.segments.get(path)
         if body is not None:
             self.segments.move_to_end(path)
             return body
         try:
-            body = path.read_bytes()
+            with open(path, "rb") as handle:
+                body = handle.read()
         except OSError:
             return None
         self.segments[path] = body
@@ -156,9 +158,13 @@ async def file(request: web.Request) -> web.StreamResponse:
     if found is None:
         return _missing()
     cafe_id = found[0]
-    path = programme_folder(request.app[CONFIG].data_dir, cafe_id) / run / name
     cache = request.app[HLS_CACHE]
-    suffix = path.suffix
+    folder = cache.folders.get(cafe_id)
+    if folder is None:
+        folder = cache.folders[cafe_id] = str(
+            programme_folder(request.app[CONFIG].data_dir, cafe_id))
+    path = f"{folder}/{run}/{name}"
+    suffix = name[name.rindex("."):]
     body = cache.playlist(path) if suffix == ".m3u8" else cache.segment(path)
     if body is None:
         return _missing()

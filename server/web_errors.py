@@ -43,9 +43,11 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
-    # No inline script anywhere: user text can never become code.
+    # No inline script anywhere: user text can never become code. Media from blob: (hls.js
+    # feeds the <video> through Media Source Extensions) and data: (the empty WebVTT its
+    # caption tracks start from).
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+        "default-src 'self'; img-src 'self' data:; media-src 'self' blob: data:; "
         "style-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; "
         "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
     ),
