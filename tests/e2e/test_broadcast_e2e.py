@@ -12,22 +12,31 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from e2e_harness import CHROMIUM_FLAGS, REPO, Cafe, Namespace
-from e2e_pages import Room, end_cafe, go_live, open_cafe, wait_for_js, wait_for_media
+from e2e_harness import REPO, Cafe, Namespace
+from e2e_pages import (
+    Room,
+    end_cafe,
+    go_live,
+    open_cafe,
+    room_telling_on_failure,
+    search_hits,
+    wait_for_js,
+    wait_for_media,
+)
+from e2e_speech import MIC_HOOK, Speech, sentences_wav, speaking_chromium
 from playwright.sync_api import Browser, Page, Playwright
 from test_transcript_e2e import (
-    _GUM_HOOK,
     CAPTION_WORDS,
     ORGANISER,
+    PAUSE,
     SEARCHED,
+    SENTENCES,
     CaptioningServer,
-    Speech,
     _get_json,
     _publish_on_admin_page,
-    _search,
-    build_speech,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.whisper, pytest.mark.timeout(420)]
@@ -82,7 +91,8 @@ def question(list_id: str, text: str) -> str:
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
-    return build_speech(tmp_path_factory.mktemp("broadcast-speech"))
+    return sentences_wav(tmp_path_factory.mktemp("broadcast-speech"),
+                         [text for text, _ in SENTENCES], pause=PAUSE)
 
 
 @pytest.fixture(scope="module")
@@ -102,24 +112,16 @@ def broadcast_server(namespace: Namespace, tmp_path_factory: pytest.TempPathFact
 def camera_browser(playwright: Playwright, namespace: Namespace, speech: Speech,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     """The expert's: Chromium's fake camera (a moving pattern) and the speech as the mic."""
-    directory = tmp_path_factory.mktemp("chromium-camera")
-    browser = playwright.chromium.launch(
-        executable_path=namespace.chromium_executable(directory), headless=True,
-        args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech.path}%noloop"])
-    yield browser
-    browser.close()
+    with speaking_chromium(playwright, namespace, tmp_path_factory.mktemp("chromium-camera"),
+                           speech) as browser:
+        yield browser
 
 
 @pytest.fixture()
 def broadcast_room(broadcast_server: BroadcastServer, request: pytest.FixtureRequest,
                    ) -> Iterator[Room]:
-    opened = Room(broadcast_server)
-    yield opened
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("--- browser console ---\n" + "\n".join(opened.console[-80:]))
-        print("--- server log ---\n" + broadcast_server.log_tail(120))
-    opened.close()
+    with room_telling_on_failure(broadcast_server, request, log_lines=120) as opened:
+        yield opened
 
 
 def _broadcast(page: Page) -> dict[str, object]:
@@ -134,7 +136,7 @@ def test_a_parent_on_the_broadcast_sees_hears_asks_and_replays(
     cafe: Cafe = server.create_cafe("Les écrans le soir")
     expert = broadcast_room.open(camera_browser, cafe.expert, "Dr Martin", raw_audio=True)
     expert.context.add_init_script(_SMALL_CAMERA)
-    expert.context.add_init_script(_GUM_HOOK)
+    expert.context.add_init_script(MIC_HOOK)
     expert.reload()
     expert.wait_for_selector('#connection-state[data-state="connected"]')
     open_cafe(expert)
@@ -201,8 +203,8 @@ def test_a_parent_on_the_broadcast_sees_hears_asks_and_replays(
     segments = _get_json(marie, f"/cafes/{cafe.slug}/transcript.json")["segments"]
     written = [w.strip(".,;:!?«»\"'") for seg in segments for w in seg["text"].split()]
     candidates = [SEARCHED, *CAPTION_WORDS, *(w for w in written if len(w) >= 4)]
-    hits = next((found for word in candidates if (found := _search(marie, word, cafe.slug))),
-                [])
+    hits: list[dict[str, Any]] = next(
+        (found for word in candidates if (found := search_hits(marie, word, cafe.slug))), [])
     assert hits, segments
     hit = hits[0]
 

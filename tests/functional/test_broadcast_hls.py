@@ -133,5 +133,7 @@ async def test_parents_beyond_the_webrtc_places_are_sent_to_the_broadcast(
     # Brought on stage, the third parent talks over WebRTC.
     await parents[2].call("stage.raise_hand")
     await moderator.call("stage.invite", {"participant_id": parents[2].me["id"]})
+    await parents[2].next("stage.invitation")
+    assert (await parents[2].call("stage.accept", {}))["ok"] is True
     await parents[2].next("stage.invited")
     assert (await parents[2].call("media.subscribe", {}))["ok"] is True
