@@ -9,7 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sessions.figures import CafeFigures, transcript_status
 from sessions.storage.database import as_utc
-from sessions.storage.tables import cafes, participants, questions, segments, transcript_jobs
+from sessions.storage.tables import (
+    cafes,
+    participants,
+    questions,
+    reports,
+    segments,
+    transcript_jobs,
+)
 
 APPROVED = ("approved", "answering", "answered")
 UNANSWERED = ("approved", "answering")
@@ -26,10 +33,9 @@ async def _counts(conn: AsyncConnection, table: sa.Table, ids: list[int],
     return {int(cafe_id): int(n) for cafe_id, n in rows}
 
 
-async def association_figures(conn: AsyncConnection, association_id: int, *,
-                              reports: dict[int, int] | None = None) -> list[CafeFigures]:
-    """Every café of the association, oldest first. `reports`: the reports per café id,
-    where a reports table exists."""
+async def association_figures(conn: AsyncConnection,
+                              association_id: int) -> list[CafeFigures]:
+    """Every café of the association, oldest first."""
     rows = (await conn.execute(
         sa.select(cafes.c.id, cafes.c.slug, cafes.c.title, cafes.c.theme, cafes.c.starts_at,
                   cafes.c.status, cafes.c.transcript_published)
@@ -46,12 +52,12 @@ async def association_figures(conn: AsyncConnection, association_id: int, *,
     said = await _counts(conn, segments, ids)
     open_jobs = await _counts(conn, transcript_jobs, ids,
                               [transcript_jobs.c.status.in_(("queued", "running"))])
-    reports = reports or {}
+    reported = await _counts(conn, reports, ids)
     return [CafeFigures(
         slug=r.slug, title=r.title, theme=r.theme, starts_at=as_utc(r.starts_at),
         status=r.status, parents=parents.get(r.id, 0), questions=asked.get(r.id, 0),
         approved=approved.get(r.id, 0), answered=answered.get(r.id, 0),
-        unanswered=unanswered.get(r.id, 0), reports=reports.get(r.id, 0),
+        unanswered=unanswered.get(r.id, 0), reports=reported.get(r.id, 0),
         transcript=transcript_status(published=bool(r.transcript_published),
                                      segments=said.get(r.id, 0),
                                      jobs_open=open_jobs.get(r.id, 0)))

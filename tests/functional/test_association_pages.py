@@ -323,7 +323,7 @@ async def test_logo_replaced_and_old_file_removed(site: Site) -> None:
 async def test_figures_per_cafe_theme_and_month_with_csv(site: Site) -> None:
     from qa_support import join
 
-    from sessions.storage.tables import questions
+    from sessions.storage.tables import questions, reports
 
     db = site.app[DATABASE]
     cafe_id = site.b.cafe.id
@@ -336,14 +336,18 @@ async def test_figures_per_cafe_theme_and_month_with_csv(site: Site) -> None:
             await conn.execute(questions.insert().values(
                 cafe_id=cafe_id, author_id=parents[i % 3].participant_id, text="Q ?",
                 original_text="Q ?", status=question_status, created_at=now, updated_at=now))
+        await conn.execute(reports.insert().values(
+            cafe_id=cafe_id, reporter_id=parents[0].participant_id, kind="participant",
+            target_id=parents[1].participant_id, target_pseudonym="Parent 1",
+            reason="other", status="open", created_at=site.clock.now()))
     status, html, _ = await site.get(f"/admin/associations/{site.b.association.slug}/figures",
                                      site.b.headers)
     assert status == 200
     row = html.split('id="figures-cafes"')[1].split("</tr>")[1]
     cells = re.findall(r"<td>([^<]*)</td>", row)
     # parents 3 · asked 6 (a withdrawn one is not counted) · approved 4 · answered 2 ·
-    # unanswered 2 · reports 0
-    assert cells[1:7] == ["3", "6", "4", "2", "2", "0"], cells
+    # unanswered 2 · reports 1
+    assert cells[1:7] == ["3", "6", "4", "2", "2", "1"], cells
     assert site.a.cafe.title not in html
     assert "<td>écrans</td><td>1</td>" in html.split('id="figures-themes"')[1]
     month = f"{site.b.cafe.starts_at:%Y-%m}"
@@ -355,7 +359,7 @@ async def test_figures_per_cafe_theme_and_month_with_csv(site: Site) -> None:
     lines = body.strip().splitlines()
     assert lines[0].startswith("slug,title,theme,starts_at,status,parents,questions")
     assert len(lines) == 2 and lines[1].startswith(site.b.cafe.slug)
-    assert ",3,6,4,2,2,0," in lines[1]
+    assert ",3,6,4,2,2,1," in lines[1]
 
 
 async def test_cafe_banner_falls_back_to_its_association_numbers(site: Site) -> None:
