@@ -79,16 +79,26 @@ class TranscriptJobs:
             hotwords=(words or None) if WORDS_AS == "hotwords" else None,
             long_form=True, word_timestamps=True)
 
-    async def run(self, recording_id: int, *, language: str | None = None) -> int | None:
+    async def run(self, recording_id: int, *, language: str | None = None,
+                  force: bool = False) -> int | None:
         """Transcribe one recording; the number of segments, or None if not ours to run.
 
-        ``language`` overrides the café's (`causerie transcribe --language`)."""
+        ``language`` overrides the café's (`causerie transcribe --language`). A recording
+        transcribed before whose café transcript has since been reviewed keeps its
+        segments: the job is marked done without transcribing (and the transaction that
+        would write new segments checks again). `force` transcribes it again and replaces
+        them, the café's redactions applied to the new text."""
         recording = await self.repo.recording(recording_id)
         await self.repo.ensure_job(recording.cafe_id, recording_id)
         job = await self.repo.start_job(recording_id, self.stale_after)
         if job is None:
             return None
         cafe = recording.cafe_id
+        if not force and await self.repo.keeps_review(recording):
+            count = await self.repo.keep_reviewed(recording)
+            log.warning("transcript job kept the reviewed segments cafe=%s recording=%s "
+                        "segments=%d", cafe, recording_id, count)
+            return count
         log.info("transcript job started cafe=%s recording=%s attempt=%d", cafe, recording_id,
                  job.attempts)
         try:
@@ -107,7 +117,8 @@ class TranscriptJobs:
             await self.repo.fail_job(recording_id, f"{type(exc).__name__}: {exc}")
             log.exception("transcript job failed cafe=%s recording=%s", cafe, recording_id)
             raise
-        count = await self.repo.complete_job(recording, found.segments, found.report)
+        count = await self.repo.complete_job(recording, found.segments, found.report,
+                                             force=force)
         log.info("transcript job done cafe=%s recording=%s segments=%d", cafe, recording_id,
                  count)
         await self.refresh_replay(cafe)

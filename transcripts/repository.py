@@ -7,6 +7,7 @@ so a retried or duplicated job never leaves duplicate or partial segments.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sessions.storage.tables import cafes, recordings, redactions, segments, tra
 from transcripts.engine import Segment
 from transcripts.errors import RecordingNotFound
 from transcripts.parts import PartReport
+from transcripts.review import REDACTED
 
 
 def utcnow() -> dt.datetime:
@@ -86,6 +88,40 @@ def _job(row: Any) -> JobRow:
     return JobRow(row.id, row.cafe_id, row.recording_id, row.status, row.attempts,
                   row.progress, row.error, row.updated_at, row.speech_seconds,
                   row.covered_seconds, bool(row.short))
+
+
+async def _keeps_review(conn: Any, recording: RecordingRow) -> bool:
+    status = await conn.scalar(sa.select(recordings.c.status).where(
+        recordings.c.id == recording.id))
+    if status != "transcribed":
+        return False
+    edited = await conn.scalar(sa.select(sa.func.count()).where(
+        segments.c.cafe_id == recording.cafe_id, segments.c.version > 1))
+    redacted = await conn.scalar(sa.select(sa.func.count()).where(
+        redactions.c.cafe_id == recording.cafe_id))
+    return bool(edited or redacted)
+
+
+def redact_spans(segment: Segment, spans: Sequence[tuple[float, float]]) -> Segment:
+    """`segment` with every word spoken inside a redacted stretch of café time replaced by
+    the marker (consecutive ones by one); a segment without word timings that meets a
+    stretch is redacted as a whole."""
+    hit = [(a, b) for a, b in spans if a < segment.end and b > segment.start]
+    if not hit:
+        return segment
+    if not segment.words:
+        return dataclasses.replace(segment, text=REDACTED)
+    words: list[tuple[float, float, str, float]] = []
+    for start, end, word, probability in segment.words:
+        middle = (start + end) / 2
+        if not any(a <= middle <= b for a, b in hit):
+            words.append((start, end, word, probability))
+        elif words and words[-1][2].strip() == REDACTED:
+            words[-1] = (words[-1][0], end, words[-1][2], 1.0)
+        else:
+            words.append((start, end, " " + REDACTED, 1.0))
+    text = " ".join("".join(w[2] for w in words).split())
+    return dataclasses.replace(segment, text=text, words=tuple(words))
 
 
 class TranscriptRepository:
@@ -242,16 +278,47 @@ class TranscriptRepository:
                 redactions.c.cafe_id == cafe_id).order_by(redactions.c.start_seconds))
             return [(float(a), float(b)) for a, b in rows]
 
+    async def keeps_review(self, recording: RecordingRow) -> bool:
+        """True when a new transcription of `recording` must not replace its segments: it
+        was transcribed before and its café's transcript has been reviewed since (a segment
+        edited, split or joined, or a span redacted)."""
+        async with self.db.connect() as conn:
+            return await _keeps_review(conn, recording)
+
+    async def keep_reviewed(self, recording: RecordingRow) -> int:
+        """Mark the job of a reviewed recording done without touching its segments (their
+        check stays the one of the transcription that was reviewed); their number."""
+        async with self.db.transaction() as conn:
+            return await self._keep(conn, recording)
+
+    async def _keep(self, conn: Any, recording: RecordingRow) -> int:
+        await conn.execute(transcript_jobs.update().where(
+            transcript_jobs.c.recording_id == recording.id).values(
+            status="done", progress=1.0, error=None, updated_at=self.now()))
+        return int(await conn.scalar(sa.select(sa.func.count()).where(
+            segments.c.recording_id == recording.id)) or 0)
+
     async def complete_job(self, recording: RecordingRow, found: Sequence[Segment],
-                           report: PartReport | None = None) -> int:
+                           report: PartReport | None = None, *, force: bool = False) -> int:
         """Replace the recording's segments and mark its job done with its check (`report`),
-        in one transaction."""
+        in one transaction.
+
+        A recording whose café transcript was reviewed since it was last transcribed keeps
+        its segments (the organiser's corrections and redactions are never overwritten by
+        a job run again); `force` replaces them, and the café's redactions are applied to
+        the new text, so a redacted name never comes back."""
         checked: dict[str, Any] = {} if report is None else {
             "speech_seconds": report.speech_seconds, "covered_seconds": report.covered_seconds,
             "short": report.short, "retried": report.retried, "fallbacks": report.fallbacks,
             "repetitions_cut": report.repetitions_cut, "degraded": report.degraded,
             "work_seconds": report.seconds}
         async with self.db.transaction() as conn:
+            if not force and await _keeps_review(conn, recording):
+                return await self._keep(conn, recording)
+            spans = [(float(a), float(b)) for a, b in await conn.execute(sa.select(
+                redactions.c.start_seconds, redactions.c.end_seconds).where(
+                redactions.c.cafe_id == recording.cafe_id))]
+            found = [redact_spans(s, spans) for s in found] if spans else list(found)
             await conn.execute(segments.delete().where(segments.c.recording_id == recording.id))
             if found:
                 await conn.execute(segments.insert(), [

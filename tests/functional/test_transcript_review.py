@@ -18,12 +18,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from page_support import PASSWORD
 from review_support import (
+    SEGMENTS,
     Client,
     ReviewCafe,
     act,
     ended_cafe,
     open_review,
     segment_rows,
+    timed_words,
 )
 
 from server.app import create_app
@@ -32,7 +34,8 @@ from server.config import load_config
 from server.keys import CAFES, DATABASE
 from sessions.clock import FixedClock
 from sessions.storage.tables import audit_log, recordings
-from transcripts.engine import SAMPLE_RATE, decode_audio
+from transcripts.engine import SAMPLE_RATE, Segment, decode_audio
+from transcripts.keys import TRANSCRIPTS
 from transcripts.review import REDACTED
 from transcripts.search import search
 
@@ -286,3 +289,47 @@ async def test_withdrawn_cafe_leaves_search_at_once(
     assert (await client.get(f"/cafes/{cafe.slug}/transcript")).status == 404
     actions = [e.action for e in await audits(review_app, cafe.cafe_id)]
     assert actions == ["transcript.publish", "transcript.withdraw"]
+
+
+async def test_a_job_run_again_keeps_the_review_and_force_keeps_the_redactions(
+        reviewed: tuple[Client, ReviewCafe, str], review_app: web.Application) -> None:
+    """A transcription job run again after the review (its row failed or went stale, a
+    worker took it again) never overwrites the organiser's corrections and redactions; an
+    explicit force transcribes again and the redacted words stay out."""
+    client, cafe, token = reviewed
+    first, second, _ = await segment_rows(review_app, cafe.cafe_id)
+    status, _ = await act(client, cafe.slug, f"/segments/{second['id']}", {
+        "version": second["version"], "text": "les jeux vidéo en ligne permettent de discuter"},
+        token)
+    assert status == 200
+    start = first["text"].index("Lucas")
+    status, _ = await act(client, cafe.slug, f"/segments/{first['id']}/redact", {
+        "version": first["version"], "start": start, "end": start + len("Lucas Martin")},
+        token)
+    assert status == 200
+    reviewed_rows = await segment_rows(review_app, cafe.cafe_id)
+    runtime = review_app[TRANSCRIPTS]
+    assert runtime.jobs is not None
+    repo = runtime.repo
+    (recording,) = [r for r in await repo.recordings(cafe.cafe_id)
+                    if r.status == "transcribed"]
+    # The job's row says it must run again: the app's own job runner takes it.
+    await repo.fail_job(recording.id, "the worker was lost")
+    assert await runtime.jobs.run(recording.id) == 3
+    assert (job := await repo.job(recording.id)) is not None and job.status == "done"
+    assert await segment_rows(review_app, cafe.cafe_id) == reviewed_rows
+    page = await (await client.get(f"/cafes/{cafe.slug}/review")).text()
+    assert "jeux vidéo" in page and "Lucas" not in page and REDACTED in page
+
+    # Forced: the new text replaces the review, the redacted words stay "[retiré]" in the
+    # text, the words and the search index.
+    rerun = [Segment(a, b, "Dr Martin", text, timed_words(a, b, text))
+             for a, b, text in SEGMENTS]
+    assert await repo.complete_job(recording, rerun, force=True) == 3
+    rows = await segment_rows(review_app, cafe.cafe_id)
+    assert rows[0]["text"] == f"Bonsoir, je suis {REDACTED} et voici le harcelement"
+    assert not any("Lucas" in w[2] or "Martin" in w[2] for w in rows[0]["words"])
+    assert rows[1]["text"] == SEGMENTS[1][2]  # the correction was replaced, as asked
+    assert (await act(client, cafe.slug, "/publish", {"published": True}, token))[0] == 200
+    assert not await found(review_app, "Lucas", cafe.slug)
+    assert await found(review_app, "harcelement", cafe.slug)
