@@ -162,10 +162,19 @@ def _statements(sqlite: bool, kinds: tuple[str, ...], filtered: frozenset[str],
                             date_to=day if "f_to" in filtered else None)
     candidates = backend.candidates(template, filter_clauses(filters), CANDIDATES)
     # One statement: the window counts the candidates (at most CANDIDATES) before the page
-    # is cut, so there is no second scan for the total.
+    # is cut, so there is no second scan for the total. The candidates are ids and scores
+    # only: the page is cut first, then only its rows are joined to their text, words and
+    # café (the candidates' texts are never carried through the sort).
     counted = sa.select(candidates, sa.func.count().over().label("total")).subquery("counted")
-    page = (sa.select(counted).order_by(counted.c.score.desc(), counted.c.id)
-            .limit(limit).offset(offset))
+    keys = (sa.select(counted).order_by(counted.c.score.desc(), counted.c.id)
+            .limit(limit).offset(offset)).subquery("page")
+    page = (sa.select(
+        segments.c.id, segments.c.start_seconds, segments.c.end_seconds, segments.c.speaker,
+        segments.c.text, segments.c.words, cafes.c.slug, cafes.c.title, cafes.c.theme,
+        cafes.c.starts_at, keys.c.score, keys.c.total)
+        .select_from(keys.join(segments, segments.c.id == keys.c.id)
+                     .join(cafes, cafes.c.id == segments.c.cafe_id))
+        .order_by(keys.c.score.desc(), keys.c.id))
     return page, sa.select(sa.func.count()).select_from(candidates)
 
 
@@ -186,15 +195,6 @@ async def _ranked_page(conn: AsyncConnection, sqlite: bool, parsed: ParsedQuery,
     # A page past the end: count on its own.
     total = await conn.scalar(count, params)
     return rows, int(total or 0)
-
-
-async def _moments(conn: AsyncConnection, segment_ids: list[int]) -> dict[int, Any]:
-    """The word timings of the hits (one small query for at most a page of ids)."""
-    if not segment_ids:
-        return {}
-    rows = await conn.execute(
-        sa.select(segments.c.id, segments.c.words).where(segments.c.id.in_(segment_ids)))
-    return {row.id: row.words if isinstance(row.words, list) else [] for row in rows}
 
 
 async def search(
@@ -220,7 +220,7 @@ async def search(
     async with db.connect() as conn:
         rows, total = await _ranked_page(conn, db.is_sqlite, parsed, filters, limit, offset,
                                          plain)
-        moments = await _moments(conn, [row.id for row in rows])
+    moments = {row.id: row.words if isinstance(row.words, list) else [] for row in rows}
     # Both backends search the Snowball stems that `search_query.stem` computes.
     highlighter = Highlighter.for_terms(parsed.terms, parsed.stems)
     hits = tuple(

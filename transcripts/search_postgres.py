@@ -115,8 +115,9 @@ def tsquery(parsed: ParsedQuery) -> sa.ColumnElement[Any]:
 def candidates(parsed: ParsedQuery, clauses: Sequence[sa.ColumnElement[bool]],
                cap: int) -> sa.Subquery:
     """The first ``cap`` matches found under the filter ``clauses`` (from the caller,
-    `transcripts.search`), each with a ``score`` (ts_rank, higher is better), so a very
-    common word costs a bounded time (`transcripts.search` ranks and pages them)."""
+    `transcripts.search`): their ``id`` and ``score`` (ts_rank, higher is better), so a very
+    common word costs a bounded time (`transcripts.search` ranks and pages them, and reads
+    the text of the page's rows only)."""
     # A scalar subquery: an InitPlan that PostgreSQL evaluates once (and can use in the GIN
     # index condition), not a function call per row under a generic prepared plan.
     q = sa.select(tsquery(parsed)).scalar_subquery()
@@ -124,21 +125,14 @@ def candidates(parsed: ParsedQuery, clauses: Sequence[sa.ColumnElement[bool]],
     # partial index's predicate (also under a generic plan); the branches run lazily.
     bucket_of: sa.ColumnElement[Any] = sa.literal_column(f"((segments.id / {BLOCK}) % {BUCKETS})")
     branches = [
-        sa.select(
-            segments.c.id, segments.c.cafe_id, segments.c.start_seconds,
-            segments.c.end_seconds, segments.c.speaker, segments.c.text,
-            _VECTOR.label("vector"),
-        ).where(_VECTOR.op("@@")(q), bucket_of == sa.literal_column(str(bucket)))
+        sa.select(segments.c.id, segments.c.cafe_id, _VECTOR.label("vector"))
+        .where(_VECTOR.op("@@")(q), bucket_of == sa.literal_column(str(bucket)))
         for bucket in range(BUCKETS)
     ]
     found = sa.union_all(*branches).subquery("found")
     joined = found.join(cafes, cafes.c.id == found.c.cafe_id)
     inner = (
-        sa.select(
-            found.c.id, found.c.start_seconds, found.c.end_seconds, found.c.speaker,
-            found.c.text, cafes.c.slug, cafes.c.title, cafes.c.theme, cafes.c.starts_at,
-            sa.func.ts_rank(found.c.vector, q).label("score"),
-        )
+        sa.select(found.c.id, sa.func.ts_rank(found.c.vector, q).label("score"))
         .select_from(joined)
         .where(cafes.c.transcript_published.is_(True), *clauses)
         .limit(cap)

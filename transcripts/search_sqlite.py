@@ -104,8 +104,9 @@ def query_params(parsed: ParsedQuery) -> dict[str, Any]:
 def candidates(parsed: ParsedQuery, clauses: Sequence[sa.ColumnElement[bool]],
                cap: int) -> sa.Subquery:
     """The newest ``cap`` matches (rowid order) under the filter ``clauses`` (from the
-    caller, `transcripts.search`), each with a ``score``, higher is better, so a very common
-    word costs a bounded time (`transcripts.search` ranks and pages them)."""
+    caller, `transcripts.search`): their ``id`` and ``score``, higher is better, so a very
+    common word costs a bounded time (`transcripts.search` ranks and pages them, and reads
+    the text of the page's rows only)."""
     fts = sa.table(FTS_TABLE, sa.column("rowid"))
     match = sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(
         sa.bindparam("fts_query", parsed.stemmed().to_fts5(), type_=sa.Text))
@@ -114,9 +115,7 @@ def candidates(parsed: ParsedQuery, clauses: Sequence[sa.ColumnElement[bool]],
     )
     inner = (
         sa.select(
-            segments.c.id, segments.c.start_seconds, segments.c.end_seconds,
-            segments.c.speaker, segments.c.text, cafes.c.slug, cafes.c.title, cafes.c.theme,
-            cafes.c.starts_at,
+            fts.c.rowid.label("id"),
             # bm25 is better when lower: negated, both backends rank by score descending.
             (-sa.literal_column(f"bm25({FTS_TABLE})")).label("score"),
         )
