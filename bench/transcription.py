@@ -44,7 +44,13 @@ from transcripts.engine import (  # noqa: E402
     WhisperTranscriber,
     cafe_vocabulary,
 )
-from transcripts.parts import Pace, SileroDetector, transcribe_part  # noqa: E402
+from transcripts.parts import (  # noqa: E402
+    FIRST_PASS,
+    FIRST_PASSES,
+    Pace,
+    SileroDetector,
+    transcribe_part,
+)
 
 # The word-list café of issue 10: a glossary of names and numbers, an ordinary description.
 VOCABULARY = cafe_vocabulary(
@@ -96,6 +102,7 @@ class Row:
     recall: float
     rtf: float
     notes: str = ""
+    terms: float | None = None  # the café's terms spelled right (the terms sentences)
 
 
 def measure(sample: speech_set.Sample, way: str, segments: list[Any], took: float,
@@ -104,7 +111,7 @@ def measure(sample: speech_set.Sample, way: str, segments: list[Any], took: floa
     spans = [(float(s.start), float(s.end)) for s in segments]
     return Row(sample.name, way, speech_set.wer(sample.text, text),
                speech_set.coverage(sample, spans), speech_set.recall(sample.text, text),
-               took / sample.duration, notes)
+               took / sample.duration, notes, speech_set.term_recall(sample.text, text))
 
 
 def plain(model: Any, sample: speech_set.Sample) -> Row:
@@ -116,26 +123,31 @@ def plain(model: Any, sample: speech_set.Sample) -> Row:
 
 
 def product(transcriber: WhisperTranscriber, sample: speech_set.Sample, words: str,
-            pace: Pace) -> Row:
+            pace: Pace, first: str) -> Row:
     options = TranscribeOptions(
         language=sample.language, long_form=True, word_timestamps=True,
         hotwords=VOCABULARY if words == "hotwords" else None,
         prompt=VOCABULARY if words == "prompt" else None)
     start = time.perf_counter()
-    result = transcribe_part(transcriber, sample.audio, options, SileroDetector(), pace=pace)
+    result = transcribe_part(transcriber, sample.audio, options, SileroDetector(), pace=pace,
+                             first=FIRST_PASSES[first])
     took = time.perf_counter() - start
     r = result.report
     notes = (f"chunks {r.chunks} retried {r.retried} fallbacks {r.fallbacks} "
              f"cut {r.repetitions_cut} degraded {r.degraded} "
              f"check {100 * r.coverage:.0f}%{' SHORT' if r.short else ''}")
-    return measure(sample, f"product ({words})", result.segments, took, notes)
+    return measure(sample, f"product ({words}, {first})", result.segments, took, notes)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--term-conditions", default="clean,noise,phone",
+                    help="conditions of the sentences that say the café's terms ('' none)")
     ap.add_argument("--words", default="none,prompt,hotwords",
                     help="ways of passing the café's words to the product")
+    ap.add_argument("--first", default=FIRST_PASS.name,
+                    help=f"first passes of the product ({', '.join(FIRST_PASSES)})")
     ap.add_argument("--languages", default="fr,en")
     ap.add_argument("--conditions", default=",".join(speech_set.CONDITIONS))
     args = ap.parse_args()
@@ -151,31 +163,40 @@ def main() -> None:
     transcriber = WhisperTranscriber(WhisperSettings(model=model_dir,
                                                      cpu_threads=args.threads))
     model = transcriber.load()
-    ways = [w for w in args.words.split(",") if w]
+    ways = [(w, f) for w in args.words.split(",") if w for f in args.first.split(",") if f]
     # One pace per way, carried from file to file as a worker carries it from part to part.
     paces = {w: Pace() for w in ways}
     rows: list[Row] = []
-    header = (f"{'file':12} {'way':20} {'WER':>5} {'cover':>6} {'recall':>6} {'RTF':>5}  "
-              "check")
+    header = (f"{'file':18} {'way':26} {'WER':>5} {'cover':>6} {'recall':>6} {'terms':>5} "
+              f"{'RTF':>5}  check")
     print(header)
     print("-" * len(header))
-    for lang in args.languages.split(","):
-        for cond in args.conditions.split(","):
-            sample = speech_set.make_sample(lang, cond)
-            found = [plain(model, sample)] + [product(transcriber, sample, w, paces[w])
-                                              for w in ways]
-            for row in found:
-                print(f"{row.name:12} {row.way:20} {row.wer:5.2f} {100 * row.coverage:5.1f}% "
-                      f"{row.recall:6.2f} {row.rtf:5.2f}  {row.notes}", flush=True)
-            rows += found
+    samples = [(lang, cond, None) for lang in args.languages.split(",")
+               for cond in args.conditions.split(",") if cond]
+    samples += [(lang, cond, speech_set.FRENCH_TERMS if lang == "fr"
+                 else speech_set.ENGLISH_TERMS) for lang in args.languages.split(",")
+                for cond in args.term_conditions.split(",") if cond]
+    for lang, cond, sentences in samples:
+        sample = speech_set.make_sample(lang, cond, sentences)
+        if sentences is not None:
+            sample = dataclasses.replace(sample, name=f"{sample.name}+terms")
+        found = [plain(model, sample)] + [product(transcriber, sample, w, paces[w, f], f)
+                                          for w, f in ways]
+        for row in found:
+            terms = "-" if row.terms is None else f"{row.terms:.2f}"
+            print(f"{row.name:18} {row.way:26} {row.wer:5.2f} {100 * row.coverage:5.1f}% "
+                  f"{row.recall:6.2f} {terms:>5} {row.rtf:5.2f}  {row.notes}", flush=True)
+        rows += found
     print("-" * len(header))
-    for way in ["plain"] + [f"product ({w})" for w in ways]:
+    for way in ["plain"] + [f"product ({w}, {f})" for w, f in ways]:
         mine = [r for r in rows if r.way == way]
-        print(f"{'all':12} {way:20} {statistics.mean(r.wer for r in mine):5.2f} "
+        said = [r.terms for r in mine if r.terms is not None]
+        terms = f"{statistics.mean(said):.2f}" if said else "-"
+        print(f"{'all':18} {way:26} {statistics.mean(r.wer for r in mine):5.2f} "
               f"{100 * min(r.coverage for r in mine):5.1f}% "
-              f"{statistics.mean(r.recall for r in mine):6.2f} "
+              f"{statistics.mean(r.recall for r in mine):6.2f} {terms:>5} "
               f"{max(r.rtf for r in mine):5.2f}  (mean WER, min coverage, mean recall, "
-              "max RTF)")
+              "mean terms, max RTF)")
     print(f"load average after: {load()}")
 
 

@@ -90,6 +90,18 @@ class TranscribeOptions:
     # Below this average log-probability a window is decoded again at the next temperature
     # (faster-whisper's default -1.0); None: only a repetition (compression ratio) does.
     log_prob_threshold: float | None = -1.0
+    # Conditioning on previous text; None: not for long_form. Without it (and without a
+    # prompt) a window may decode up to `FREE_TOKENS` new tokens, else 200.
+    condition: bool | None = None
+    # Candidates sampled at a fallback temperature (faster-whisper's default 5: a loop that
+    # falls back costs five decodes of up to the token bound each).
+    best_of: int = 5
+
+
+# Whisper decodes at most 448 tokens, prompt included: faster-whisper keeps up to 223 of
+# previous text or prompt, so 200 new ones fit whatever the prompt; with neither, 400 do.
+PROMPT_TOKENS = 200
+FREE_TOKENS = 400
 
 
 def word_tokens(text: str) -> list[str]:
@@ -174,6 +186,9 @@ class WhisperTranscriber:
                    progress: ProgressFn | None = None) -> list[Segment]:
         model = self.load()
         long_form = options.long_form
+        condition = not long_form if options.condition is None else options.condition
+        cap = (PROMPT_TOKENS if condition or options.prompt or options.hotwords
+               else FREE_TOKENS)
         segments, info = model.transcribe(
             audio,
             language=options.language,
@@ -181,7 +196,8 @@ class WhisperTranscriber:
             word_timestamps=options.word_timestamps,
             initial_prompt=options.prompt or None,
             hotwords=options.hotwords or None,
-            condition_on_previous_text=not long_form,
+            condition_on_previous_text=condition,
+            best_of=options.best_of,
             # Bounded retries: a repetition loop costs at most two more decodes.
             temperature=options.temperature or ((0.0, 0.4, 0.8) if long_form else (0.0,)),
             vad_filter=long_form if options.vad_filter is None else options.vad_filter,
@@ -189,7 +205,7 @@ class WhisperTranscriber:
             and not options.speech_only else None,
             no_speech_threshold=None if options.speech_only else 0.6,
             log_prob_threshold=options.log_prob_threshold,
-            max_new_tokens=min(200, options.max_new_tokens) if options.max_new_tokens
+            max_new_tokens=min(cap, options.max_new_tokens) if options.max_new_tokens
             else None,
         )
         duration = float(info.duration) or 1.0

@@ -56,13 +56,46 @@ WORD_PAD = 0.25
 TOKENS_PER_SECOND = 12
 MIN_TOKENS = 40
 MAX_TOKENS = 200  # Whisper's limit with a prompt is 224 of 448
+# Without a prompt nor conditioning (the plain first pass): a fast French speaker fills a
+# 28 s window with ~200 tokens, and a bound of 200 cut it (a second decode of the rest).
+FREE_MAX_TOKENS = 400
 # First pass: beam search, then two low temperatures when it repeats itself or is unsure
 # (faster-whisper goes up to 1.0 in six steps: the loops of the issue). Without the
 # log-probability test, noisy French came out invented (bench: WER 1.35 against 0.81).
 FIRST_TEMPERATURES = (0.0, 0.2, 0.4)
 FIRST_LOGPROB: float | None = -1.0
 SAFE_TEMPERATURES = (0.0, 0.3, 0.6)
+# One candidate per fallback temperature (faster-whisper samples 5): a decoding loop that
+# falls back twice costs beam search plus two single samples, not beam search plus ten.
+FALLBACK_BEST_OF = 1
 RTF_LIMIT = 0.5
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """How each chunk is decoded the first time (the check and the retry come after).
+
+    `vad_filter`: faster-whisper's own voice activity filter on the chunk (its silences are
+    dropped before decoding, as the plain call does); `speech_only`: never skip a window as
+    silence nor drop words as a hallucination over silence; `bound_tokens`: at most
+    `token_bound(length)` tokens per window."""
+
+    name: str
+    vad_filter: bool
+    speech_only: bool
+    bound_tokens: bool
+    temperatures: tuple[float, ...] = FIRST_TEMPERATURES
+    log_prob: float | None = FIRST_LOGPROB
+
+
+# The chunk as cut, all of it decoded, no window skipped, tokens bounded.
+CHUNKED = FirstPass("chunked", vad_filter=False, speech_only=True, bound_tokens=True)
+# The plain call's own decoding on each chunk (its VAD, its no-speech skip, no token bound),
+# with the short temperature schedule: where the plain call does well the product does the
+# same; where it loses speech, the check below finds it and the retry gets it back.
+PLAIN = FirstPass("plain", vad_filter=True, speech_only=False, bound_tokens=True)
+FIRST_PASSES = {p.name: p for p in (CHUNKED, PLAIN)}
+FIRST_PASS = CHUNKED
 
 
 class SpeechDetector(Protocol):
@@ -196,8 +229,10 @@ def plan_chunks(speech: Sequence[Span], duration: float, max_len: float | None =
     return chunks
 
 
-def token_bound(seconds: float) -> int:
-    return max(MIN_TOKENS, min(MAX_TOKENS, int(TOKENS_PER_SECOND * seconds)))
+def token_bound(seconds: float, free: bool = False) -> int:
+    """The tokens a window of `seconds` may decode; `free`: no prompt, nothing conditioned."""
+    return max(MIN_TOKENS, min(FREE_MAX_TOKENS if free else MAX_TOKENS,
+                               int(TOKENS_PER_SECOND * seconds)))
 
 
 _WORD_RE = re.compile(r"\S+")
@@ -264,7 +299,7 @@ def echoes_vocabulary(segments: Sequence[Segment], vocabulary: str) -> bool:
 
 
 def shift(segments: Sequence[Segment], offset: float) -> list[Segment]:
-    return [s.placed(offset) for s in segments]
+    return [dataclasses.replace(s.placed(offset), temperature=s.temperature) for s in segments]
 
 
 @dataclass
@@ -316,15 +351,19 @@ class Budget:
 # -- the shell around the model -------------------------------------------------------------
 
 def safe_options(options: TranscribeOptions) -> TranscribeOptions:
-    """The retry: no café words, no prompt, nothing conditioned, a short schedule."""
-    return dataclasses.replace(options, hotwords=None, prompt=None,
+    """The retry: no café words, no prompt, nothing conditioned, a short schedule, all of
+    the audio decoded (no window skipped as silence)."""
+    return dataclasses.replace(options, hotwords=None, prompt=None, long_form=True,
+                               vad_filter=False, speech_only=True,
                                temperature=SAFE_TEMPERATURES, log_prob_threshold=-1.0)
 
 
 def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeOptions,
                     detector: SpeechDetector, progress: ProgressFn | None = None,
-                    budget: Budget | None = None, pace: Pace | None = None) -> PartResult:
+                    budget: Budget | None = None, pace: Pace | None = None,
+                    first: FirstPass | None = None) -> PartResult:
     """Transcribe one part chunk by chunk, check each chunk, retry the short ones."""
+    first = first or FIRST_PASS
     duration = len(audio) / SAMPLE_RATE
     if budget is None:
         budget = Budget(duration) if pace is None else Budget(
@@ -343,20 +382,27 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
                 if e > start and s < end]
         spoken = sum(e - s for s, e in said)
         chunk_opts = dataclasses.replace(
-            options, long_form=True, vad_filter=False, speech_only=True,
-            temperature=FIRST_TEMPERATURES, log_prob_threshold=FIRST_LOGPROB,
-            max_new_tokens=token_bound(length))
+            options, long_form=not first.vad_filter, vad_filter=first.vad_filter,
+            condition=False, speech_only=first.speech_only, temperature=first.temperatures,
+            best_of=FALLBACK_BEST_OF,
+            log_prob_threshold=first.log_prob,
+            max_new_tokens=token_bound(length, free=not (options.prompt or options.hotwords))
+            if first.bound_tokens else None)
         cheap = not budget.fits(length, rest)
         if cheap:  # the machine is slow: keep within the budget, decode greedily
             degraded += 1
             chunk_opts = dataclasses.replace(chunk_opts, beam_size=1, temperature=(0.0,))
         began = budget.elapsed
         raw = transcriber.transcribe(piece, chunk_opts)
-        budget.record(length, budget.elapsed - began, cheap)
+        if not any(seg.temperature > 0 for seg in raw):
+            # The pace of an ordinary decode: a loop (fallbacks) says nothing of the next
+            # chunk's cost, and would make every later one greedy.
+            budget.record(length, budget.elapsed - began, cheap)
         echoed = bool(vocabulary) and echoes_vocabulary(raw, vocabulary)
         found, cuts = _clean(raw)
         got = overlap(said, text_spans(found))
-        safe = dataclasses.replace(safe_options(chunk_opts), beam_size=chunk_opts.beam_size)
+        safe = dataclasses.replace(safe_options(chunk_opts), beam_size=chunk_opts.beam_size,
+                                   max_new_tokens=token_bound(length))
         if echoed and budget.fits(length, rest, 1.2):  # invented text: all of it again
             retried += 1
             found, cuts = _clean(transcriber.transcribe(piece, safe))
@@ -364,14 +410,20 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
         elif spoken >= 0.5 and got < RETRY_BELOW * spoken:
             # Speech without text: only those stretches again, each from a fresh start
             # (Whisper that stopped early in a window, or skipped a stretch, gets it back).
+            # Speech is never dropped for want of time: when the budget has no room for
+            # beam search, the retry is greedy (and counted as degraded).
             missing = [g for g in subtract(said, text_spans(found)) if g[1] - g[0] >= 0.5]
             need = max(sum(e - s for s, e in missing), 0.4 * length)
-            if missing and budget.fits(need, rest, 1.2):
+            if missing:
                 retried += 1
+                again_opts = safe
+                if not budget.fits(need, rest, 1.2):
+                    degraded += 1
+                    again_opts = dataclasses.replace(safe, beam_size=1, temperature=(0.0,))
                 for a, b in plan_chunks(missing, length, pad=0.3):
                     sub = piece[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)]
                     again, again_cuts = _clean(transcriber.transcribe(sub, dataclasses.replace(
-                        safe, max_new_tokens=token_bound(b - a))))
+                        again_opts, max_new_tokens=token_bound(b - a))))
                     found += [seg for seg in shift(again, a) if a <= (seg.start + seg.end) / 2 <= b]
                     cuts += again_cuts
                 found.sort(key=lambda seg: seg.start)
@@ -417,7 +469,8 @@ def _clean(segments: Sequence[Segment]) -> tuple[list[Segment], int]:
 
 
 __all__ = [
-    "Budget", "Pace", "PartReport", "PartResult", "SileroDetector", "SpeechDetector",
-    "cut_repetitions", "echoes_vocabulary", "merge", "overlap", "plan_chunks",
-    "safe_options", "text_spans", "token_bound", "transcribe_part",
+    "CHUNKED", "FIRST_PASSES", "PLAIN", "Budget", "FirstPass", "Pace", "PartReport",
+    "PartResult", "SileroDetector", "SpeechDetector", "cut_repetitions", "echoes_vocabulary",
+    "merge", "overlap", "plan_chunks", "safe_options", "text_spans", "token_bound",
+    "transcribe_part",
 ]

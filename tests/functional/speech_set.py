@@ -48,6 +48,27 @@ ENGLISH = [
     "Fake news spreads very quickly on screens.",
     "Report shocking content to the platform.",
 ]
+# The word-list café of issue 10 (`3018, Snapchat, WhatsApp, e-Enfance`): sentences that say
+# its words, to measure whether passing them to the decoder helps (`term_recall`).
+CAFE_TERMS = ("3018", "Snapchat", "WhatsApp", "e-Enfance")
+FRENCH_TERMS = [
+    "Si votre enfant est harcelé, appelez le 3018, c'est gratuit et anonyme.",
+    "Le 3018 est géré par l'association e-Enfance.",
+    "Sur Snapchat, les messages disparaissent mais les captures d'écran restent.",
+    "Les groupes WhatsApp de la classe peuvent devenir le lieu du harcèlement.",
+    "Gardez les preuves avant de bloquer un compte Snapchat.",
+    "L'association e-Enfance aide aussi les parents à faire retirer une photo.",
+    "Un message sur WhatsApp peut être transféré à toute la classe.",
+]
+ENGLISH_TERMS = [
+    "If your child is harassed, call 3018, it is free and anonymous.",
+    "The 3018 line is run by the e-Enfance association.",
+    "On Snapchat, messages disappear but screenshots remain.",
+    "Class WhatsApp groups can become a place of harassment.",
+    "Keep the evidence before blocking a Snapchat account.",
+    "The e-Enfance association also helps parents get a photo taken down.",
+    "A message on WhatsApp can be forwarded to the whole class.",
+]
 # (voice, words per minute): men and women, slow to fast, taken in turn by the sentences.
 VOICES = {
     "fr": [("fr+m3", 150), ("fr+f2", 170), ("fr+m1", 135), ("fr+f4", 185)],
@@ -350,6 +371,26 @@ def wer(reference: str, hypothesis: str) -> float:
         for j, b in enumerate(h, 1):
             prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (a != b))
     return d[len(h)] / max(1, len(r))
+
+
+def _term_key(text: str) -> str:
+    return "".join(_norm(text))
+
+
+def term_recall(reference: str, hypothesis: str, terms: Sequence[str] = CAFE_TERMS
+                ) -> float | None:
+    """The share of the café's terms said in `reference` that `hypothesis` spells right
+    (case, accents, hyphens and spaces folded: "e-Enfance" = "E Enfance"); None when the
+    reference says none of them."""
+    ref = _norm(reference)
+    hyp = "".join(_norm(hypothesis))
+    said = found = 0
+    for term in terms:
+        key = _term_key(term)
+        n = "".join(ref).count(key)
+        said += n
+        found += min(n, hyp.count(key))
+    return found / said if said else None
 
 
 def recall(reference: str, hypothesis: str) -> float:
