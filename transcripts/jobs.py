@@ -39,8 +39,9 @@ log = logging.getLogger("causerie.transcripts")
 
 MAX_ATTEMPTS = 3
 STALE_AFTER = dt.timedelta(minutes=10)
-# How the café's words reach the decoder: "none", "prompt" or "hotwords" (see options_for).
-WORDS_AS = "none"
+# How the café's words reach the decoder, by language: "none", "prompt" or "hotwords" (see
+# options_for; measured in docs/transcription.md).
+WORDS_AS: dict[str, str] = {"fr": "none", "en": "hotwords"}
 # The Redis queue of transcript jobs (its own name: the Redis may be shared).
 QUEUE_NAME = "causerie:transcripts"
 
@@ -64,19 +65,24 @@ class TranscriptJobs:
         self.on_done = on_done  # (cafe_id, recording_id): e.g. refresh the search index
 
     async def options_for(self, cafe_id: int, language: str | None = None) -> TranscribeOptions:
-        """The café's language; its words (title, description, word list) as `WORDS_AS` says.
+        """The café's language; its words (title, description, word list) as `WORDS_AS` says
+        for that language.
 
-        Measured on the speech set (bench/transcription.py; figures in docs/transcription.md):
-        as hotwords the café's words slowed French 2-4x and lost speech on a noisy floor
-        (73-77 % of it covered); as an initial prompt they sent clean French into a loop
-        (3 % of the words) and cost more; without them no condition lost speech. So they
-        are not given to the decoder; a chunk that falls short is done again anyway."""
+        Measured on the speech set and on sentences that say the café's terms
+        (bench/transcription.py --words none,prompt,hotwords; docs/transcription.md): in
+        French, as a prompt the words lost speech (89-91 % covered) and spelled fewer terms,
+        as hotwords they looped (0 terms right) at up to 0.98 x real time; without them
+        French spelled the most terms. In English, hotwords spelled as many terms or more
+        (0.88 / 0.75 / 0.50 against 0.50 / 0.75 / 0.38) and lost no speech (99 % or more). A chunk that falls
+        short or echoes the words is done again without them either way."""
         cafe = await self.repo.cafe(cafe_id)
         words = cafe_vocabulary(cafe.title, cafe.description, cafe.glossary) if cafe else ""
+        lang = language or (cafe.language if cafe else "fr")
+        way = WORDS_AS.get(lang, "none")
         return TranscribeOptions(
-            language=language or (cafe.language if cafe else "fr"),
-            prompt=(words or None) if WORDS_AS == "prompt" else None,
-            hotwords=(words or None) if WORDS_AS == "hotwords" else None,
+            language=lang,
+            prompt=(words or None) if way == "prompt" else None,
+            hotwords=(words or None) if way == "hotwords" else None,
             long_form=True, word_timestamps=True)
 
     async def run(self, recording_id: int, *, language: str | None = None,

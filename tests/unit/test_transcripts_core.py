@@ -391,9 +391,10 @@ class EchoingTranscriber(FakeTranscriber):
 
 async def test_job_retries_without_hotwords_when_whisper_echoes_them(
         db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The café's words are not given to the decoder by default; given as hotwords, an echo
-    # of them is still caught and the chunk done again without.
-    monkeypatch.setattr("transcripts.jobs.WORDS_AS", "hotwords")
+    # The café's words are not given to a French café's decoder by default; given as
+    # hotwords (an English café's default), an echo of them is still caught and the chunk
+    # done again without.
+    monkeypatch.setattr("transcripts.jobs.WORDS_AS", {"fr": "hotwords", "en": "hotwords"})
     cafe_id, rid = await _cafe_with_recording(db, tmp_path)
     fake = EchoingTranscriber()
     jobs = TranscriptJobs(TranscriptRepository(db), TranscriberPool(lambda: fake,

@@ -169,6 +169,41 @@ def test_repetition_loops_are_cut_and_counted() -> None:
 
 def test_token_bound_grows_with_the_chunk_and_stays_under_whisper_limit() -> None:
     assert token_bound(1.0) == 40 and token_bound(10.0) == 120 and token_bound(30.0) == 200
+    # Without a prompt nor conditioning a full chunk of fast French fits (336, not 200).
+    assert token_bound(28.0, free=True) == 336 and token_bound(60.0, free=True) == 400
+
+
+def test_a_chunk_without_prompt_may_decode_a_full_window_and_falls_back_cheaply() -> None:
+    speech = [(0.5, 27.5)]
+    fake = FakeWhisper(speech)
+    transcribe_part(fake, audio_of(28.0), TranscribeOptions(), Spans(speech))
+    (first,) = fake.calls
+    # The chunk is the speech padded by 0.25 s: 27.5 s, 330 tokens (200 before).
+    assert first.max_new_tokens == 330 and first.best_of == 1 and first.condition is False
+    fake = FakeWhisper(speech)
+    transcribe_part(fake, audio_of(28.0), TranscribeOptions(prompt="3018, Snapchat"),
+                    Spans(speech))
+    assert fake.calls[0].max_new_tokens == 200  # the prompt takes its share of the window
+
+
+def test_speech_lost_on_a_late_budget_is_still_retried_greedily() -> None:
+    """Beam search at 0.45 x real time leaves no room for a beam retry: the stretch the
+    first pass lost is decoded again greedily, never left out."""
+
+    class LosesFirst(FakeWhisper):
+        def transcribe(self, audio: Any, options: TranscribeOptions,
+                       progress: Any = None) -> list[Segment]:
+            found = super().transcribe(audio, options, progress)
+            return [] if len(self.calls) == 1 else found
+
+    clock = Clock()
+    speech = [(0.5, 20.0)]
+    fake = LosesFirst(speech, clock=clock, cost=0.45, cheap=0.05)
+    result = transcribe_part(fake, audio_of(21.0), TranscribeOptions(), Spans(speech),
+                             budget=Budget(21.0, clock=clock))
+    r = result.report
+    assert r.retried == 1 and r.degraded == 1 and not r.short and r.coverage > 0.9
+    assert fake.calls[-1].beam_size == 1 and fake.calls[-1].temperature == (0.0,)
 
 
 @pytest.mark.parametrize("seed", range(30))
