@@ -73,8 +73,9 @@ class TranscriptJobs:
         French, as a prompt the words lost speech (89-91 % covered) and spelled fewer terms,
         as hotwords they looped (0 terms right) at up to 0.98 x real time; without them
         French spelled the most terms. In English, hotwords spelled as many terms or more
-        (0.88 / 0.75 / 0.50 against 0.50 / 0.75 / 0.38) and lost no speech (99 % or more). A chunk that falls
-        short or echoes the words is done again without them either way."""
+        (0.88 / 0.75 / 0.50 against 0.50 / 0.75 / 0.38) and lost no speech (99 % or more).
+        A chunk that falls short or echoes the words is done again without them either
+        way."""
         cafe = await self.repo.cafe(cafe_id)
         words = cafe_vocabulary(cafe.title, cafe.description, cafe.glossary) if cafe else ""
         lang = language or (cafe.language if cafe else "fr")
