@@ -171,8 +171,9 @@ def main() -> None:
               f"{'RTF':>5}  check")
     print(header)
     print("-" * len(header))
-    samples = [(lang, cond, None) for lang in args.languages.split(",")
-               for cond in args.conditions.split(",") if cond]
+    samples: list[tuple[str, str, list[str] | None]] = [
+        (lang, cond, None) for lang in args.languages.split(",")
+        for cond in args.conditions.split(",") if cond]
     samples += [(lang, cond, speech_set.FRENCH_TERMS if lang == "fr"
                  else speech_set.ENGLISH_TERMS) for lang in args.languages.split(",")
                 for cond in args.term_conditions.split(",") if cond]
