@@ -101,14 +101,14 @@ class TranscriptJobs:
         if job is None:
             return None
         cafe = recording.cafe_id
-        if not force and await self.repo.keeps_review(recording):
-            count = await self.repo.keep_reviewed(recording)
-            log.warning("transcript job kept the reviewed segments cafe=%s recording=%s "
-                        "segments=%d", cafe, recording_id, count)
-            return count
         log.info("transcript job started cafe=%s recording=%s attempt=%d", cafe, recording_id,
                  job.attempts)
         try:
+            if not force and await self.repo.keeps_review(recording):
+                count = await self.repo.keep_reviewed(recording)
+                log.warning("transcript job kept the reviewed segments cafe=%s recording=%s "
+                            "segments=%d", cafe, recording_id, count)
+                return count
             found = await self.transcribe_checked(
                 recording, await self.options_for(cafe, language))
         except asyncio.CancelledError:  # the worker is stopping: another one takes it now
