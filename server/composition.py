@@ -14,6 +14,7 @@ from sessions.service_help import HelpService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
 from sessions.service_snapshots import SnapshotService
+from sessions.service_reports import ReportService
 from sessions.service_stage import StageService
 from sessions.services import Services
 from sessions.storage.database import Database
@@ -31,12 +32,15 @@ def build_services(config: Config, db: Database, clock: Clock,
                    limiter: RateLimiter) -> Services:
     limits = config.limits
     cafes = build_cafe_service(config, db, clock)
+    qa = QaService(db, clock, limiter, limits, cafes.watch)
+    moderation = ModerationService(db, clock, limiter, limits, cafes.watch)
     return Services(
         cafes=cafes,
-        qa=QaService(db, clock, limiter, limits, cafes.watch),
+        qa=qa,
         stage=StageService(db, clock, limits),
-        moderation=ModerationService(db, clock, limiter, limits, cafes.watch),
+        moderation=moderation,
         watch=cafes.watch,
         cafe_help=HelpService(db, clock),
         snapshots=SnapshotService(db),
+        reports=ReportService(db, clock, limiter, limits, qa, moderation),
     )

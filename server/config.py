@@ -43,6 +43,8 @@ class LimitsConfig(_Section):
     pseudonym_max_length: int = Field(40, ge=3, le=40)
     events_per_second: int = Field(20, ge=1, le=1000)
     stage_max: int = Field(2, ge=1, le=8)
+    # a parent's reports (safeguarding), per minute: a flood gets `rate_limited`
+    reports_per_minute: int = Field(5, ge=1, le=600)
     sdp_max_bytes: int = Field(20_000, ge=1000, le=200_000)
     max_tracks_per_publisher: int = Field(2, ge=1, le=4)
 

@@ -27,6 +27,7 @@ class AuditAction(enum.StrEnum):
     QUESTION_REJECT = "question.reject"
     QUESTION_EDIT = "question.edit"
     QUESTION_MERGE = "question.merge"
+    QUESTION_HIDE = "question.hide"
     STAGE_INVITE = "stage.invite"
     STAGE_SEND_BACK = "stage.send_back"
     STAGE_DISMISS_HAND = "stage.dismiss_hand"

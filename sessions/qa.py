@@ -301,6 +301,19 @@ def reject(queue: Queue, question_id: int, *, reason: str, now: datetime,
     return queue._with(after), _shown(queue.cafe_id, after)
 
 
+def hide(queue: Queue, question_id: int, *, reason: str, now: datetime,
+         max_length: int) -> Step:
+    """A moderator takes a question out, whatever its status (a report against an approved
+    question): it becomes rejected; whoever could see it is told it left the lists."""
+    q = queue.get(question_id)
+    _expect(q, {S.PENDING, S.APPROVED, S.ANSWERING, S.ANSWERED}, "hidden")
+    after = dataclasses.replace(q, status=S.REJECTED, updated_at=now,
+                                reject_reason=clean_reason(reason, max_length) or None)
+    if q.status is S.PENDING:
+        return queue._with(after), _shown(queue.cafe_id, after)
+    return queue._with(after), _gone(queue.cafe_id, q, after)
+
+
 def edit(queue: Queue, question_id: int, *, text: str, now: datetime, max_length: int) -> Step:
     """A moderator rewrites a pending question (to take a child's name out, say). The
     original text stays in `original_text` for the audit log and moderators."""

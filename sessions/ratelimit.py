@@ -38,6 +38,8 @@ class LimitsLike(Protocol):
     def reject_reason_max_length(self) -> int: ...
     @property
     def stage_max(self) -> int: ...
+    @property
+    def reports_per_minute(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ class Limits:
     chat_per_minute: int = 10
     reject_reason_max_length: int = 300
     stage_max: int = 2
+    reports_per_minute: int = 5
 
 
 class RateLimiter:

@@ -52,6 +52,9 @@ class Permission(enum.StrEnum):
     MUTE = "mute"
     REMOVE = "remove"
     BAN = "ban"
+    # safeguarding: a parent's private report, and the queue that only staff handle
+    REPORT = "report"
+    HANDLE_REPORTS = "handle_reports"
     # public pages
     VIEW_PUBLISHED_TRANSCRIPTS = "view_published_transcripts"
 
@@ -65,7 +68,7 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.OPEN_CAFE, P.END_CAFE, P.JOIN_BEFORE_LIVE, P.JOIN_LIVE,
             P.PUBLISH_CAMERA, P.PUBLISH_MICROPHONE, P.SUBSCRIBE_MEDIA,
             P.ANSWER_QUESTIONS, P.MANAGE_STAGE, P.CHAT, P.VOTE,
-            P.VIEW_PUBLISHED_TRANSCRIPTS, P.REVIEW_TRANSCRIPT,
+            P.VIEW_PUBLISHED_TRANSCRIPTS, P.REVIEW_TRANSCRIPT, P.REPORT,
         }
     ),
     Role.MODERATOR: frozenset(
@@ -73,13 +76,13 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.OPEN_CAFE, P.END_CAFE, P.JOIN_BEFORE_LIVE, P.JOIN_LIVE, P.SUBSCRIBE_MEDIA,
             P.MODERATE_QUESTIONS, P.SEE_PENDING_QUESTIONS, P.SEE_ANONYMOUS_AUTHORS,
             P.MANAGE_STAGE, P.CHAT, P.HIDE_CHAT, P.MUTE, P.REMOVE, P.BAN,
-            P.VIEW_PUBLISHED_TRANSCRIPTS,
+            P.VIEW_PUBLISHED_TRANSCRIPTS, P.REPORT, P.HANDLE_REPORTS,
         }
     ),
     Role.PARTICIPANT: frozenset(
         {
             P.JOIN_LIVE, P.SUBSCRIBE_MEDIA, P.ASK_QUESTION, P.VOTE, P.RAISE_HAND, P.CHAT,
-            P.VIEW_PUBLISHED_TRANSCRIPTS,
+            P.VIEW_PUBLISHED_TRANSCRIPTS, P.REPORT,
         }
     ),
     Role.VIEWER: frozenset({P.VIEW_PUBLISHED_TRANSCRIPTS}),

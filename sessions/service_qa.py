@@ -115,6 +115,18 @@ class QaService:
             lambda _b, a: (AuditAction.QUESTION_REJECT,
                            {"text": a.questions[question_id].text, "reason": reason}))
 
+    async def hide(self, actor: Actor, question_id: int, reason: str = "") -> list[Outbound]:
+        """Take a question out whatever its status (a report's resolution)."""
+        actor.require(P.MODERATE_QUESTIONS)
+        limit = self.limits.reject_reason_max_length
+        reason = qa.clean_reason(reason, limit)
+        return await self._apply(
+            actor, "hide", question_id,
+            lambda q, now: qa.hide(q, question_id, reason=reason, now=now, max_length=limit),
+            lambda b, _a: (AuditAction.QUESTION_HIDE,
+                           {"text": b.questions[question_id].text, "reason": reason,
+                            "status_before": b.questions[question_id].status.value}))
+
     async def edit(self, actor: Actor, question_id: int, text: str) -> list[Outbound]:
         """Rewrite a pending question; the text before the edit goes to the audit log."""
         actor.require(P.MODERATE_QUESTIONS)

@@ -10,6 +10,7 @@ from sessions.service_help import HelpService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
 from sessions.service_snapshots import SnapshotService
+from sessions.service_reports import ReportService
 from sessions.service_stage import StageService
 from sessions.service_watch import WatchService
 
@@ -23,3 +24,4 @@ class Services:
     watch: WatchService
     cafe_help: HelpService
     snapshots: SnapshotService
+    reports: ReportService

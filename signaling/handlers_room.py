@@ -64,7 +64,9 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
     presence = Fragment(await hub.presence.members_json(actor.cafe_id))
     log.info("joined cafe=%s participant=%s role=%s sid=%s", actor.cafe_id,
              actor.participant_id, actor.role.value, conn.sid)
+    reports = await services.reports.snapshot(actor)  # for those who handle them only
     return {
+        **({"reports": reports} if reports is not None else {}),
         "participant": {"id": actor.participant_id, "role": actor.role.value,
                         "pseudonym": actor.pseudonym, "on_stage": snapshot.on_stage},
         "permissions": sorted(p.value for p in PERMISSIONS[actor.role]),

@@ -33,6 +33,8 @@ __all__ = [
     "QaMerge",
     "QaQuestion",
     "QaReject",
+    "ReportCreate",
+    "ReportResolve",
     "StageAccept",
     "StageDecline",
     "StageInvite",
@@ -168,6 +170,21 @@ class ModerationBan(Message):
     by_address: bool = False
 
 
+class ReportCreate(Message):
+    """A parent's private report; `reason` is one of the list (checked by the service,
+    which names the list in its refusal), `note` bounded there too."""
+
+    kind: Literal["question", "chat", "participant"]
+    target_id: Id
+    reason: Annotated[str, StringConstraints(max_length=40)]
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class ReportResolve(Message):
+    report_id: Id
+    resolution: Literal["none", "hide", "remove", "ban"]
+
+
 EVENT_MODELS: dict[str, type[Message]] = {
     "join": Join,
     "leave": Leave,
@@ -200,4 +217,6 @@ EVENT_MODELS: dict[str, type[Message]] = {
     "chat.release": ChatRelease,
     "moderation.remove": ModerationRemove,
     "moderation.ban": ModerationBan,
+    "report.create": ReportCreate,
+    "report.resolve": ReportResolve,
 }

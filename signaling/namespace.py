@@ -15,7 +15,13 @@ import socketio
 from pydantic import ValidationError
 
 from sessions.errors import CauserieError, InvalidInput, Unavailable
-from signaling import handlers_media, handlers_qa, handlers_room, standing
+from signaling import (
+    handlers_media,
+    handlers_qa,
+    handlers_room,
+    handlers_safeguarding,
+    standing,
+)
 from signaling.errors import (
     BACKEND_ERRORS,
     EventFlood,
@@ -33,6 +39,7 @@ EVENTS: dict[str, EventSpec] = {
     **handlers_room.EVENTS,
     **handlers_media.EVENTS,
     **handlers_qa.EVENTS,
+    **handlers_safeguarding.EVENTS,
 }
 FIELD_NAME_MAX = 40
 # Names python-socketio runs as connection events on the server; a client may send an event

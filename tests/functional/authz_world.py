@@ -152,6 +152,9 @@ class World:
             self.pool["chat"] = await self.chat_message()
             self.pool["chat:held"] = await self.chat_message(held=True)
             self.pool["parent"] = (await self.parent()).participant_id
+            for kind in ("question", "chat", "participant"):
+                self.pool[f"report:{kind}"] = await self.report_target(kind)
+            self.pool["report"] = await self.report()
             ack = await organiser.peer.call("cafe.end", {})
             assert ack["ok"], ack
             await self._wait_detached()
@@ -433,6 +436,25 @@ class World:
             found = await conn.execute(sa.select(sa.func.max(t.chat_messages.c.id))
                                        .where(t.chat_messages.c.cafe_id == self.cafe.id))
             return int(found.scalar_one())
+
+    async def report_target(self, kind: str) -> int:
+        """Something a parent can report: an approved question, a message, a parent."""
+        if self.ended:
+            return self.pool[f"report:{kind}"]
+        if kind == "question":
+            return await self.question("approved")
+        if kind == "chat":
+            return await self.chat_message()
+        return (await self.parent()).participant_id
+
+    async def report(self) -> int:
+        """An open report of a fresh message, by a fresh parent."""
+        if self.ended:
+            return self.pool["report"]
+        reporter = await self.parent()
+        [event] = await self.services.reports.file(reporter, "chat",
+                                                   await self.chat_message(), "spam")
+        return int(event.payload["report"]["id"])
 
     async def subscriber_answer(self, slot: Slot) -> str | None:
         """Subscribe `slot` and answer the server's offer as a browser would."""

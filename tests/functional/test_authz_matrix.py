@@ -144,6 +144,18 @@ async def _held_message(w: World, _s: Slot) -> tuple[dict[str, Any], str]:
     return {"message_id": await w.chat_message(held=True)}, "ok"
 
 
+def _report(kind: str) -> Prepare:
+    async def prepare(w: World, _s: Slot) -> tuple[dict[str, Any], str]:
+        return {"kind": kind, "target_id": await w.report_target(kind),
+                "reason": "harassment", "note": "Il insiste."}, "ok"
+
+    return prepare
+
+
+async def _open_report(w: World, _s: Slot) -> tuple[dict[str, Any], str]:
+    return {"report_id": await w.report(), "resolution": "none"}, "ok"
+
+
 async def _parent(w: World, _s: Slot) -> tuple[dict[str, Any], str]:
     return {"participant_id": (await w.parent()).participant_id}, "ok"
 
@@ -210,6 +222,11 @@ VARIANTS: tuple[Variant, ...] = (
     V("chat.release", "chat.release", P.HIDE_CHAT, _held_message, targets=True),
     V("moderation.remove", "moderation.remove", P.REMOVE, _parent, targets=True),
     V("moderation.ban", "moderation.ban", P.BAN, _parent, targets=True),
+    V("report.create:question", "report.create", P.REPORT, _report("question"), targets=True),
+    V("report.create:chat", "report.create", P.REPORT, _report("chat"), targets=True),
+    V("report.create:participant", "report.create", P.REPORT, _report("participant"),
+      targets=True),
+    V("report.resolve", "report.resolve", P.HANDLE_REPORTS, _open_report, targets=True),
     V("media.publish", "media.publish", P.PUBLISH_MICROPHONE, _offer),
     V("media.unpublish", "media.unpublish", None, _const({}), harmless=True),
     V("media.subscribe", "media.subscribe", P.SUBSCRIBE_MEDIA, _const({})),
@@ -315,7 +332,8 @@ async def worlds(tmp_path_factory: pytest.TempPathFactory,
         data_dir=tmp / "var", database_url=f"sqlite+aiosqlite:///{tmp / 'causerie.db'}",
         secret_key=secrets.token_urlsafe(32), ice={"host_addresses": ["127.0.0.1"]},
         limits={"events_per_second": 1000, "questions_per_minute": 100,
-                "votes_per_second": 100, "chat_per_minute": 600})
+                "votes_per_second": 100, "chat_per_minute": 600,
+                "reports_per_minute": 600})
     app = create_app(config, clock=FixedClock())
     server = TestServer(app)
     await server.start_server()

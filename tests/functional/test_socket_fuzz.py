@@ -84,12 +84,16 @@ words = st.one_of(odd_text, st.text(max_size=80), st.integers(0, 6000).map(lambd
 # Values each field could well carry, so that examples get past the schema to the services.
 PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "cafe": st.one_of(st.just(CAFE), st.text(max_size=90)),
-    "pseudonym": words, "text": words, "reason": words, "invite": words,
+    "pseudonym": words, "text": words, "invite": words,
+    "reason": st.one_of(words, st.sampled_from(["harassment", "spam", "other", "Spam"])),
     "browser_key": st.text(alphabet="abcXYZ019-", min_size=14, max_size=66),
     "lang": st.sampled_from(["fr", "en", "de", "", "FR"]),
     "question_id": ids, "into": ids, "participant_id": st.one_of(ids, st.none()),
     "message_id": ids, "muted": st.booleans(), "anonymous": st.booleans(),
     "by_address": st.booleans(), "leave_out": st.booleans(),
+    "kind": st.sampled_from(["question", "chat", "participant", "cafe", ""]),
+    "target_id": ids, "report_id": ids, "note": words,
+    "resolution": st.sampled_from(["none", "hide", "remove", "ban", "delete"]),
     "type": st.sampled_from(["offer", "answer", "pranswer", ""]),
     "sdp": st.one_of(st.sampled_from(["v=0\r\n", "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"]),
                      huge),
@@ -154,7 +158,8 @@ def config(tmp_path: Path, sqlite_url: str) -> Config:
         data_dir=tmp_path / "var", database_url=sqlite_url, secret_key=secrets.token_hex(24),
         ice={"host_addresses": ["127.0.0.1"]},
         limits={"events_per_second": 1000, "questions_per_minute": 100,
-                "votes_per_second": 100, "chat_per_minute": 600})
+                "votes_per_second": 100, "chat_per_minute": 600,
+                "reports_per_minute": 600})
 
 
 @dataclass

@@ -31,7 +31,7 @@ def test_expert() -> None:
     assert granted(Role.EXPERT) == {
         P.OPEN_CAFE, P.END_CAFE, P.JOIN_BEFORE_LIVE, P.JOIN_LIVE, P.PUBLISH_CAMERA,
         P.PUBLISH_MICROPHONE, P.SUBSCRIBE_MEDIA, P.ANSWER_QUESTIONS, P.MANAGE_STAGE, P.CHAT,
-        P.VOTE, P.VIEW_PUBLISHED_TRANSCRIPTS, P.REVIEW_TRANSCRIPT,
+        P.VOTE, P.VIEW_PUBLISHED_TRANSCRIPTS, P.REVIEW_TRANSCRIPT, P.REPORT,
     }
     # The expert reviews the transcript of their café; the organiser publishes it.
     assert not allows(Role.EXPERT, P.PUBLISH_TRANSCRIPT)
@@ -45,7 +45,7 @@ def test_moderator() -> None:
         P.OPEN_CAFE, P.END_CAFE, P.JOIN_BEFORE_LIVE, P.JOIN_LIVE, P.SUBSCRIBE_MEDIA,
         P.MODERATE_QUESTIONS, P.SEE_PENDING_QUESTIONS, P.SEE_ANONYMOUS_AUTHORS,
         P.MANAGE_STAGE, P.CHAT, P.HIDE_CHAT, P.MUTE, P.REMOVE, P.BAN,
-        P.VIEW_PUBLISHED_TRANSCRIPTS,
+        P.VIEW_PUBLISHED_TRANSCRIPTS, P.REPORT, P.HANDLE_REPORTS,
     }
     assert not allows(Role.MODERATOR, P.VIEW_AUDIT_LOG)  # the organiser reviews moderators
 
@@ -53,7 +53,7 @@ def test_moderator() -> None:
 def test_participant() -> None:
     assert granted(Role.PARTICIPANT) == {
         P.JOIN_LIVE, P.SUBSCRIBE_MEDIA, P.ASK_QUESTION, P.VOTE, P.RAISE_HAND, P.CHAT,
-        P.VIEW_PUBLISHED_TRANSCRIPTS,
+        P.VIEW_PUBLISHED_TRANSCRIPTS, P.REPORT,
     }
 
 
