@@ -1,26 +1,34 @@
 """Organiser pages of safeguarding: the watched-word lists (the organiser's default list and
-each café's own), with an import from a text file. Every form carries a CSRF token; every
+each café's own), with an import from a text file; a café's reports and the evidence
+export (reports and moderation log, CSV and JSON). Every form carries a CSRF token; every
 page needs a login."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from server import auth
-from server.keys import CAFES, CATALOGS, SERVICES
+from server import auth, evidence
+from server.keys import CAFES, CATALOGS, CONFIG, SERVICES
 from server.web_errors import LANG
+from sessions.actors import Actor
 from sessions.cafe import Cafe
 from sessions.errors import InvalidInput
+from sessions.moderation import AuditEntry
+from sessions.reports import ReportStatus
+from sessions.roles import Role
+from sessions.service_moderation import AUDIT_PAGE_MAX
 from sessions.watchwords import MAX_LIST_CHARS, MAX_TERM_LENGTH, MAX_TERMS, parse_list
 
 log = logging.getLogger("causerie.http")
 routes = web.RouteTableDef()
 # A list's text plus an imported file, in UTF-8 (at most 4 bytes a character), and the form.
 FORM_MAX_BYTES = 2 * 4 * MAX_LIST_CHARS + 4096
+REPORT_ROWS = 100
 
 
 async def _list_form(request: web.Request) -> str:
@@ -102,14 +110,63 @@ async def cafe_list_save(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}/watched-words?saved=1")
 
 
+@routes.get(r"/admin/cafes/{slug}/safeguarding.{fmt:csv|json}", name="evidence")
+async def evidence_export(request: web.Request) -> web.Response:
+    """The café's reports and moderation log, as evidence (times in the café's zone)."""
+    await auth.require_organiser(request, request.app[CAFES])
+    cafe = await request.app[CAFES].get(request.match_info["slug"])
+    services = request.app[SERVICES]
+    reports = await services.reports.all(cafe.id)
+    log_entries = await _whole_log(request, cafe)
+    timezone = request.app[CONFIG].timezone
+    fmt = request.match_info["fmt"]
+    if fmt == "json":
+        body = evidence.as_json(cafe, reports, log_entries, timezone=timezone,
+                                now=request.app[CAFES].clock.now())
+        content_type = "application/json"
+    else:
+        body = evidence.as_csv(reports, log_entries, timezone=timezone)
+        content_type = "text/csv"
+    log.info("evidence exported cafe=%s format=%s reports=%s actions=%s", cafe.id, fmt,
+             len(reports), len(log_entries))
+    return web.Response(text=body, content_type=content_type, charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{cafe.slug}-signalements.{fmt}"',
+        "Cache-Control": "no-store"})
+
+
+async def _whole_log(request: web.Request, cafe: Cafe) -> list[AuditEntry]:
+    moderation = request.app[SERVICES].moderation
+    entries: list[AuditEntry] = []
+    while True:
+        page = await moderation.audit_log(_organiser(cafe), cafe.id, limit=AUDIT_PAGE_MAX,
+                                          offset=len(entries))
+        entries.extend(page)
+        if len(page) < AUDIT_PAGE_MAX:
+            return entries
+
+
+def _organiser(cafe: Cafe) -> Actor:
+    # The page is reached by a logged-in organiser only (checked above); the service checks
+    # the permission table again.
+    return Actor(participant_id=0, cafe_id=cafe.id, role=Role.ORGANISER,
+                 pseudonym="organiser")
+
+
 async def safeguarding_section(request: web.Request, cafe: Cafe) -> dict[str, Any]:
-    """The café admin page's safeguarding section: its watched words, reports and the
+    """The café admin page's safeguarding section: its watched words, its reports and the
     evidence export."""
-    watch = request.app[SERVICES].watch
-    own = len(parse_list(await watch.cafe_list(cafe.id) or ""))
+    services = request.app[SERVICES]
+    own = len(parse_list(await services.watch.cafe_list(cafe.id) or ""))
+    reports = await services.reports.all(cafe.id)
+    tz = ZoneInfo(request.app[CONFIG].timezone)
     return {
         "id": "safeguarding",
         "title": request.app[CATALOGS].gettext(request[LANG], "Safeguarding"),
         "template": "admin/_safeguarding.html",
-        "context": {"own_terms": own, "all_terms": len((await watch.matcher(cafe.id)).terms)},
+        "context": {
+            "own_terms": own, "all_terms": len((await services.watch.matcher(cafe.id)).terms),
+            "reports": [evidence.report_record(r, tz) | {"at": r.created_at}
+                        for r in reversed(reports)][:REPORT_ROWS],
+            "open": sum(1 for r in reports if r.status is ReportStatus.OPEN),
+        },
     }

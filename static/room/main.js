@@ -16,6 +16,7 @@ import { Tabs } from "./tabs.js";
 import { Prompt } from "./prompt.js";
 import { Alerts } from "./alerts.js";
 import { MicMeter } from "./meter.js";
+import { Reports } from "./reports.js";
 
 const WAITING_RETRY_MS = 5000;
 
@@ -61,6 +62,7 @@ class Room {
     this.meter = new MicMeter($("mic-level"));
     setInterval(() => this.tick(), 1000);
     this.tabs = new Tabs(this);
+    this.reports = new Reports(this);
     this.questions = new QuestionBoard(this);
     this.stage = new StagePanel(this);
     this.chat = new ChatPanel(this);
@@ -212,6 +214,7 @@ class Room {
     this.questions.load((ack.qa && ack.qa.questions) || []);
     this.stage.load(ack.stage || {});
     this.chat.load((ack.chat && ack.chat.messages) || []);
+    this.reports.load(ack.reports);
     this.setupMedia(ack);
   }
 
@@ -469,6 +472,8 @@ class Room {
     });
     on("chat.message", (m) => this.chat.add(m));
     on("chat.hidden", (m) => this.chat.hide(m));
+    on("report.new", (r) => this.reports.added(r));
+    on("report.resolved", (r) => this.reports.resolved(r));
     on("captions", (c) => this.captions.show(c));
     on("captions.behind", (b) => this.captions.behind(b));
     on("moderation.participant_removed", (p) => this.people.changed([], [p.participant_id]));

@@ -71,6 +71,8 @@ export class PeoplePanel {
         }
       }, { class: "small danger" }));
     }
+    const report = this.room.reports.button("participant", p.participant_id, p.participant_id);
+    if (report) actions.append(report);
     return el("li", { dataset: { id: p.participant_id } },
       el("span", { class: "name" }, p.pseudonym),
       me ? el("span", { class: "you" }, ` ${this.t("you")}`) : null,

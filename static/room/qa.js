@@ -188,6 +188,10 @@ export class QuestionBoard {
         () => this.room.act(q.voted ? "qa.unvote" : "qa.vote", { question_id: q.id }),
         { class: "vote", "aria-pressed": q.voted ? "true" : "false", dataset: { action: "vote" } }));
     }
+    if (VOTABLE.has(q.status) || q.status === "answered") {
+      const report = this.room.reports.button("question", q.id, q.mine ? this.room.me.id : null);
+      if (report) actions.append(report);
+    }
     if (q.mine && q.status === "pending") {
       actions.append(button(this.t("withdraw"),
         () => this.room.act("qa.withdraw", { question_id: q.id }), { dataset: { action: "withdraw" } }));
