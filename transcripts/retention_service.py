@@ -27,6 +27,7 @@ from sessions.moderation import AuditAction, AuditEntry
 from sessions.storage.database import Database, as_utc
 from sessions.storage.repo_moderation import ModerationRepository
 from sessions.storage.repo_qa import lock_cafe
+from sessions.storage.repo_reports import ReportRepository
 from sessions.storage.tables import (
     audit_log,
     cafes,
@@ -242,6 +243,7 @@ class RetentionService:
             await conn.execute(participants.update().where(participants.c.id.in_(who)).values(
                 pseudonym=ERASED))
             scrubbed = await self._scrub_audit(conn, cafe_id, who, asked, wrote)
+            scrubbed += await ReportRepository().erase_participants(conn, cafe_id, who, ERASED)
             others = await conn.scalar(sa.select(sa.func.count()).where(
                 recordings.c.cafe_id == cafe_id, recordings.c.status != REPLAY_STATUS))
             programme, video = self._programme(cafe_id)

@@ -51,6 +51,19 @@ class ReportRepository:
                                   .order_by(reports.c.created_at, reports.c.id))
         return [_report(r) for r in rows]
 
+    async def erase_participants(self, conn: AsyncConnection, cafe_id: int, who: list[int],
+                                 erased: str) -> int:
+        """A participant's erasure: the reports about them lose their pseudonym and the
+        copied text, the reports they made lose their note. Returns the reports changed."""
+        about = await conn.execute(sa.update(reports).where(
+            reports.c.cafe_id == cafe_id, reports.c.target_participant_id.in_(who)).values(
+            target_pseudonym=erased, excerpt=sa.case((reports.c.excerpt == "", ""),
+                                                     else_=erased)))
+        by = await conn.execute(sa.update(reports).where(
+            reports.c.cafe_id == cafe_id, reports.c.reporter_id.in_(who),
+            reports.c.note != "").values(note=erased))
+        return int(about.rowcount or 0) + int(by.rowcount or 0)
+
     # what is reported
 
     async def reported(self, conn: AsyncConnection, cafe_id: int, kind: ReportKind,

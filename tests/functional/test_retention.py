@@ -38,6 +38,7 @@ from sessions.storage.tables import (
     questions,
     recordings,
     redactions,
+    reports,
     segments,
     transcript_jobs,
     votes,
@@ -102,6 +103,16 @@ async def with_parent(app: web.Application, clock: FixedClock, cafe: ReviewCafe,
             target=f"chat:{message}", detail={"author_id": pid, "author": PARENT,
                                                "text": PARENT_CHAT, "role": "moderator"},
             created_at=now))
+        # a report about her message (its text copied), and one she made (her note)
+        await conn.execute(reports.insert(), [
+            {"cafe_id": cafe.cafe_id, "reporter_id": other, "kind": "chat",
+             "target_id": message, "target_participant_id": pid, "target_pseudonym": PARENT,
+             "excerpt": PARENT_CHAT, "reason": "personal_data", "note": "", "status": "open",
+             "created_at": now},
+            {"cafe_id": cafe.cafe_id, "reporter_id": pid, "kind": "participant",
+             "target_id": other, "target_participant_id": other, "target_pseudonym": "Paul",
+             "excerpt": "", "reason": "other", "note": f"{PARENT} ici, Paul insiste",
+             "status": "open", "created_at": now}])
         await conn.execute(audit_log.insert().values(
             cafe_id=cafe.cafe_id, actor="moderator:Sophie#9", action="question.approve",
             target=f"question:{asked}", detail={"author": PARENT, "role": "moderator"},
@@ -285,6 +296,8 @@ async def test_erasing_a_participant_takes_out_everything_they_left(
         audit_log.c.id))
     flat = repr(rows)
     assert PARENT not in flat and "06 12 34 56 78" not in flat
+    reported = repr(await one(app, sa.select(reports)))
+    assert PARENT not in reported and "06 12 34 56 78" not in reported and "Paul" in reported
     erased = [d for action, d in rows if action == "participant.erase"]
     assert erased and erased[0]["questions"] == 1 and erased[0]["messages"] == 1
     assert erased[0]["segments"] == 1 and erased[0]["parts"] == 1
