@@ -31,6 +31,7 @@ from sessions.cafe import Cafe
 from sessions.errors import InvalidInput, PermissionDenied
 from sessions.roles import Permission, Role
 from sessions.storage.tables import participants
+from sessions.watchwords import watched_pieces
 from transcripts.export import clock, load_transcript, recording_file
 from transcripts.review import TEXT_MAX
 from transcripts.review_service import EditConflict, ReviewService
@@ -131,6 +132,9 @@ async def review_page(request: web.Request) -> web.StreamResponse:
         "reviewer": actor, "text_max": TEXT_MAX, "api": f"/api/cafes/{cafe.slug}/review",
         # Parents who asked that their stage time be left out of the published transcript.
         "leave_outs": await request.app[SERVICES].cafe_help.leave_out_requests(cafe.id),
+        # The café's watched words in each segment, marked (a hint for what to redact).
+        "watched": watched_pieces(await request.app[SERVICES].watch.matcher(cafe.id),
+                                  [(seg.id, seg.text) for seg in segments]),
     }
     response = aiohttp_jinja2.render_template("review.html", request, context)
     response.headers["Cache-Control"] = "no-store"

@@ -275,3 +275,15 @@ def highlight(text: str, matches: Sequence[Match]) -> list[tuple[str, bool]]:
     if at < len(text):
         pieces.append((text[at:], False))
     return pieces
+
+
+def watched_pieces(matcher: Matcher,
+                   texts: Iterable[tuple[int, str]]) -> dict[int, list[tuple[str, bool]]]:
+    """For each (id, text) holding a watched word, its `highlight` pieces (a transcript's
+    segments on the review page)."""
+    out: dict[int, list[tuple[str, bool]]] = {}
+    for key, text in texts:
+        found = matcher.find(text)
+        if found:
+            out[key] = highlight(text, found)
+    return out

@@ -3,9 +3,12 @@ text area or imported from a text file, bounded, behind the login and CSRF."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiohttp
 from aiohttp import web
 from page_support import Client, csrf, login, make_cafe
+from review_support import ended_cafe
 
 from server.keys import CAFES, SERVICES
 from sessions.clock import FixedClock
@@ -57,3 +60,15 @@ async def test_cafe_list_import_and_default_list(client: Client, app: web.Applic
                               data={"csrf_token": token, "body": "idiot | flag"})
     assert saved.status == 303
     assert "idiot | flag" in await (await client.get("/admin/watched-words")).text()
+
+
+async def test_review_page_marks_watched_words(client: Client, app: web.Application,
+                                               clock: FixedClock, tmp_path: Path) -> None:
+    cafe = await ended_cafe(app, clock, tmp_path / "parts")
+    await app[SERVICES].watch.save_cafe_list(cafe.cafe_id, "Lucas Martin\ntéléphone | flag")
+    await login(client, app)
+    html = await (await client.get(f"/cafes/{cafe.slug}/review")).text()
+    assert "2 passages contiennent un mot surveillé" in html
+    assert "<mark>Lucas Martin</mark>" in html  # a name to redact, spotted
+    assert "gardez le <mark>telephone</mark> hors de la chambre" in html  # without accent
+    assert html.count('class="watched"') == 2
