@@ -156,7 +156,7 @@ async def safeguarding_section(request: web.Request, cafe: Cafe) -> dict[str, An
     """The café admin page's safeguarding section: its watched words, its reports and the
     evidence export."""
     services = request.app[SERVICES]
-    own = len(parse_list(await services.watch.cafe_list(cafe.id) or ""))
+    own = len(await services.watch.cafe_terms(cafe.id))
     reports = await services.reports.all(cafe.id)
     tz = ZoneInfo(request.app[CONFIG].timezone)
     return {

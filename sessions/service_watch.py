@@ -44,6 +44,10 @@ class WatchService:
         async with self.db.connect() as conn:
             return await self.repo.body(conn, cafe_id=cafe_id) or ""
 
+    async def cafe_terms(self, cafe_id: int) -> list[WatchTerm]:
+        """The café's own terms (what still reads of them)."""
+        return _parsed(await self.cafe_list(cafe_id))
+
     async def matcher_in(self, conn: AsyncConnection, cafe_id: int) -> Matcher:
         """The café's matcher, read in the caller's transaction."""
         owner = await self.repo.cafe_owner(conn, cafe_id)
