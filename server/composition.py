@@ -13,8 +13,8 @@ from sessions.service_cafes import CafeService
 from sessions.service_help import HelpService
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
-from sessions.service_snapshots import SnapshotService
 from sessions.service_reports import ReportService
+from sessions.service_snapshots import SnapshotService
 from sessions.service_stage import StageService
 from sessions.services import Services
 from sessions.storage.database import Database
