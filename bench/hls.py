@@ -8,10 +8,13 @@ core beside nginx, and glass-to-glass in Chromium with hls.js.
    camera into a `Programme` whose sink does nothing (the baseline, same run); the encoder
    thread is also shown alone (its own thread clock). Listing delay: a watcher polls
    ``live.m3u8`` every 10 ms; for each new segment, from its first picture's (worst) and
-   last picture's (best) arrival at the programme to the playlist naming it.
+   last picture's (best) arrival at the programme to the playlist naming it. A starved
+   encoder drops pictures (and then costs less): the offline line queues 300 pictures at
+   once and reports the encoder thread's CPU time per second of programme, none dropped.
 2. **Serving**: the same kind of folder served by the product (`causerie serve`, its
    ``/cafes/<slug>/live/`` route: middlewares, the live check, its caches) and by nginx
-   (Debian's, one worker, sendfile, the same cache headers), one after the other, to the
+   (Debian's, one worker, sendfile, the same cache headers), and by a bare aiohttp app (one
+   route, the files from memory: aiohttp's own cost), one after the other, to the
    same simulated players: each fetches the media playlist and the newest segment once a
    segment duration (what hls.js does at the live edge). The playlist slides by one
    segment a second (the bench writes it, as the muxer would). Viewers per core = the
@@ -60,7 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from signaling.media.encoder import ProgrammeEncoder
 from signaling.media.hls import HlsLayout, hls_output
-from signaling.media.programme import Programme, ProgrammeSettings
+from signaling.media.programme import Programme, ProgrammeSettings, ProgrammeTick
 from signaling.media.taps import (
     AudioChunk,
     AudioTapCallback,
@@ -245,6 +248,25 @@ async def bench_encode(seconds: float, folder: Path) -> EncodeResult:
     total = seconds + 2
     return EncodeResult(seconds, used, baseline, encoder_cpu / total,
                         encoder.stats.pictures_dropped, first[2:], last[2:], load)
+
+
+def bench_encode_offline(pictures: int = 300) -> float:
+    """CPU seconds of the encoder thread per second of programme (30 pictures), encoding
+    ``pictures`` queued at once (none dropped): a cost in CPU time, whatever the load."""
+    camera = FakeCamera()
+    settings = ProgrammeSettings(width=W, height=H, fps=FPS, gop_seconds=1.0,
+                                 queue_seconds=pictures / FPS + 1)
+    with tempfile.TemporaryDirectory(prefix="causerie-hls-offline-") as folder:
+        encoder = ProgrammeEncoder(settings, "bench-offline")
+        encoder.add_output(hls_output(HlsLayout(Path(folder)), settings))
+        for index in range(pictures):
+            audio = np.zeros(settings.samples_per_tick, dtype=np.int16)
+            encoder.offer(ProgrammeTick(index, camera.picture(index), audio,
+                                        index * settings.samples_per_tick, time.monotonic()))
+        encoder.start()
+        encoder.close(timeout=300)
+        assert encoder.stats.pictures_dropped == 0
+        return encoder.stats.cpu_seconds / (pictures / FPS)
 
 
 # -- 2. serving: the product against nginx -----------------------------------------------
@@ -496,6 +518,42 @@ def start_nginx(folder: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     return process, base
 
 
+BARE = """
+import sys
+from aiohttp import web
+folder, port = sys.argv[1], int(sys.argv[2])
+cache = {}
+
+async def serve(request):
+    name = request.match_info["name"]
+    if name.endswith(".m3u8"):
+        with open(f"{folder}/{name}", "rb") as handle:
+            return web.Response(body=handle.read(), content_type="application/vnd.apple.mpegurl",
+                                headers={"Cache-Control": "public, max-age=1"})
+    body = cache.get(name)
+    if body is None:
+        with open(f"{folder}/{name}", "rb") as handle:
+            body = cache[name] = handle.read()
+    return web.Response(body=body, content_type="video/mp2t")
+
+app = web.Application()
+app.router.add_get("/live/r1/{name}", serve)
+web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+"""
+
+
+def start_bare(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The same files from a bare aiohttp app (one route, no middleware): what aiohttp
+    itself costs per request, beside the product's route."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-c", BARE, str(folder), str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    base = f"http://127.0.0.1:{port}/live/r1"
+    _wait(f"{base}/live.m3u8")
+    return process, base
+
+
 def _wait(url: str, timeout: float = 30) -> None:
     import urllib.request
     deadline = time.monotonic() + timeout
@@ -670,6 +728,10 @@ def main() -> None:
               f" s (goal <= 2 s); last picture: median {pct(result.listing_last, 0.5):.2f} s"
               f" ({len(result.listing_first)} segments)", flush=True)
 
+        offline = bench_encode_offline()
+        print(f"   offline, 300 pictures queued at once (none dropped): the encoder thread "
+              f"{offline:.3f} core per second of programme [load {loadavg()}]", flush=True)
+
         sources = sorted(encoded.glob("seg-*.ts"))[2:]
         sizes = [p.stat().st_size for p in sources]
         print(f"\n2. serving {viewers} players (playlist + newest segment each second; "
@@ -682,6 +744,12 @@ def main() -> None:
         try:
             runs.append(serve_run("aiohttp (causerie serve)", base, product.pid, viewers,
                                   seconds, args.players))
+            bare, bare_base = start_bare(folder)
+            try:
+                runs.append(serve_run("aiohttp bare (1 route)", bare_base, bare.pid, viewers,
+                                      seconds, args.players))
+            finally:
+                _stop(bare)
             nginx, nginx_base = start_nginx(folder, tmp / "nginx")
             try:
                 runs.append(serve_run("nginx 1 worker", nginx_base, nginx.pid, viewers,
