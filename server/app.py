@@ -64,7 +64,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     metrics = Metrics()
     app = web.Application(
         client_max_size=1024 * 1024,
-        middlewares=[metrics_middleware(metrics), _locale, errors_middleware],
+        # The HLS files first: thousands of players fetch them, none needs the rest.
+        middlewares=[views_hls.fast_path, metrics_middleware(metrics), _locale,
+                     errors_middleware],
     )
     app.on_response_prepare.append(security_headers)
     app[CONFIG] = config

@@ -20,6 +20,7 @@ import os
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -35,6 +36,7 @@ from transcripts.video_replay import ProgrammeRuns, programme_folder
 __all__ = ["HLS_CACHE", "HlsCache", "routes"]
 
 routes = web.RouteTableDef()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 TYPES = {".m3u8": PLAYLIST_TYPE, ".ts": "video/mp2t", ".vtt": "text/vtt; charset=utf-8"}
@@ -54,6 +56,7 @@ class HlsCache:
     segments: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
     folders: dict[int, str] = field(default_factory=dict)  # café id -> its programme folder
     segment_bytes: int = 0
+    requests: int = 0
     # slug -> (expires, café id or None, current run): the café found through the database
     cafes: dict[str, tuple[float, int | None, str]] = field(default_factory=dict)
 
@@ -172,6 +175,21 @@ async def file(request: web.Request) -> web.StreamResponse:
         "Content-Type": TYPES[suffix],
         "Cache-Control": PLAYLIST_CACHE if suffix == ".m3u8" else SEGMENT_CACHE,
     })
+
+
+HLS_ROUTES = frozenset({"hls_master", "hls_file"})
+
+
+@web.middleware
+async def fast_path(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The HLS routes skip the app's other middlewares (metrics, locale, sessions, error
+    pages): each player asks twice a second, and they never raise (a missing file is a
+    plain 404 that is not cached). Counted in `HlsCache.requests`, not in /metrics."""
+    route = request.match_info.route
+    if route.name in HLS_ROUTES:
+        request.app[HLS_CACHE].requests += 1
+        return await request.match_info.handler(request)
+    return await handler(request)
 
 
 def setup(app: web.Application) -> None:
