@@ -23,8 +23,8 @@ from sessions import stage as rules
 from sessions.actors import Actor
 from sessions.clock import Clock
 from sessions.commands import MediaReason, SetMuted, StopPublication
-from sessions.errors import NotFound
-from sessions.events import Effects, Outbound
+from sessions.errors import InvalidTransition, NotFound
+from sessions.events import Audience, Effects, Outbound
 from sessions.moderation import AuditAction
 from sessions.ratelimit import LimitsLike
 from sessions.roles import Permission
@@ -92,6 +92,21 @@ class StageService:
         return await self._apply(actor, actor.participant_id, lambda s, now: rules.accept(
             s, actor.participant_id, now=now, stage_max=self.limits.stage_max),
             also=ask_leave_out)
+
+    async def leave_out(self, actor: Actor) -> list[Outbound]:
+        """A speaker on stage asks (again, or for the first time) that their stage time be
+        left out of the published transcript. Only a parent on stage now may ask."""
+        actor.require(P.RAISE_HAND)
+        async with self.db.transaction() as conn:
+            await guard(conn, actor)
+            stage = await self.repo.load(conn, actor.cafe_id)
+            if not stage.is_on_stage(actor.participant_id):
+                raise InvalidTransition("This participant is not on stage.")
+            await self.leave_outs.request(conn, actor.cafe_id, actor.participant_id,
+                                          self.clock.now())
+        log.info("leave-out asked cafe=%s participant=%s", actor.cafe_id, actor.participant_id)
+        return [Outbound("stage.left_out", {}, Audience.PARTICIPANT, actor.cafe_id,
+                         participant_id=actor.participant_id)]
 
     async def decline(self, actor: Actor) -> list[Outbound]:
         """The invited parent declines: not an error; the staff read that they declined."""

@@ -78,6 +78,7 @@ EVENTS: dict[str, EventSpec] = {
     "stage.accept": _event(m.StageAccept,
                            lambda s, a, msg: s.stage.accept(a, msg.leave_out)),
     "stage.decline": _event(m.StageDecline, lambda s, a, _msg: s.stage.decline(a)),
+    "stage.leave_out": _event(m.StageLeaveOut, lambda s, a, _msg: s.stage.leave_out(a)),
     "stage.send_back": _event(m.StageTarget,
                               lambda s, a, msg: s.stage.send_back(a, msg.participant_id)),
     "stage.mute": _event(m.StageMute,

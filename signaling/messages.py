@@ -38,6 +38,7 @@ __all__ = [
     "StageAccept",
     "StageDecline",
     "StageInvite",
+    "StageLeaveOut",
     "StageMute",
     "StageTarget",
 ]
@@ -143,6 +144,10 @@ class StageDecline(Empty):
     pass
 
 
+class StageLeaveOut(Empty):
+    pass
+
+
 class StageMute(Message):
     participant_id: Id
     muted: bool = True
@@ -210,6 +215,7 @@ EVENT_MODELS: dict[str, type[Message]] = {
     "stage.invite": StageInvite,
     "stage.accept": StageAccept,
     "stage.decline": StageDecline,
+    "stage.leave_out": StageLeaveOut,
     "stage.send_back": StageTarget,
     "stage.mute": StageMute,
     "chat.send": ChatSend,

@@ -455,6 +455,7 @@ class Room {
     });
     on("stage.invitation", () => this.stage.showInvitation(true));
     on("stage.declined", (who) => this.stage.declined(who));
+    on("stage.left_out", () => this.stage.leftOut());
     on("stage.invited", () => {
       this.stage.showInvitation(false);
       this.stage.setHand(false);

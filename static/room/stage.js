@@ -16,6 +16,9 @@ export class StagePanel {
     // published before they accept.
     $("stage-accept").addEventListener("click", () => this.answer(true));
     $("stage-decline").addEventListener("click", () => this.answer(false));
+    $("stage-ask-leave-out").addEventListener("click", async () => {
+      if (await this.room.act("stage.leave_out", {})) this.leftOut();
+    });
   }
 
   showInvitation(on) {
@@ -27,12 +30,20 @@ export class StagePanel {
     }
   }
 
+  leftOut() {
+    const control = $("stage-ask-leave-out");
+    control.disabled = true;
+    control.setAttribute("aria-pressed", "true");
+    this.room.notice(this.t("stage.left-out"));
+  }
+
   async answer(accepted) {
     const payload = accepted ? { leave_out: $("stage-leave-out").checked } : {};
     const done = await this.room.act(accepted ? "stage.accept" : "stage.decline", payload,
       $("stage-invitation-error"));
     if (done) {
       this.showInvitation(false);
+      if (accepted && payload.leave_out) this.leftOut();
       if (!accepted) this.room.notice(this.t("stage.you-declined"));
     }
   }

@@ -90,3 +90,6 @@ def test_invited_parent_declines_then_accepts_and_help_stays_in_view(
     wait_for_js(parent, "() => window.causerie.publisher?.connectionState === 'connected'", 20)
     moderator.locator("#speakers li", has_text="Marie").wait_for()
     assert in_view(parent, "#help-banner a.help-number")
+    # Her request is taken (the on-stage button to ask it says so).
+    parent.wait_for_selector('#stage-ask-leave-out[aria-pressed="true"]')
+    assert parent.is_disabled("#stage-ask-leave-out")

@@ -214,6 +214,7 @@ VARIANTS: tuple[Variant, ...] = (
     V("stage.invite", "stage.invite", P.MANAGE_STAGE, _hand, targets=True),
     V("stage.accept", "stage.accept", P.RAISE_HAND, _own_invitation),
     V("stage.decline", "stage.decline", P.RAISE_HAND, _own_invitation),
+    V("stage.leave_out", "stage.leave_out", P.RAISE_HAND, _own_stage),
     V("stage.send_back:own", "stage.send_back", None, _own_stage),
     V("stage.send_back:other", "stage.send_back", P.MANAGE_STAGE, _speaker, targets=True),
     V("stage.mute", "stage.mute", P.MUTE, _mute, targets=True),

@@ -128,8 +128,12 @@ async def test_decline_then_accept_with_a_leave_out_request(db: Database,
     await svc.stage.accept(alice, leave_out=True)
     assert await svc.stage.is_on_stage(cafe, alice.participant_id)
     await svc.stage.raise_hand(bob)
+    with pytest.raises(InvalidTransition):  # only a speaker on stage asks from the stage
+        await svc.stage.leave_out(bob)
     await svc.stage.bring_on_stage(mod, bob.participant_id)
     await svc.stage.accept(bob)
+    [told] = await svc.stage.leave_out(alice)  # again: idempotent
+    assert (told.event, told.participant_id) == ("stage.left_out", alice.participant_id)
     async with db.connect() as conn:
         requests = await LeaveOutRepository().for_cafe(conn, cafe)
     assert [(pid, name, redacted) for pid, name, _at, redacted in requests] == [
