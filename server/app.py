@@ -40,7 +40,7 @@ from server.metrics import Metrics
 from server.metrics import middleware as metrics_middleware
 from server.observability import observability_lifetime
 from server.recording import transcripts_lifetime
-from server.simulcast import destinations_lifetime
+from server.simulcast import destinations_lifetime, simulcast_lifetime
 from server.throttle import LoginThrottle
 from server.web_errors import LANG, errors_middleware, security_headers
 from sessions.clock import Clock, SystemClock
@@ -123,6 +123,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
                                      if config.broadcast.enabled else 0))
     # After signaling's own lifetime: the recorder needs the media router and socket.io.
     app.cleanup_ctx.append(broadcast_lifetime)
+    app.cleanup_ctx.append(simulcast_lifetime)
     app.cleanup_ctx.append(transcripts_lifetime)
     app.cleanup_ctx.append(observability_lifetime)
     return app

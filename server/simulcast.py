@@ -275,3 +275,19 @@ async def destinations_lifetime(app: web.Application) -> AsyncIterator[None]:
     app[STATUS_BOARD] = board
     yield
     await board.close()
+
+
+async def simulcast_lifetime(app: web.Application) -> AsyncIterator[None]:
+    """After `server.broadcast.broadcast_lifetime`: push each programme that starts here to
+    its café's destinations."""
+    from server.broadcast import BROADCASTS
+    from server.keys import CONFIG
+
+    broadcasts = app[BROADCASTS]
+    simulcast = Simulcast(broadcasts, app[DESTINATIONS], app[STATUS_BOARD],
+                          app[CONFIG].simulcast)
+    app[SIMULCAST] = simulcast
+    broadcasts.listeners.append(simulcast.on_broadcast)
+    yield
+    broadcasts.listeners.remove(simulcast.on_broadcast)
+    await simulcast.aclose()

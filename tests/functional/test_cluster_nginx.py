@@ -1,7 +1,9 @@
-"""Beyond one process: two `causerie serve` processes (media nodes n1 and n2) on PostgreSQL
-and Redis behind a real nginx running the configuration shipped in docs/deploy/nginx.conf.
-Two cafés get their media on different nodes; the experts publish and the parents receive
-real audio through aiortc with every socket going through nginx (websocket and polling)."""
+"""Beyond one process: two `causerie serve` processes (media nodes n1 and n2, each with its own
+data directory, as on two machines) on PostgreSQL and Redis behind a real nginx running the
+configuration shipped in docs/deploy/nginx.conf. Two cafés get their media on different
+nodes; the experts publish and the parents receive real audio through aiortc with every
+socket going through nginx (websocket and polling); each café's live HLS, written on its
+node only, is fetched through nginx."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +52,7 @@ def proxy_config(listen: int, n1: int, n2: int) -> str:
                      ("127.0.0.1:8002", f"127.0.0.1:{n2}")):
         assert old in text, f"{old} not in {SHIPPED}"
         text = text.replace(old, new)
+    assert "8001" not in text and "8002" not in text
     return text
 
 
@@ -60,14 +64,16 @@ def cluster(tmp_path: Path, redis_url: str, postgres_database: str
     nginx_binary()
     database_url = postgres_database
     ports = {"n1": free_port(), "n2": free_port()}
-    base = {**os.environ, "CAUSERIE_DATA_DIR": str(tmp_path / "var"),
+    base = {**os.environ,
             "CAUSERIE_DATABASE_URL": database_url, "CAUSERIE_SECRET_KEY": TEST_SECRET,
             "CAUSERIE_REDIS_URL": redis_url, "CAUSERIE_LOG_LEVEL": "WARNING",
             "CAUSERIE_WHISPER__LIVE_CAPTIONS": "false",
             "CAUSERIE_ICE__HOST_ADDRESSES": '["127.0.0.1"]'}
     procs = {node: subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-        env={**base, "CAUSERIE_CLUSTER__NODE_ID": node},
+        # a data directory each, as on two machines (the HLS files are the node's own)
+        env={**base, "CAUSERIE_CLUSTER__NODE_ID": node,
+             "CAUSERIE_DATA_DIR": str(tmp_path / node / "var")},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for node, port in ports.items()}
     listen = free_port()
     nginx = Nginx(tmp_path / "nginx", http=proxy_config(listen, ports["n1"], ports["n2"]),
@@ -96,6 +102,11 @@ def get(url: str) -> str:
         return str(response.read().decode())
 
 
+def fetch_bytes(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return bytes(response.read())
+
+
 def page_node(proxy: str, cafe: Cafe) -> str:
     found = re.search(r'data-media-node="([a-z0-9-]*)"', get(f"{proxy}/cafes/{cafe.slug}"))
     assert found is not None
@@ -108,6 +119,29 @@ def media_cafes(port: int) -> float:
     found = re.search(r"^causerie_media_cafes (\S+)$", text, re.M)
     assert found is not None, text[:500]
     return float(found.group(1))
+
+
+async def hls_reachable(proxy: str, cafe: Cafe) -> None:
+    base = f"{proxy}/cafes/{cafe.slug}/live"
+
+    async def listed() -> str:
+        for _ in range(150):
+            try:
+                media = re.search(r"^(\S+/live\.m3u8)$",
+                                  await asyncio.to_thread(get, f"{base}/index.m3u8"), re.M)
+                if media is not None:
+                    playlist = await asyncio.to_thread(get, f"{base}/{media.group(1)}")
+                    segment = re.search(r"^(\S+\.ts)$", playlist, re.M)
+                    if segment is not None:
+                        run = media.group(1).split("/")[0]
+                        return f"{base}/{run}/{segment.group(1)}"
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 404
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no HLS segment listed for {cafe.slug}")
+
+    segment = await asyncio.to_thread(fetch_bytes, await listed())
+    assert len(segment) > 1000
 
 
 async def receive_audio(peer: Peer, pcs: list[RTCPeerConnection]) -> AudioFrame:
@@ -158,6 +192,10 @@ async def test_two_cafes_get_their_media_on_two_nodes_through_nginx(
 
         # each process holds the media of one café
         assert media_cafes(ports["n1"]) == 1 and media_cafes(ports["n2"]) == 1
+
+        # each café's live HLS, written on its node only, is reachable through nginx
+        for cafe in (first, second):
+            await hls_reachable(proxy, cafe)
 
         # a socket that reaches the wrong node (a stale page) is told so, and joins anyway
         wrong = next(n for n in ("n1", "n2") if n != nodes[first.id])
