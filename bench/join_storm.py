@@ -8,13 +8,15 @@ storm (from the watcher's first question to two seconds after the last ack; on a
 machine the wall-clock figures grow, that one much less). Meanwhile one parent joined before
 the storm asks a question every 500 ms and times its own `qa.question` coming back (the author is
 told at once): the café's other events must still be delivered. The server runs in its own
-process pinned to core 0, as `causerie serve` starts it (SQLite).
+process pinned to core 0, as `causerie serve` starts it (SQLite, or PostgreSQL with
+`--backend postgres`).
 
 The baseline, in the same run: python-socketio's plain `AsyncServer` on aiohttp answering
 the same `join` event with a trivial ack (and echoing the chat), nothing else.
 
     .venv/bin/python bench/join_storm.py                  # N = 2000, both servers
     .venv/bin/python bench/join_storm.py --sizes 500,2000 --servers causerie
+    .venv/bin/python bench/join_storm.py --backend postgres
 """
 
 from __future__ import annotations
@@ -165,10 +167,30 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
 
-def bench(size: int, server: str, client_procs: int, timeout: float) -> None:
+PG_ADMIN_URL = os.environ.get("CAUSERIE_BENCH_POSTGRES_URL",
+                              "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+async def _pg_admin(statement: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(statement)
+    finally:
+        await engine.dispose()
+
+
+def bench(size: int, server: str, client_procs: int, timeout: float, backend: str) -> None:
     load0 = loadavg()
+    pg_name = f"causerie_bench_join_{os.getpid()}"
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite+aiosqlite:///{tmp}/causerie.db"
+        if backend == "postgres" and server == "causerie":  # a throwaway database
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+            asyncio.run(_pg_admin(f'CREATE DATABASE "{pg_name}"'))
+            database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{pg_name}"
         port = free_port()
         if server == "causerie":
             from server.migrate import upgrade
@@ -212,15 +234,18 @@ def bench(size: int, server: str, client_procs: int, timeout: float) -> None:
         finally:
             proc.terminate()
             proc.wait(10)
+            if database_url.startswith("postgresql"):
+                asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+    label = f"N={size:5d} {server:9s} {backend if server == 'causerie' else '':8s}"
     if outcome is None:
-        print(f"N={size:5d} {server:9s}: not every join acked within {timeout:.0f} s "
+        print(f"{label}: not every join acked within {timeout:.0f} s "
               f"(load {load0})", flush=True)
         return
     times = [t for t, _ in outcome]
     errors = {code: sum(1 for _, c in outcome if c == code) for _, code in outcome
               if code != "ok"}
     total = max(times)
-    print(f"N={size:5d} {server:9s}: {len(outcome)} joins in {total:5.2f} s "
+    print(f"{label}: {len(outcome)} joins in {total:5.2f} s "
           f"({len(outcome) / total:6.0f} joins/s)  ack p50 {statistics.median(times):5.2f} s "
           f"p99 {pct(times, 0.99):5.2f} s  error acks {errors or 0}  questions during the storm: "
           f"{len(delays)}/{sent} back, p50 {statistics.median(delays) * 1000 if delays else 0:.0f}"
@@ -264,13 +289,16 @@ def main() -> None:
     parser.add_argument("--servers", default="plain,causerie")
     parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                        help="Causerie's database (postgres: a throwaway database on "
+                             "CAUSERIE_BENCH_POSTGRES_URL's server)")
     args = parser.parse_args()
     print(machine(), flush=True)
     print(f"server pinned to core 0, clients on core {(os.cpu_count() or 1) - 1} "
           f"({args.client_processes} processes); every join sent at one signal", flush=True)
     for size in (int(s) for s in args.sizes.split(",")):
         for server in (s.strip() for s in args.servers.split(",")):
-            bench(size, server, args.client_processes, args.timeout)
+            bench(size, server, args.client_processes, args.timeout, args.backend)
 
 
 if __name__ == "__main__":

@@ -146,13 +146,15 @@ async def login(request: web.Request, organiser: Organiser) -> None:
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
 
 
-async def logout(request: web.Request) -> None:
-    """Ends this login on the server: a copy of the cookie opens nothing afterwards."""
+async def logout(request: web.Request) -> str | None:
+    """Ends this login on the server: a copy of the cookie opens nothing afterwards. The
+    login's session id, for its open sockets (`signaling.standing.logins_ended`)."""
     session = await get_session(request)
     sid = session.get(SID)
     if isinstance(sid, str):
         await request.app[LOGIN_STORE].remove(record_key(sid))
     session.invalidate()
+    return sid if isinstance(sid, str) else None
 
 
 async def change_password(request: web.Request, cafes: CafeService, organiser: Organiser,

@@ -80,7 +80,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 @routes.post("/logout", name="logout")
 async def logout(request: web.Request) -> web.StreamResponse:
     await _form(request)
-    await auth.logout(request)
+    sid = await auth.logout(request)
+    hub = request.app.get(HUB)
+    if sid and hub is not None:  # the organiser role ends on this login's open sockets
+        await standing.logins_ended(hub, sid=sid)
     raise web.HTTPSeeOther("/")
 
 
@@ -108,6 +111,9 @@ async def password_change(request: web.Request) -> web.StreamResponse:
         error = request.app[CATALOGS].error_message(request[LANG], exc)
         return aiohttp_jinja2.render_template(
             "admin/password.html", request, {"error": error}, status=exc.http_status)
+    hub = request.app.get(HUB)
+    if hub is not None:  # every login of the organiser ended: so does the role on its sockets
+        await standing.logins_ended(hub, organiser_id=organiser.id)
     raise web.HTTPSeeOther("/admin?password=changed")
 
 

@@ -251,6 +251,14 @@ class CafeService:
         return Effects((), tuple(StopPublication(cafe_id, pid, MediaReason.REVOKED)
                                  for pid in demoted if publishes))
 
+    async def end_organiser_role(self, participant_id: int) -> None:
+        """An organiser's login ended (logout, a password change): the participant who
+        joined with it is a parent from now on (its stored role too)."""
+        async with self.db.transaction() as conn:
+            await self.repo.demote_participant(conn, participant_id, Role.ORGANISER.value,
+                                               Role.PARTICIPANT.value)
+        log.info("organiser role ended participant=%s", participant_id)
+
     async def invitation_lapsed(self, invitation_id: int) -> str | None:
         """None while an invitation gives its role; else why not (`"revoked"`, also when
         it is gone, or `"expired"`), and the participants who joined with it are parents

@@ -80,6 +80,13 @@ class InvitationEnded(PermissionDenied):
     default_message = "Your invitation has been withdrawn: you now take part as a parent."
 
 
+class LoginEnded(PermissionDenied):
+    """Not raised: the text of the `role.changed` notice when the organiser's login ended
+    (logout, a password change)."""
+
+    default_message = "Your organiser session has ended: you now take part as a parent."
+
+
 class MediaElsewhere(Unavailable):
     code = "media_elsewhere"
     default_message = "This café's media is on another server: reload the page."

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp_session import get_session
 
 from sessions.actors import Account, Actor
 from sessions.cafe import Cafe
-from sessions.roles import PERMISSIONS
+from sessions.roles import PERMISSIONS, Role
 from signaling import messages as m
 from signaling import rooms, standing
 from signaling.errors import AlreadyJoined
@@ -29,20 +30,27 @@ def cafe_view(cafe: Cafe) -> dict[str, Any]:
     }
 
 
-async def organiser(hub: Hub, conn: Connection) -> Account | None:
+@dataclass(frozen=True, slots=True)
+class OrganiserLogin:
+    account: Account
+    sid: str  # the login's session id (what logout ends)
+
+
+async def organiser_login(hub: Hub, conn: Connection) -> OrganiserLogin | None:
     """The account logged in on this browser, from the session cookie of the socket's HTTP
-    request; None for everyone else. The café service decides what it makes of it (an
-    organiser only in their own association's cafés)."""
+    request, and its login; None for everyone else. The café service decides what it makes
+    of it (an organiser only in their own association's cafés)."""
     if conn.request is None:
         return None
     try:
         session = await get_session(conn.request)
     except RuntimeError:  # no session middleware on this app
         return None
-    organiser_id = session.get("organiser_id")
-    if not isinstance(organiser_id, int):
+    organiser_id, sid = session.get("organiser_id"), session.get("sid")
+    if not isinstance(organiser_id, int) or not isinstance(sid, str):
         return None
-    return await hub.services().cafes.account(organiser_id)
+    account = await hub.services().cafes.account(organiser_id)
+    return None if account is None else OrganiserLogin(account, sid)
 
 
 async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
@@ -51,13 +59,17 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
     if msg.lang:
         conn.lang = msg.lang
     services = hub.services()
+    login = await organiser_login(hub, conn)
     joined = await services.cafes.join(
         msg.cafe, browser_key=msg.browser_key, pseudonym=msg.pseudonym,
-        invitation_token=msg.invite or None, organiser=await organiser(hub, conn),
+        invitation_token=msg.invite or None,
+        organiser=login.account if login is not None else None,
         address=conn.request.remote if conn.request is not None else None)
     actor = joined.actor
     await hub.attach(conn, actor)
     await standing.track(hub, conn, joined.invitation_id, joined.invitation_expires_at)
+    if login is not None and actor.role is Role.ORGANISER:
+        await standing.track_login(hub, conn, login.account.id, login.sid)
     # read once the socket is in the café's rooms: nothing sent meanwhile is missed
     snapshot = await services.snapshots.for_actor(actor)
     # encoded once per change of presence, not once per join (`signaling.wire`)

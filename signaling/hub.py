@@ -59,6 +59,8 @@ class Connection:
     # the invitation behind a staff role, and the timer of its expiry (`signaling.standing`)
     invitation_id: int | None = None
     expiry: asyncio.TimerHandle | None = None
+    # the rooms of the organiser login behind an organiser role (`signaling.standing`)
+    login_rooms: tuple[str, ...] = ()
 
 
 class CafeObserver(Protocol):
@@ -148,7 +150,7 @@ class Hub:
     async def detach(self, conn: Connection, *, disconnected: bool) -> None:
         """The socket leaves its café (a `leave` or a disconnection)."""
         actor, conn.actor = conn.actor, None
-        invitation_id = conn.invitation_id
+        invitation_id, login_rooms = conn.invitation_id, conn.login_rooms
         standing.untrack(conn)
         if actor is None:
             return
@@ -156,6 +158,9 @@ class Hub:
         if not disconnected and invitation_id is not None:
             await self.sio.leave_room(conn.sid, rooms.invitation_room(invitation_id),
                                       namespace=self.namespace)
+        if not disconnected:
+            for room in login_rooms:
+                await self.sio.leave_room(conn.sid, room, namespace=self.namespace)
         if not disconnected:
             for room in rooms.rooms_for(actor.cafe_id, actor.participant_id, actor.role):
                 await self.sio.leave_room(conn.sid, room, namespace=self.namespace)
@@ -306,6 +311,9 @@ class Hub:
         invitation_id = rooms.invitation_of_room(room)
         if invitation_id is not None:
             await standing.invitation_closed(self, invitation_id)
+            return
+        if rooms.is_login_room(room):
+            await standing.login_closed(self, room)
             return
         prefix, _, rest = room.partition(":")
         if prefix != "cafe" or not rest.isdigit():

@@ -5,9 +5,13 @@
     cafe:{id}:staff        expert, moderators, organisers
     participant:{id}       every socket of one participant
     invitation:{id}        every socket that joined with one invitation (closed on revocation)
+    login:{hash}           every socket that joined with one organiser login (closed on logout)
+    organiser:{id}         every socket of one organiser's logins (closed on a password change)
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from sessions.events import Audience, Outbound
 from sessions.roles import Permission, Role, allows
@@ -33,6 +37,19 @@ def participant_room(participant_id: int) -> str:
 
 def invitation_room(invitation_id: int) -> str:
     return f"invitation:{invitation_id}"
+
+
+def login_room(sid: str) -> str:
+    """The room of an organiser login, named by a hash of its session id (never the id)."""
+    return f"login:{hashlib.sha256(sid.encode()).hexdigest()[:32]}"
+
+
+def organiser_room(organiser_id: int) -> str:
+    return f"organiser:{organiser_id}"
+
+
+def is_login_room(room: str) -> bool:
+    return room.partition(":")[0] in ("login", "organiser")
 
 
 def invitation_of_room(room: str) -> int | None:

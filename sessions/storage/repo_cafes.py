@@ -171,6 +171,12 @@ class CafeRepository:
             .values(role=role).returning(participants.c.id))
         return sorted(int(r[0]) for r in result)
 
+    async def demote_participant(self, conn: AsyncConnection, participant_id: int,
+                                 from_role: str, role: str) -> None:
+        await conn.execute(participants.update().where(participants.c.id == participant_id,
+                                                       participants.c.role == from_role)
+                           .values(role=role))
+
     # participants
 
     async def participant_by_browser(self, conn: AsyncConnection, cafe_id: int,

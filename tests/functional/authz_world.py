@@ -18,6 +18,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -115,7 +116,7 @@ class World:
     async def organiser_headers(self) -> dict[str, str]:
         """A fresh login of the organiser (a login lasts hours of the test's clock, which
         jumps by weeks to expire an invitation)."""
-        cookie = await login_cookie(self.app, self.organiser_id)
+        cookie = await login_cookie(self.app, self.organiser_id, lasts=timedelta(days=60))
         return {"Cookie": f"causerie_session={cookie}"}
 
     async def _relogin(self) -> None:

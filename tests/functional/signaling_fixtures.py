@@ -66,11 +66,11 @@ def session_cookie(secret_key: str, organiser_id: int, sid: str = "") -> str:
     return fernet.encrypt(body.encode()).decode()
 
 
-async def login_cookie(app: web.Application, organiser_id: int) -> str:
+async def login_cookie(app: web.Application, organiser_id: int,
+                       lasts: timedelta | None = None) -> str:
     """The cookie of a logged-in organiser: a login record in the app's store, and the
-    session cookie that names it (what `POST /login` makes)."""
-    from datetime import timedelta
-
+    session cookie that names it (what `POST /login` makes). `lasts`: the login's life on
+    the app's clock (a test that moves its clock by weeks keeps its organiser logged in)."""
     from server.auth import SESSION_MAX_AGE
     from server.keys import CONFIG
     from server.login_sessions import LOGIN_STORE, record_key
@@ -78,7 +78,7 @@ async def login_cookie(app: web.Application, organiser_id: int) -> str:
     sid = secrets.token_urlsafe(32)
     now = app[CLOCK].now()
     await app[LOGIN_STORE].add(record_key(sid), organiser_id, now,
-                               now + timedelta(seconds=SESSION_MAX_AGE))
+                               now + (lasts or timedelta(seconds=SESSION_MAX_AGE)))
     return session_cookie(app[CONFIG].secret_key, organiser_id, sid)
 
 
