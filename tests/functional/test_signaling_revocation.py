@@ -10,14 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from media_support import Tone
+from aiortc import RTCPeerConnection
+from media_support import publish_tone
 from revocation_support import organiser, revoke_over_http
 from signaling_fixtures import Live, Peer, browser_key, make_cafe
 
 from sessions.clock import FixedClock
 from sessions.roles import Role
-from signaling.media import build_configuration, offered_host_addresses
 
 # A staff action of each kind, refused once the role is gone (the ids are filled in).
 STAFF_ACTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -35,20 +34,6 @@ async def pcs() -> AsyncIterator[list[RTCPeerConnection]]:
     yield made
     for pc in made:
         await pc.close()
-
-
-async def publish(peer: Peer, pcs: list[RTCPeerConnection]) -> dict[str, Any]:
-    pc = RTCPeerConnection(build_configuration())
-    pcs.append(pc)
-    pc.addTransceiver(Tone(), direction="sendonly")
-    with offered_host_addresses(("127.0.0.1",)):
-        await pc.setLocalDescription(await pc.createOffer())
-    assert pc.localDescription is not None
-    ack: dict[str, Any] = await peer.call("media.publish", {"sdp": pc.localDescription.sdp,
-                                                            "type": "offer"})
-    if ack["ok"]:
-        await pc.setRemoteDescription(RTCSessionDescription(ack["sdp"], "answer"))
-    return ack
 
 
 def fill(payload: dict[str, Any], *, question: int, message: int, parent: int) -> dict[str, Any]:
@@ -77,7 +62,7 @@ async def test_revoking_takes_the_role_off_open_sockets_at_once(
                                browser_key=key))["participant"]["role"] == "moderator"
     await expert.join(cafe, "Dr Martin", invite=expertise.token)
     parent_id = (await parent.join(cafe, "Marie"))["participant"]["id"]
-    assert (await publish(expert, pcs))["ok"] is True
+    assert (await publish_tone(expert, pcs))["ok"] is True
     await parent.next("media.tracks")
     assert (await parent.call("qa.ask", {"text": "Et le soir ?"}))["ok"] is True
     question = (await tab1.next("qa.question"))["id"]
@@ -109,7 +94,7 @@ async def test_revoking_takes_the_role_off_open_sockets_at_once(
     assert (await expert.next("media.stopped"))["reason"] == "revoked"
     tracks = await parent.next("media.tracks", count=2)
     assert tracks["publishers"] == []
-    assert (await publish(expert, pcs))["error"]["code"] == "forbidden"
+    assert (await publish_tone(expert, pcs))["error"]["code"] == "forbidden"
     assert (await expert.call("cafe.end", {}))["error"]["code"] == "forbidden"
 
     # Rejoining: no token, the same browser key -> a parent; the revoked link -> refused.
