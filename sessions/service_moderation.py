@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sessions import moderation as rules
 from sessions import stage as stage_rules
@@ -74,24 +74,15 @@ class ModerationService:
 
     async def release_chat(self, actor: Actor, message_id: int) -> list[Outbound]:
         """Let a message a watched word held reach the café."""
-        actor.require(P.HIDE_CHAT)
-        now = self.clock.now()
-        async with self.db.transaction() as conn:
-            await guard(conn, actor)
-            message = await self.repo.message(conn, actor.cafe_id, message_id)
-            if message is None:
-                raise NotFound("No such message.")
-            _, events = rules.release(actor.cafe_id, message)
-            await self.repo.set_released(conn, message_id)
-            await self.repo.audit(conn, audit_entry(
-                actor, AuditAction.CHAT_RELEASE, f"chat:{message_id}",
-                {"author_id": message.author_id, "author": message.author_pseudonym,
-                 "text": message.text, "watch": dict(message.watch or {})}, now))
-        log.info("chat message released cafe=%s participant=%s message=%s",
-                 actor.cafe_id, actor.participant_id, message_id)
-        return events
+        return await self._moderate_message(actor, message_id, "released")
 
     async def hide_chat(self, actor: Actor, message_id: int) -> list[Outbound]:
+        return await self._moderate_message(actor, message_id, "hidden")
+
+    async def _moderate_message(self, actor: Actor, message_id: int,
+                                outcome: Literal["released", "hidden"]) -> list[Outbound]:
+        """Release or hide one chat message: the pure rule, the stored flag and the audit
+        row (with the message, so the log can be reviewed later), in one transaction."""
         actor.require(P.HIDE_CHAT)
         now = self.clock.now()
         async with self.db.transaction() as conn:
@@ -99,13 +90,20 @@ class ModerationService:
             message = await self.repo.message(conn, actor.cafe_id, message_id)
             if message is None:
                 raise NotFound("No such message.")
-            _, events = rules.hide(actor.cafe_id, message)
-            await self.repo.set_hidden(conn, message_id)
-            await self.repo.audit(conn, audit_entry(
-                actor, AuditAction.CHAT_HIDE, f"chat:{message_id}",
-                {"author_id": message.author_id, "author": message.author_pseudonym,
-                 "text": message.text}, now))
-        log.info("chat message hidden cafe=%s participant=%s message=%s",
+            detail: dict[str, Any] = {"author_id": message.author_id,
+                                      "author": message.author_pseudonym, "text": message.text}
+            if outcome == "released":
+                _, events = rules.release(actor.cafe_id, message)
+                await self.repo.set_released(conn, message_id)
+                action = AuditAction.CHAT_RELEASE
+                detail["watch"] = dict(message.watch or {})
+            else:
+                _, events = rules.hide(actor.cafe_id, message)
+                await self.repo.set_hidden(conn, message_id)
+                action = AuditAction.CHAT_HIDE
+            await self.repo.audit(conn, audit_entry(actor, action, f"chat:{message_id}",
+                                                    detail, now))
+        log.info("chat message %s cafe=%s participant=%s message=%s", outcome,
                  actor.cafe_id, actor.participant_id, message_id)
         return events
 
