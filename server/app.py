@@ -120,7 +120,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
                     node_id=config.cluster.node_id,
                     node_ttl=config.cluster.node_ttl_seconds,
                     webrtc_capacity=(config.broadcast.webrtc_capacity
-                                     if config.broadcast.enabled else 0))
+                                     if config.broadcast.enabled else 0),
+                    presence_list_limit=config.presence_list_limit)
     # After signaling's own lifetime: the recorder needs the media router and socket.io.
     app.cleanup_ctx.append(broadcast_lifetime)
     app.cleanup_ctx.append(simulcast_lifetime)

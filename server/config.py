@@ -137,6 +137,9 @@ class Config(BaseSettings):
     # forwarding header, or any client sending `Authorization: Bearer <metrics_token>`.
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     metrics_token: str = ""
+    # People in a café beyond which parents see only the staff in the room's list, and the
+    # number present (staff always see everyone): privacy, and the cost of a large café.
+    presence_list_limit: int = Field(50, ge=0, le=100_000)
     ice: IceSettings = IceSettings()
     limits: LimitsConfig = LimitsConfig()
     whisper: WhisperSettings = WhisperSettings()

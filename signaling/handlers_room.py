@@ -72,8 +72,13 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
         await standing.track_login(hub, conn, login.account.id, login.sid)
     # read once the socket is in the café's rooms: nothing sent meanwhile is missed
     snapshot = await services.snapshots.for_actor(actor)
-    # encoded once per change of presence, not once per join (`signaling.wire`)
-    presence = Fragment(await hub.presence.members_json(actor.cafe_id))
+    # encoded once per change of presence, not once per join (`signaling.wire`); the
+    # audience of a large café gets the staff only (`signaling.presence`)
+    presence = Fragment(await hub.presence.members_json(actor.cafe_id)
+                        if actor.role in rooms.STAFF_ROLES
+                        else await hub.presence.audience_json(actor.cafe_id,
+                                                              hub.presence_list_limit))
+    present = await hub.presence.count(actor.cafe_id)
     log.info("joined cafe=%s participant=%s role=%s sid=%s", actor.cafe_id,
              actor.participant_id, actor.role.value, conn.sid)
     reports = await services.reports.snapshot(actor)  # for those who handle them only
@@ -84,6 +89,7 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
         "permissions": sorted(p.value for p in PERMISSIONS[actor.role]),
         "cafe": cafe_view(joined.cafe),
         "presence": presence,
+        "presence_count": present,
         "qa": snapshot.qa,
         "stage": snapshot.stage,
         "chat": snapshot.chat,

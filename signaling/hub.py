@@ -31,7 +31,13 @@ from signaling.commands import from_wire, to_wire
 from signaling.errors import BACKEND_ERRORS, MediaElsewhere
 from signaling.manager import EXCEPT_ROOM
 from signaling.placement import Placement, SingleNode
-from signaling.presence import PresenceBatcher, PresenceEntry, PresenceStore, RedisPresence
+from signaling.presence import (
+    PresenceBatcher,
+    PresenceEntry,
+    PresenceStore,
+    RedisPresence,
+    audience_diff,
+)
 from signaling.settings import SignalingLimits
 
 if TYPE_CHECKING:
@@ -91,6 +97,9 @@ class Hub:
     # Parents per café on WebRTC (0: no limit); beyond, `media.subscribe` answers
     # `webrtc_full` and the page plays the café's HLS instead (staff and stage: always).
     webrtc_capacity: int = 0
+    # People in a café beyond which its audience sees only the staff in presence, and the
+    # number present (`signaling.presence.audience_diff`); staff always see everyone.
+    presence_list_limit: int = 50
     connections: dict[str, Connection] = field(default_factory=dict)
     observers: list[CafeObserver] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -104,7 +113,10 @@ class Hub:
             self.presence.on_recovered = self.presence_recovered
 
     async def _emit_presence(self, cafe_id: int, diff: dict[str, Any]) -> None:
-        await self.sio.emit("presence.changed", diff, room=rooms.cafe_room(cafe_id),
+        staff = rooms.staff_room(cafe_id)
+        await self.sio.emit("presence.changed", diff, room=staff, namespace=self.namespace)
+        await self.sio.emit("presence.changed", audience_diff(diff, self.presence_list_limit),
+                            room=rooms.cafe_room(cafe_id), skip_sid=[EXCEPT_ROOM + staff],
                             namespace=self.namespace)
 
     # -- emitting ---------------------------------------------------------------------

@@ -9,6 +9,13 @@ participant's sockets on other processes (exclusions, disconnection on removal).
 diff at most every `interval` seconds: a café of N people filling up costs N/interval
 broadcasts per second instead of one per arrival (N^2 deliveries).
 
+Staff see everyone. The audience sees everyone only while the café has at most `list_limit`
+people (`audience_list`, `audience_diff`); beyond, the staff and the number present. Two
+reasons: a parent at a café about harassment need not read the pseudonyms of a thousand
+strangers, and a list that every newcomer receives and every arrival extends costs the
+square of the café (2,000 joins carried 120 MB of presence in acks alone, and as much
+again in diffs: a join storm of 2,000 took 3 s of one core instead of about 1).
+
 `RedisPresence` outlives a crashed process: each process has an id and a heartbeat key with a
 TTL, and records its sockets under that id; every live process sweeps the entries of the
 processes whose heartbeat expired (and reports those participants as gone). When Redis comes
@@ -28,10 +35,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["MemoryPresence", "PresenceBatcher", "PresenceEntry", "PresenceStore",
-           "RedisPresence"]
+from signaling import rooms
+
+__all__ = ["STAFF_ROLES", "MemoryPresence", "PresenceBatcher", "PresenceEntry",
+           "PresenceStore", "RedisPresence", "audience_diff"]
 
 log = logging.getLogger("causerie.signaling")
+
+# the roles every member of a café sees in presence, however large it is
+STAFF_ROLES = frozenset(role.value for role in rooms.STAFF_ROLES)
 
 # (cafe_id, participant_id): a participant that left without saying so (a dead process)
 StaleHook = Callable[[int, int], None]
@@ -52,6 +64,18 @@ def _encode(members: Sequence[PresenceEntry]) -> str:
     return json.dumps([e.view() for e in members], separators=(",", ":"))
 
 
+def audience_diff(diff: dict[str, Any], limit: int) -> dict[str, Any]:
+    """What the audience receives of a `presence.changed` diff (staff get `diff` itself):
+    all of it while the café has at most `limit` people (`diff["count"]`), then the staff's
+    arrivals only; a diff without a count (the store did not answer) is taken as large.
+    Departures always go out (ids only): a parent listed while the café was small is
+    taken off the list when they leave."""
+    count = diff.get("count")
+    if count is not None and count <= limit:
+        return diff
+    return {**diff, "joined": [e for e in diff["joined"] if e["role"] in STAFF_ROLES]}
+
+
 class PresenceStore(Protocol):
     async def add(self, cafe_id: int, entry: PresenceEntry, sid: str) -> bool:
         """Record a socket; True when it is the participant's first one in the café."""
@@ -63,7 +87,14 @@ class PresenceStore(Protocol):
         """Participants present, in order of participant id."""
 
     async def members_json(self, cafe_id: int) -> str:
-        """`members` as the JSON list of their views (the join ack's `presence`)."""
+        """`members` as the JSON list of their views (the staff's join ack `presence`)."""
+
+    async def audience_json(self, cafe_id: int, limit: int) -> str:
+        """The audience's join ack `presence`: `members_json` while at most `limit` people
+        are present, else the staff's entries only."""
+
+    async def count(self, cafe_id: int) -> int:
+        """How many participants are present."""
 
     async def sids(self, cafe_id: int, participant_ids: Sequence[int]) -> list[str]:
         """Every socket of these participants."""
@@ -81,14 +112,18 @@ class MemoryPresence:
     def __init__(self) -> None:
         self._entries: dict[int, dict[int, PresenceEntry]] = {}
         self._sids: dict[tuple[int, int], set[str]] = {}
-        # `members_json` per café, made again after a change
+        # `members_json` per café, made again after a change; the staff's alone, likewise
         self._encoded: dict[int, str] = {}
+        self._staff_encoded: dict[int, str] = {}
 
     async def add(self, cafe_id: int, entry: PresenceEntry, sid: str) -> bool:
         entries = self._entries.setdefault(cafe_id, {})
-        if entries.get(entry.participant_id) != entry:
+        previous = entries.get(entry.participant_id)
+        if previous != entry:
             entries[entry.participant_id] = entry
             self._encoded.pop(cafe_id, None)
+            if entry.role in STAFF_ROLES or (previous and previous.role in STAFF_ROLES):
+                self._staff_encoded.pop(cafe_id, None)
         sids = self._sids.setdefault((cafe_id, entry.participant_id), set())
         first = not sids
         sids.add(sid)
@@ -102,8 +137,10 @@ class MemoryPresence:
         if sids:
             return False
         del self._sids[(cafe_id, participant_id)]
-        self._entries.get(cafe_id, {}).pop(participant_id, None)
+        gone = self._entries.get(cafe_id, {}).pop(participant_id, None)
         self._encoded.pop(cafe_id, None)
+        if gone is not None and gone.role in STAFF_ROLES:
+            self._staff_encoded.pop(cafe_id, None)
         return True
 
     async def members(self, cafe_id: int) -> list[PresenceEntry]:
@@ -117,6 +154,19 @@ class MemoryPresence:
             self._encoded[cafe_id] = encoded
         return encoded
 
+    async def audience_json(self, cafe_id: int, limit: int) -> str:
+        if await self.count(cafe_id) <= limit:
+            return await self.members_json(cafe_id)
+        encoded = self._staff_encoded.get(cafe_id)
+        if encoded is None:
+            encoded = _encode([e for e in await self.members(cafe_id)
+                               if e.role in STAFF_ROLES])
+            self._staff_encoded[cafe_id] = encoded
+        return encoded
+
+    async def count(self, cafe_id: int) -> int:
+        return len(self._entries.get(cafe_id, {}))
+
     async def sids(self, cafe_id: int, participant_ids: Sequence[int]) -> list[str]:
         return [s for p in participant_ids for s in sorted(self._sids.get((cafe_id, p), ()))]
 
@@ -127,6 +177,7 @@ class MemoryPresence:
     async def clear(self, cafe_id: int) -> None:
         self._entries.pop(cafe_id, None)
         self._encoded.pop(cafe_id, None)
+        self._staff_encoded.pop(cafe_id, None)
         for key in [k for k in self._sids if k[0] == cafe_id]:
             del self._sids[key]
 
@@ -134,10 +185,13 @@ class MemoryPresence:
         return None
 
 
-# KEYS[1] entries hash, KEYS[2] the participant's sid set, KEYS[3] the process's socket set;
-# ARGV: pid, entry json, sid, the socket's record in KEYS[3] ("cafe:participant:sid").
+# KEYS[1] entries hash, KEYS[2] the participant's sid set, KEYS[3] the process's socket set,
+# KEYS[4] the staff's entries hash; ARGV: pid, entry json, sid, the socket's record in KEYS[3]
+# ("cafe:participant:sid"), "1" for a staff entry.
 _ADD = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[5] == '1' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
+else redis.call('HDEL', KEYS[4], ARGV[1]) end
 local added = redis.call('SADD', KEYS[2], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[4])
 local n = redis.call('SCARD', KEYS[2])
@@ -149,6 +203,7 @@ redis.call('SREM', KEYS[3], ARGV[3])
 if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then return 0 end
 if redis.call('SCARD', KEYS[2]) > 0 then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
 return 1
 """
 
@@ -244,7 +299,7 @@ class RedisPresence:
                 cafe, participant, sid = record.split(":", 2)
                 cafe_id, participant_id = int(cafe), int(participant)
                 keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, participant_id),
-                        self._sockets_key(process_id)]
+                        self._sockets_key(process_id), self._staff_key(cafe_id)]
                 if await self._remove(keys=keys, args=[participant_id, sid, record]):
                     gone.append((cafe_id, participant_id))
             await self._redis.delete(self._sockets_key(process_id))
@@ -261,22 +316,30 @@ class RedisPresence:
     def _sids_key(self, cafe_id: int, participant_id: int) -> str:
         return f"{self._prefix}:{cafe_id}:sids:{participant_id}"
 
+    def _staff_key(self, cafe_id: int) -> str:
+        return f"{self._prefix}:{cafe_id}:staff"
+
     async def add(self, cafe_id: int, entry: PresenceEntry, sid: str) -> bool:
         await self.start()
         value = json.dumps({"pseudonym": entry.pseudonym, "role": entry.role})
         keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, entry.participant_id),
-                self._sockets_key(self.process_id)]
+                self._sockets_key(self.process_id), self._staff_key(cafe_id)]
         record = f"{cafe_id}:{entry.participant_id}:{sid}"
-        return bool(await self._add(keys=keys, args=[entry.participant_id, value, sid, record]))
+        staff = "1" if entry.role in STAFF_ROLES else "0"
+        return bool(await self._add(keys=keys,
+                                    args=[entry.participant_id, value, sid, record, staff]))
 
     async def remove(self, cafe_id: int, participant_id: int, sid: str) -> bool:
         keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, participant_id),
-                self._sockets_key(self.process_id)]
+                self._sockets_key(self.process_id), self._staff_key(cafe_id)]
         record = f"{cafe_id}:{participant_id}:{sid}"
         return bool(await self._remove(keys=keys, args=[participant_id, sid, record]))
 
     async def members(self, cafe_id: int) -> list[PresenceEntry]:
-        raw: dict[str, str] = await self._redis.hgetall(self._entries_key(cafe_id))
+        return await self._entries(self._entries_key(cafe_id))
+
+    async def _entries(self, key: str) -> list[PresenceEntry]:
+        raw: dict[str, str] = await self._redis.hgetall(key)
         entries = []
         for pid, value in raw.items():
             data = json.loads(value)
@@ -285,6 +348,14 @@ class RedisPresence:
 
     async def members_json(self, cafe_id: int) -> str:
         return _encode(await self.members(cafe_id))
+
+    async def audience_json(self, cafe_id: int, limit: int) -> str:
+        if await self.count(cafe_id) <= limit:
+            return await self.members_json(cafe_id)
+        return _encode(await self._entries(self._staff_key(cafe_id)))
+
+    async def count(self, cafe_id: int) -> int:
+        return int(await self._redis.hlen(self._entries_key(cafe_id)))
 
     async def sids(self, cafe_id: int, participant_ids: Sequence[int]) -> list[str]:
         if not participant_ids:
@@ -303,7 +374,7 @@ class RedisPresence:
         return {p for p, v in zip(participant_ids, values, strict=True) if v is not None}
 
     async def clear(self, cafe_id: int) -> None:
-        keys = [self._entries_key(cafe_id)]
+        keys = [self._entries_key(cafe_id), self._staff_key(cafe_id)]
         async for key in self._redis.scan_iter(match=f"{self._prefix}:{cafe_id}:sids:*"):
             keys.append(key)
         await self._redis.delete(*keys)
@@ -327,14 +398,16 @@ class RedisPresence:
 
 # -- coalescing presence changes -------------------------------------------------------------
 
+# (cafe_id, the staff's diff): the hub sends it to the staff, `audience_diff` of it to others
 Emit = Callable[[int, dict[str, Any]], Awaitable[None]]
 Spawn = Callable[[Any], None]
 
 
 class PresenceBatcher:
     """Collects a café's arrivals (`joined`) and departures (`left`) and emits them as one
-    `presence.changed` `{"joined": [entry, ...], "left": [participant_id, ...]}` at most
-    every `interval` seconds (the first change after a quiet interval goes out at once).
+    `presence.changed` `{"joined": [entry, ...], "left": [participant_id, ...], "count": n}`
+    at most every `interval` seconds (the first change after a quiet interval goes out at
+    once); `count` is the number present after the change.
 
     A participant's last change in a batch wins. Before emitting, the store is asked who is
     present: a change another process reversed meanwhile (left here, came back there) is
@@ -393,5 +466,11 @@ class PresenceBatcher:
         joined = [e.view() for pid, e in sorted(changes.items())
                   if e is not None and pid in present]
         left = [pid for pid, e in sorted(changes.items()) if e is None and pid not in present]
-        if joined or left:
-            await self._emit(cafe_id, {"joined": joined, "left": left})
+        if not (joined or left):
+            return
+        diff: dict[str, Any] = {"joined": joined, "left": left}
+        try:
+            diff["count"] = await self._store.count(cafe_id)
+        except Exception as exc:  # as above; the diff goes out without a count
+            log.warning("presence count skipped cafe=%s: %s", cafe_id, type(exc).__name__)
+        await self._emit(cafe_id, diff)

@@ -49,6 +49,7 @@ def setup_signaling(
     node_id: str = "",
     node_ttl: float = 15.0,
     webrtc_capacity: int = 0,
+    presence_list_limit: int = 50,
 ) -> None:
     """Mount socket.io on `app` at `/socket.io/`.
 
@@ -59,6 +60,8 @@ def setup_signaling(
     `cors_allowed_origins`: None accepts the page's own origin only. `node_id` (with
     `redis_url`): this process's media node (`signaling.placement`). `webrtc_capacity`:
     parents per café on WebRTC before `media.subscribe` answers `webrtc_full` (0: no limit).
+    `presence_list_limit`: people in a café beyond which its audience sees only the staff in
+    presence (`signaling.presence.audience_diff`).
     """
     manager: LocalFanout = (FanoutRedisManager(redis_url, channel=pubsub_channel(redis_url))
                             if redis_url else FanoutManager())
@@ -74,7 +77,8 @@ def setup_signaling(
     presence: PresenceStore = RedisPresence(redis_url) if redis_url else MemoryPresence()
     hub = Hub(sio=sio, presence=presence, translate=translate, limits=limits,
               ice_servers=ice_servers_for_browser(ice),
-              services=lambda: app[services], webrtc_capacity=webrtc_capacity)
+              services=lambda: app[services], webrtc_capacity=webrtc_capacity,
+              presence_list_limit=presence_list_limit)
     if redis_url and node_id:
         hub.placement = RedisPlacement(redis_url, node_id, ttl=node_ttl)
     namespace = CafeNamespace(hub)

@@ -210,7 +210,7 @@ class Room {
     show($("room"), true);
     this.notice("");
     this.setCafe(ack.cafe);
-    this.people.load(ack.presence || []);
+    this.people.load(ack.presence || [], ack.presence_count);
     this.questions.load((ack.qa && ack.qa.questions) || []);
     this.stage.load(ack.stage || {});
     this.chat.load((ack.chat && ack.chat.messages) || []);
@@ -433,7 +433,8 @@ class Room {
       if (this.joined) handler(payload || {});
     });
     this.connection.on("disconnect", () => { this.joined = false; });
-    on("presence.changed", ({ joined, left }) => this.people.changed(joined || [], left || []));
+    on("presence.changed", ({ joined, left, count }) =>
+      this.people.changed(joined || [], left || [], count));
     on("cafe.status", (status) => this.setCafe({ ...status }));
     on("media.tracks", ({ publishers, slots }) => {
       if (slots && "video" in slots) this.player.setCameraOff(slots.video === null);

@@ -8,17 +8,26 @@ export class PeoplePanel {
     this.room = room;
     this.t = room.t;
     this.people = new Map();
+    this.count = 0;
   }
 
-  load(presence) {
+  // In a large café the server lists only the staff to parents, with the number present
+  // (`presence_count`, `count`): the list shows who it names, and "and N others".
+  load(presence, count) {
     this.people = new Map(presence.map((p) => [p.participant_id, p]));
+    const me = this.room.me;
+    if (me && !this.people.has(me.id)) {
+      this.people.set(me.id, { participant_id: me.id, pseudonym: me.pseudonym, role: me.role });
+    }
+    this.count = typeof count === "number" ? count : this.people.size;
     this.render();
   }
 
   // presence.changed: one diff (arrivals and departures batched by the server), one render
-  changed(joined, left) {
+  changed(joined, left, count) {
     for (const person of joined) this.people.set(person.participant_id, person);
     for (const id of left) this.people.delete(id);
+    this.count = typeof count === "number" ? count : Math.max(this.count, this.people.size);
     this.render();
   }
 
@@ -26,11 +35,17 @@ export class PeoplePanel {
     const order = (p) => (p.role === "expert" ? 0 : STAFF.has(p.role) ? 1 : 2);
     const people = [...this.people.values()]
       .sort((a, b) => order(a) - order(b) || a.pseudonym.localeCompare(b.pseudonym));
-    $("presence").replaceChildren(...people.map((p) => this.item(p)));
-    $("people-count").textContent = `(${people.length})`;
-    $("present-count").textContent = this.room.strings.tn("present", people.length);
-    const parents = people.filter((p) => p.role === "participant").length;
-    $("waiting-count").textContent = this.room.strings.tn("parents", parents);
+    const count = Math.max(this.count, people.length);
+    const items = people.map((p) => this.item(p));
+    if (count > people.length) {
+      items.push(el("li", { class: "others" },
+        this.room.strings.tn("others", count - people.length)));
+    }
+    $("presence").replaceChildren(...items);
+    $("people-count").textContent = `(${count})`;
+    $("present-count").textContent = this.room.strings.tn("present", count);
+    const staff = people.filter((p) => STAFF.has(p.role)).length;
+    $("waiting-count").textContent = this.room.strings.tn("parents", count - staff);
   }
 
   item(p) {

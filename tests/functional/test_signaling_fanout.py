@@ -104,7 +104,7 @@ async def test_batcher_coalesces_and_checks_the_store() -> None:
     await store.add(7, marie, "s1")
     batcher.joined(7, marie)
     await asyncio.sleep(0.05)  # the first change after a quiet moment goes out at once
-    assert sent == [(7, {"joined": [marie.view()], "left": []})]
+    assert sent == [(7, {"joined": [marie.view()], "left": [], "count": 1})]
     await store.add(7, paul, "s2")
     batcher.joined(7, paul)
     await store.remove(7, 1, "s1")
@@ -114,7 +114,7 @@ async def test_batcher_coalesces_and_checks_the_store() -> None:
     assert len(sent) == 1  # ... which waits for the interval
     await asyncio.sleep(0.3)
     # Paul's arrival is dropped (no longer present); Marie's departure is sent
-    assert sent[1] == (7, {"joined": [], "left": [1]})
+    assert sent[1] == (7, {"joined": [], "left": [1], "count": 0})
     # a departure reversed meanwhile (back on another process) is not sent
     await store.add(7, marie, "s3")
     batcher.left(7, 1)

@@ -35,7 +35,7 @@ async def test_guest_joins_a_live_cafe_and_sees_presence(live: Live) -> None:
 
     await paul.close()
     diff = await marie.presence_change(left=paul_id)
-    assert diff == {"joined": [], "left": [paul_id]}
+    assert diff == {"joined": [], "left": [paul_id], "count": 1}
 
 
 async def test_same_browser_twice_is_one_presence(live: Live) -> None:
