@@ -6,6 +6,14 @@ the 16 kHz mono int16 Whisper wants (`Pcm16kResampler`), places it on the café'
 (`CafeTimeline`: café seconds, the same clock as the final transcript), and fans the chunk
 out to the speaker's recording and live caption stream. Both consumers are synchronous
 and cheap (`push` queues); `close` ends them when the speaker stops publishing.
+
+Arrival instants are not sample times: aiortc's decoder thread hands frames to the event
+loop in bursts whenever the loop is busy (a loaded machine, a large café), several frames
+within a millisecond after a silence of 100 ms. Stamped with their arrival, a burst looked
+like a hole (filled with silence) then an overlap (the recorder drops what it already has):
+the recording lost whole syllables, and Whisper turned the rest into nonsense. `FeedClock`
+lays a speaker's frames end to end and keeps a hole only where the media says there is one
+(the frames' RTP-derived `pts`) or, without `pts`, where arrival is far ahead of the end.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from transcripts.recorder import SpeakerRecording
 
 log = logging.getLogger("causerie.transcripts")
 
-__all__ = ["CafeTimeline", "Pcm16kResampler", "Speaker", "SpeakerFeed"]
+__all__ = ["CafeTimeline", "FeedClock", "Pcm16kResampler", "Speaker", "SpeakerFeed"]
 
 PCM = npt.NDArray[np.int16]
 
@@ -50,6 +58,39 @@ class CafeTimeline:
         return self.offset + monotonic - self.reference
 
 
+@dataclass(slots=True)
+class FeedClock:
+    """Where each chunk of one speaker's audio starts on the café timeline (pure).
+
+    The first chunk starts at its arrival. Each next one starts where the previous ended,
+    plus the hole its media time shows (`pts` seconds: the sender's clock, which jitter and
+    bursts do not touch; a muted stretch or lost packets advance it). Without a usable
+    `pts` (none, going backwards: a new stream; or jumping more than `max_hole` ahead), the
+    arrival decides, and only when it is more than `resync` ahead of the end: a real
+    pause in what was sent. A chunk never starts before the previous one ended, so
+    nothing is dropped as an overlap."""
+
+    resync: float = 0.5
+    max_hole: float = 600.0
+    _end: float | None = None  # café time after the last sample placed
+    _pts_end: float | None = None  # media time after the last sample placed
+
+    def place(self, arrival: float, duration: float, pts: float | None = None) -> float:
+        """The café time of a chunk of ``duration`` seconds that arrived at ``arrival``
+        (café seconds), its first sample at media time ``pts`` (seconds) if known."""
+        end, pts_end = self._end, self._pts_end
+        if end is None:
+            start = arrival
+        elif pts is not None and pts_end is not None and 0 <= pts - pts_end <= self.max_hole:
+            hole = pts - pts_end
+            start = end + (hole if hole > 0.01 else 0.0)  # sub-frame rounding is no hole
+        else:
+            start = arrival if arrival - end > self.resync else end
+        self._end = start + duration
+        self._pts_end = None if pts is None else pts + duration
+        return start
+
+
 class Pcm16kResampler:
     """Resample one speaker's frames to 16 kHz mono int16 (keep one per speaker)."""
 
@@ -74,13 +115,18 @@ class SpeakerFeed:
         self.recording = recording
         self.captions = captions
         self._resampler = Pcm16kResampler()
+        self.clock = FeedClock()
         self._closed = False
 
     def push_frame(self, frame: av.AudioFrame, monotonic: float) -> None:
         """A decoded frame that left the decoder at ``monotonic``."""
         pcm = self._resampler.resample(frame)
-        if len(pcm):
-            self.push(pcm, self.timeline.cafe_time(monotonic))
+        if not len(pcm):
+            return
+        pts = (float(frame.pts * frame.time_base)
+               if frame.pts is not None and frame.time_base is not None else None)
+        start = self.clock.place(self.timeline.cafe_time(monotonic), len(pcm) / 16000, pts)
+        self.push(pcm, start)
 
     def push(self, pcm: PCM, cafe_time: float) -> None:
         """16 kHz mono samples, the first one at ``cafe_time`` café seconds."""
