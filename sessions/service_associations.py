@@ -25,7 +25,7 @@ from sessions.roles import AccountPermission
 from sessions.storage.database import Database, as_utc
 from sessions.storage.repo_associations import AssociationRepository
 from sessions.storage.repo_cafes import CafeRepository
-from sessions.storage.repo_figures import association_figures
+from sessions.storage.repo_figures import association_figures, raise_peak
 
 log = logging.getLogger("causerie.associations")
 
@@ -140,6 +140,18 @@ class AssociationService:
         account.require(AccountPermission.ADMINISTER_ASSOCIATION, association.id)
         async with self.db.connect() as conn:
             return await association_figures(conn, association.id)
+
+    async def record_peak(self, cafe_id: int, peak: int, *, final: bool = False) -> bool:
+        """The café's peak of parents present at once reached `peak` (`signaling.peaks`,
+        never a person's request): stored if higher; `final` (the café's end) also once it
+        is no longer live. True when it was raised."""
+        if peak < 0:
+            raise ValueError("a peak is never negative")
+        async with self.db.transaction() as conn:
+            raised = await raise_peak(conn, cafe_id, peak, live_only=not final)
+        if raised:
+            log.info("attendance peak cafe=%s peak=%s final=%s", cafe_id, peak, final)
+        return raised
 
     # organisers
 

@@ -1,4 +1,5 @@
-"""The rows an association's figures are computed from (one query per kind of row)."""
+"""The rows an association's figures are computed from (one query per kind of row), and the
+one figure written while a café is live: its peak of parents present at once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sessions.attendance import PARENT_ROLES
+from sessions.cafe import CafeStatus
 from sessions.figures import CafeFigures, transcript_status
 from sessions.storage.database import as_utc
 from sessions.storage.tables import (
@@ -20,7 +23,7 @@ from sessions.storage.tables import (
 
 APPROVED = ("approved", "answering", "answered")
 UNANSWERED = ("approved", "answering")
-PARENTS = ("participant", "viewer")
+PARENTS = tuple(sorted(role.value for role in PARENT_ROLES))
 
 
 async def _counts(conn: AsyncConnection, table: sa.Table, ids: list[int],
@@ -38,7 +41,7 @@ async def association_figures(conn: AsyncConnection,
     """Every café of the association, oldest first."""
     rows = (await conn.execute(
         sa.select(cafes.c.id, cafes.c.slug, cafes.c.title, cafes.c.theme, cafes.c.starts_at,
-                  cafes.c.status, cafes.c.transcript_published)
+                  cafes.c.status, cafes.c.transcript_published, cafes.c.peak_parents)
         .where(cafes.c.association_id == association_id)
         .order_by(cafes.c.starts_at, cafes.c.id))).all()
     ids = [int(r.id) for r in rows]
@@ -55,10 +58,27 @@ async def association_figures(conn: AsyncConnection,
     reported = await _counts(conn, reports, ids)
     return [CafeFigures(
         slug=r.slug, title=r.title, theme=r.theme, starts_at=as_utc(r.starts_at),
-        status=r.status, parents=parents.get(r.id, 0), questions=asked.get(r.id, 0),
+        status=r.status,
+        peak_parents=None if r.peak_parents is None else int(r.peak_parents),
+        parents=parents.get(r.id, 0), questions=asked.get(r.id, 0),
         approved=approved.get(r.id, 0), answered=answered.get(r.id, 0),
         unanswered=unanswered.get(r.id, 0), reports=reported.get(r.id, 0),
         transcript=transcript_status(published=bool(r.transcript_published),
                                      segments=said.get(r.id, 0),
                                      jobs_open=open_jobs.get(r.id, 0)))
         for r in rows]
+
+
+async def raise_peak(conn: AsyncConnection, cafe_id: int, peak: int, *,
+                     live_only: bool) -> bool:
+    """Store `peak` as the café's peak of parents present at once if it is higher than the
+    stored one (a write from every process, in any order, leaves the highest); `live_only`:
+    only while the café is live. True when it was raised."""
+    column = cafes.c.peak_parents
+    query = (cafes.update()
+             .where(cafes.c.id == cafe_id, sa.or_(column.is_(None), column < peak))
+             .values(peak_parents=peak))
+    if live_only:
+        query = query.where(cafes.c.status == CafeStatus.LIVE.value)
+    result = await conn.execute(query)
+    return bool(result.rowcount)

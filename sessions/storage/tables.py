@@ -99,6 +99,9 @@ cafes = sa.Table(
     sa.Column("recordings_deleted_at", TS),
     sa.Column("association_id", sa.Integer,
               sa.ForeignKey("associations.id", ondelete="RESTRICT"), nullable=False, index=True),
+    # The most parents present at once while live (`sessions.attendance`): raised, never
+    # lowered; NULL for a café live before it was recorded or with no parent yet.
+    sa.Column("peak_parents", sa.Integer),
 )
 
 invitations = sa.Table(

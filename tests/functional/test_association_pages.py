@@ -7,6 +7,7 @@ rows are read."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import struct
@@ -340,26 +341,59 @@ async def test_figures_per_cafe_theme_and_month_with_csv(site: Site) -> None:
             cafe_id=cafe_id, reporter_id=parents[0].participant_id, kind="participant",
             target_id=parents[1].participant_id, target_pseudonym="Parent 1",
             reason="other", status="open", created_at=site.clock.now()))
-    status, html, _ = await site.get(f"/admin/associations/{site.b.association.slug}/figures",
-                                     site.b.headers)
+    slug = site.b.association.slug
+    status, html, _ = await site.get(f"/admin/associations/{slug}/figures", site.b.headers)
     assert status == 200
     row = html.split('id="figures-cafes"')[1].split("</tr>")[1]
     cells = re.findall(r"<td>([^<]*)</td>", row)
-    # parents 3 · asked 6 (a withdrawn one is not counted) · approved 4 · answered 2 ·
-    # unanswered 2 · reports 1
-    assert cells[1:7] == ["3", "6", "4", "2", "2", "1"], cells
+    # peak not recorded (—) · parents 3 · asked 6 (a withdrawn one is not counted) ·
+    # approved 4 · answered 2 · unanswered 2 · reports 1
+    assert cells[1:8] == ["—", "3", "6", "4", "2", "2", "1"], cells
     assert site.a.cafe.title not in html
-    assert "<td>écrans</td><td>1</td>" in html.split('id="figures-themes"')[1]
+    assert "<td>écrans</td><td>1</td><td>—</td>" in html.split('id="figures-themes"')[1]
     month = f"{site.b.cafe.starts_at:%Y-%m}"
     assert month in html.split('id="figures-months"')[1]
-    status, body, headers = await site.get(
-        f"/admin/associations/{site.b.association.slug}/figures.csv", site.b.headers)
+    status, body, headers = await site.get(f"/admin/associations/{slug}/figures.csv",
+                                           site.b.headers)
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert "attachment" in headers["Content-Disposition"]
     lines = body.strip().splitlines()
-    assert lines[0].startswith("slug,title,theme,starts_at,status,parents,questions")
+    assert lines[0].startswith("slug,title,theme,starts_at,status,peak_parents,parents,questions")
     assert len(lines) == 2 and lines[1].startswith(site.b.cafe.slug)
-    assert ",3,6,4,2,2,1," in lines[1]
+    assert ",,3,6,4,2,2,1," in lines[1]
+
+    # Peaks recorded: a second café of the same theme and month, with a higher peak. By
+    # theme and month the peak is the highest one (30), not their sum; the counts add up.
+    second = await site.app[CAFES].create_cafe(
+        dataclasses.replace(_draft_of(site.b.cafe), title="Deuxième café"),
+        site.b.organiser_id, site.b.association.id)
+    for p in range(4):
+        await join(db, site.clock, second.id, f"Autre {p}")
+    async with db.transaction() as conn:
+        for which, peak in ((cafe_id, 3), (second.id, 30)):
+            await conn.execute(cafes_table.update().where(cafes_table.c.id == which)
+                               .values(peak_parents=peak))
+    _, html, _ = await site.get(f"/admin/associations/{slug}/figures", site.b.headers)
+    per_cafe = [re.findall(r"<td>([^<]*)</td>", r)[1:3]
+                for r in html.split('id="figures-cafes"')[1].split("</tbody>")[0]
+                .split("</tr>")[1:-1]]
+    assert sorted(per_cafe) == [["3", "3"], ["30", "4"]], per_cafe
+    assert "<td>écrans</td><td>2</td><td>30</td><td>7</td>" in html.split(
+        'id="figures-themes"')[1]
+    assert f"<td>{month}</td><td>2</td><td>30</td><td>7</td>" in html.split(
+        'id="figures-months"')[1]
+    assert "pas une somme" in html  # the page says the aggregate peak is a max
+    _, body, _ = await site.get(f"/admin/associations/{slug}/figures.csv", site.b.headers)
+    assert sorted(line.split(",")[5:7] for line in body.strip().splitlines()[1:]) == [
+        ["3", "3"], ["30", "4"]]
+
+
+def _draft_of(cafe: Any) -> Any:
+    from sessions.cafe import CafeDraft
+
+    return CafeDraft(title=cafe.title, description="", theme=cafe.theme,
+                     language=cafe.language, starts_at=cafe.starts_at,
+                     duration_minutes=cafe.duration_minutes)
 
 
 async def test_cafe_banner_falls_back_to_its_association_numbers(site: Site) -> None:

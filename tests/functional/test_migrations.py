@@ -77,3 +77,38 @@ def test_associations_migration_carries_an_existing_database(database_url: str) 
         ("claire@example.org", first_id, False), ("paul@example.org", first_id, False)]
     assert invitations == [(2,)]
     command.check(alembic_config(database_url))
+
+
+def test_attendance_peak_migration_keeps_cafes_unrecorded(database_url: str) -> None:
+    """A database at 0012 with an ended café: after the upgrade its peak is NULL (not
+    recorded, shown as a dash), not a made-up zero; down again drops the column only."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run(sql: str, **params: object) -> list[tuple[object, ...]]:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.begin() as conn:
+                result = await conn.execute(sa.text(sql), params)
+                return [tuple(r) for r in result] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    config = alembic_config(database_url)
+    command.downgrade(config, "0012")
+    now = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
+    asyncio.run(run("INSERT INTO associations (slug, name, created_at) "
+                    "VALUES ('parents-0012', 'Parents', :now)", now=now))
+    asyncio.run(run(
+        "INSERT INTO cafes (slug, title, description, theme, language, starts_at, "
+        "duration_minutes, status, transcript_published, glossary, created_at, association_id)"
+        " SELECT 'les-ecrans', 'Les écrans', '', 'screens', 'fr', :now, 60, 'ended', false, '',"
+        " :now, id FROM associations WHERE slug = 'parents-0012'", now=now))
+    upgrade(database_url)
+    assert asyncio.run(run("SELECT slug, peak_parents FROM cafes")) == [("les-ecrans", None)]
+    command.downgrade(config, "0012")
+    assert asyncio.run(run("SELECT slug FROM cafes")) == [("les-ecrans",)]
+    upgrade(database_url)

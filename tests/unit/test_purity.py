@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-PURE = ["roles", "cafe", "qa", "stage", "moderation", "events", "errors", "clock"]
+PURE = ["roles", "cafe", "qa", "stage", "moderation", "events", "errors", "clock",
+        "attendance", "figures"]
 FORBIDDEN = ["aiohttp", "socketio", "engineio", "aiortc", "redis", "sqlalchemy", "asyncpg",
              "aiosqlite", "limits"]
 
