@@ -119,6 +119,7 @@ async def cafe_end(hub: Hub, conn: Connection, _msg: m.CafeEnd) -> Ack:
     """Everyone is told, media stops, every socket (on every process) leaves the café."""
     cafe, events = await hub.services().cafes.end_cafe(_actor(conn))
     await hub.emit(events)
+    await hub.record_final_peak(cafe.id)
     await hub.presence.clear(cafe.id)
     # Closing the rooms runs `Hub.on_room_closed` on every process (see `manager.py`).
     for room in rooms.all_cafe_rooms(cafe.id):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from sessions.actors import Actor
+from sessions.attendance import PARENT_ROLES
 from sessions.commands import (
     BanAddress,
     DisconnectMedia,
@@ -30,8 +31,10 @@ from signaling import rooms, standing
 from signaling.commands import from_wire, to_wire
 from signaling.errors import BACKEND_ERRORS, MediaElsewhere
 from signaling.manager import EXCEPT_ROOM
+from signaling.peaks import PeakRecorder
 from signaling.placement import Placement, SingleNode
 from signaling.presence import (
+    Arrival,
     PresenceBatcher,
     PresenceEntry,
     PresenceStore,
@@ -67,6 +70,8 @@ class Connection:
     expiry: asyncio.TimerHandle | None = None
     # the rooms of the organiser login behind an organiser role (`signaling.standing`)
     login_rooms: tuple[str, ...] = ()
+    # counts among the café's parents for its attendance peak (`sessions.attendance`)
+    parent: bool = False
 
 
 class CafeObserver(Protocol):
@@ -106,11 +111,18 @@ class Hub:
     # presence removals Redis was not there for: (cafe, participant, sid), retried when back
     _lost_removals: list[tuple[int, int, str]] = field(default_factory=list)
     presence_changes: PresenceBatcher = field(init=False)
+    # the café's peak of parents present at once, written while live (`signaling.peaks`)
+    peaks: PeakRecorder = field(init=False)
 
     def __post_init__(self) -> None:
         self.presence_changes = PresenceBatcher(self.presence, self._emit_presence, self.spawn)
+        self.peaks = PeakRecorder(self._write_peak)
         if isinstance(self.presence, RedisPresence):
             self.presence.on_recovered = self.presence_recovered
+
+    async def _write_peak(self, cafe_id: int, peak: int, final: bool) -> bool:
+        return await self.services().cafes.associations.record_peak(cafe_id, peak,
+                                                                     final=final)
 
     async def _emit_presence(self, cafe_id: int, diff: dict[str, Any]) -> None:
         staff = rooms.staff_room(cafe_id)
@@ -148,16 +160,38 @@ class Hub:
         for room in joined:
             await self.sio.enter_room(conn.sid, room, namespace=self.namespace)
         entry = PresenceEntry(actor.participant_id, actor.pseudonym, actor.role.value)
+        conn.parent = actor.role in PARENT_ROLES
         try:
-            first = await self.presence.add(actor.cafe_id, entry, conn.sid)
+            arrival = await self.record_presence(conn, actor.cafe_id, entry)
         except BACKEND_ERRORS:  # not joined at all: the client may try again
             conn.actor = None
             for room in joined:
                 await self.sio.leave_room(conn.sid, room, namespace=self.namespace)
             raise
-        if first:
+        if arrival.first:
             self.presence_changes.joined(actor.cafe_id, entry)
-        return first
+        return arrival.first
+
+    async def record_presence(self, conn: Connection, cafe_id: int,
+                              entry: PresenceEntry) -> Arrival:
+        """Record the socket in the café's presence (as a parent or not: `conn.parent`) and
+        hand the café's running peak to the recorder."""
+        arrival = await self.presence.add(cafe_id, entry, conn.sid, parent=conn.parent)
+        self.peaks.seen(cafe_id, arrival.peak)
+        return arrival
+
+    async def record_final_peak(self, cafe_id: int) -> None:
+        """The café ended: its peak (the store's, which every process fed) is written
+        before its presence is cleared. A failure is logged, never the end's."""
+        try:
+            peak = await self.presence.peak(cafe_id)
+        except BACKEND_ERRORS as exc:  # Redis away: what this process saw
+            log.warning("attendance peak unread cafe=%s: %s", cafe_id, type(exc).__name__)
+            peak = 0
+        try:
+            await self.peaks.final(cafe_id, peak)
+        except Exception:
+            log.exception("attendance peak not written cafe=%s", cafe_id)
 
     async def detach(self, conn: Connection, *, disconnected: bool) -> None:
         """The socket leaves its café (a `leave` or a disconnection)."""
@@ -213,7 +247,7 @@ class Hub:
             if actor is None:
                 continue
             entry = PresenceEntry(actor.participant_id, actor.pseudonym, actor.role.value)
-            await self.presence.add(actor.cafe_id, entry, conn.sid)
+            await self.record_presence(conn, actor.cafe_id, entry)
             self.presence_changes.joined(actor.cafe_id, entry)
             count += 1
         log.info("presence written again sockets=%s departures=%s", count, len(lost))
@@ -331,6 +365,7 @@ class Hub:
         if prefix != "cafe" or not rest.isdigit():
             return
         cafe_id = int(rest)
+        self.peaks.forget(cafe_id)
         for conn in list(self.connections.values()):
             actor = conn.actor
             if actor is not None and actor.cafe_id == cafe_id:

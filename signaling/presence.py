@@ -5,6 +5,12 @@ per café, each participant's public entry and the socket ids of that participan
 may have several tabs; presence lists them once). The socket ids let a process address a
 participant's sockets on other processes (exclusions, disconnection on removal).
 
+Each store also keeps, per café, the parents present (participant ids, each once however
+many tabs) and the running maximum of their number: the café's attendance peak
+(`sessions.attendance` says who counts). `add` returns it in the same round trip (on Redis,
+in the same script, so processes sharing a café count one number); `signaling.peaks`
+decides when it reaches the database. Nothing per person outlives the café (`clear`).
+
 `PresenceBatcher` coalesces a café's arrivals and departures into one `presence.changed`
 diff at most every `interval` seconds: a café of N people filling up costs N/interval
 broadcasts per second instead of one per arrival (N^2 deliveries).
@@ -35,9 +41,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sessions.attendance import PARENT_ROLES
 from signaling import rooms
 
-__all__ = ["STAFF_ROLES", "MemoryPresence", "PresenceBatcher", "PresenceEntry",
+__all__ = ["STAFF_ROLES", "Arrival", "MemoryPresence", "PresenceBatcher", "PresenceEntry",
            "PresenceStore", "RedisPresence", "audience_diff"]
 
 log = logging.getLogger("causerie.signaling")
@@ -60,6 +67,22 @@ class PresenceEntry:
                 "role": self.role}
 
 
+PARENT_ROLE_VALUES = frozenset(role.value for role in PARENT_ROLES)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """What `add` did: `first`, the participant's first socket in the café; `peak`, the
+    café's running maximum of parents present at once, this socket counted."""
+
+    first: bool
+    peak: int
+
+
+def _counts(entry: PresenceEntry, parent: bool | None) -> bool:
+    return entry.role in PARENT_ROLE_VALUES if parent is None else parent
+
+
 def _encode(members: Sequence[PresenceEntry]) -> str:
     return json.dumps([e.view() for e in members], separators=(",", ":"))
 
@@ -77,8 +100,10 @@ def audience_diff(diff: dict[str, Any], limit: int) -> dict[str, Any]:
 
 
 class PresenceStore(Protocol):
-    async def add(self, cafe_id: int, entry: PresenceEntry, sid: str) -> bool:
-        """Record a socket; True when it is the participant's first one in the café."""
+    async def add(self, cafe_id: int, entry: PresenceEntry, sid: str, *,
+                  parent: bool | None = None) -> Arrival:
+        """Record a socket (again: its entry may change role); `parent`: whether the
+        participant counts among the café's parents (None: by the entry's role)."""
 
     async def remove(self, cafe_id: int, participant_id: int, sid: str) -> bool:
         """Forget a socket; True when it was the participant's last one."""
@@ -102,8 +127,11 @@ class PresenceStore(Protocol):
     async def present(self, cafe_id: int, participant_ids: Sequence[int]) -> set[int]:
         """Those of these participants who are in the café now."""
 
+    async def peak(self, cafe_id: int) -> int:
+        """The café's running maximum of parents present at once (0: none yet)."""
+
     async def clear(self, cafe_id: int) -> None:
-        """The café ended: forget everyone."""
+        """The café ended: forget everyone, and its peak (written by then)."""
 
     async def close(self) -> None: ...
 
@@ -115,8 +143,12 @@ class MemoryPresence:
         # `members_json` per café, made again after a change; the staff's alone, likewise
         self._encoded: dict[int, str] = {}
         self._staff_encoded: dict[int, str] = {}
+        # the parents present per café, and the most there were at once
+        self._parents: dict[int, set[int]] = {}
+        self._peaks: dict[int, int] = {}
 
-    async def add(self, cafe_id: int, entry: PresenceEntry, sid: str) -> bool:
+    async def add(self, cafe_id: int, entry: PresenceEntry, sid: str, *,
+                  parent: bool | None = None) -> Arrival:
         entries = self._entries.setdefault(cafe_id, {})
         previous = entries.get(entry.participant_id)
         if previous != entry:
@@ -127,7 +159,14 @@ class MemoryPresence:
         sids = self._sids.setdefault((cafe_id, entry.participant_id), set())
         first = not sids
         sids.add(sid)
-        return first
+        parents = self._parents.setdefault(cafe_id, set())
+        if _counts(entry, parent):
+            parents.add(entry.participant_id)
+        else:
+            parents.discard(entry.participant_id)
+        peak = max(self._peaks.get(cafe_id, 0), len(parents))
+        self._peaks[cafe_id] = peak
+        return Arrival(first, peak)
 
     async def remove(self, cafe_id: int, participant_id: int, sid: str) -> bool:
         sids = self._sids.get((cafe_id, participant_id))
@@ -138,6 +177,7 @@ class MemoryPresence:
             return False
         del self._sids[(cafe_id, participant_id)]
         gone = self._entries.get(cafe_id, {}).pop(participant_id, None)
+        self._parents.get(cafe_id, set()).discard(participant_id)
         self._encoded.pop(cafe_id, None)
         if gone is not None and gone.role in STAFF_ROLES:
             self._staff_encoded.pop(cafe_id, None)
@@ -174,9 +214,14 @@ class MemoryPresence:
         entries = self._entries.get(cafe_id, {})
         return {p for p in participant_ids if p in entries}
 
+    async def peak(self, cafe_id: int) -> int:
+        return self._peaks.get(cafe_id, 0)
+
     async def clear(self, cafe_id: int) -> None:
         self._entries.pop(cafe_id, None)
         self._encoded.pop(cafe_id, None)
+        self._parents.pop(cafe_id, None)
+        self._peaks.pop(cafe_id, None)
         self._staff_encoded.pop(cafe_id, None)
         for key in [k for k in self._sids if k[0] == cafe_id]:
             del self._sids[key]
@@ -186,8 +231,10 @@ class MemoryPresence:
 
 
 # KEYS[1] entries hash, KEYS[2] the participant's sid set, KEYS[3] the process's socket set,
-# KEYS[4] the staff's entries hash; ARGV: pid, entry json, sid, the socket's record in KEYS[3]
-# ("cafe:participant:sid"), "1" for a staff entry.
+# KEYS[4] the staff's entries hash, KEYS[5] the café's set of parents present, KEYS[6] the
+# café's peak; ARGV: pid, entry json, sid, the socket's record in KEYS[3]
+# ("cafe:participant:sid"), "1" for a staff entry, "1" for a parent who counts.
+# Returns {first socket (1/0), peak}.
 _ADD = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if ARGV[5] == '1' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
@@ -195,22 +242,33 @@ else redis.call('HDEL', KEYS[4], ARGV[1]) end
 local added = redis.call('SADD', KEYS[2], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[4])
 local n = redis.call('SCARD', KEYS[2])
-return (added == 1 and n == 1) and 1 or 0
+if ARGV[6] == '1' then redis.call('SADD', KEYS[5], ARGV[1])
+else redis.call('SREM', KEYS[5], ARGV[1]) end
+local present = redis.call('SCARD', KEYS[5])
+local peak = tonumber(redis.call('GET', KEYS[6]) or '0')
+if present > peak then
+  redis.call('SET', KEYS[6], present)
+  peak = present
+end
+return {(added == 1 and n == 1) and 1 or 0, peak}
 """
-# KEYS as _ADD; ARGV: pid, sid, the socket's record.
+# KEYS[1..5] as _ADD; ARGV: pid, sid, the socket's record.
 _REMOVE = """
 redis.call('SREM', KEYS[3], ARGV[3])
 if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then return 0 end
 if redis.call('SCARD', KEYS[2]) > 0 then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('SREM', KEYS[5], ARGV[1])
 return 1
 """
 
 
 class RedisPresence:
     """The same on Redis: a hash per café (participant id -> entry JSON) and a set of socket
-    ids per participant; additions and removals are atomic Lua scripts.
+    ids per participant; additions and removals are atomic Lua scripts. Per café also the
+    set of parents present (`{prefix}:{cafe}:parents`) and their running maximum
+    (`{prefix}:{cafe}:peak`), kept by the same scripts.
 
     Crashed processes: `{prefix}:processes` lists the process ids; `{prefix}:process:{id}` is
     a process's heartbeat (TTL `heartbeat_ttl`, renewed every third of it from its first
@@ -299,7 +357,8 @@ class RedisPresence:
                 cafe, participant, sid = record.split(":", 2)
                 cafe_id, participant_id = int(cafe), int(participant)
                 keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, participant_id),
-                        self._sockets_key(process_id), self._staff_key(cafe_id)]
+                        self._sockets_key(process_id), self._staff_key(cafe_id),
+                        self._parents_key(cafe_id)]
                 if await self._remove(keys=keys, args=[participant_id, sid, record]):
                     gone.append((cafe_id, participant_id))
             await self._redis.delete(self._sockets_key(process_id))
@@ -319,19 +378,30 @@ class RedisPresence:
     def _staff_key(self, cafe_id: int) -> str:
         return f"{self._prefix}:{cafe_id}:staff"
 
-    async def add(self, cafe_id: int, entry: PresenceEntry, sid: str) -> bool:
+    def _parents_key(self, cafe_id: int) -> str:
+        return f"{self._prefix}:{cafe_id}:parents"
+
+    def _peak_key(self, cafe_id: int) -> str:
+        return f"{self._prefix}:{cafe_id}:peak"
+
+    async def add(self, cafe_id: int, entry: PresenceEntry, sid: str, *,
+                  parent: bool | None = None) -> Arrival:
         await self.start()
         value = json.dumps({"pseudonym": entry.pseudonym, "role": entry.role})
         keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, entry.participant_id),
-                self._sockets_key(self.process_id), self._staff_key(cafe_id)]
+                self._sockets_key(self.process_id), self._staff_key(cafe_id),
+                self._parents_key(cafe_id), self._peak_key(cafe_id)]
         record = f"{cafe_id}:{entry.participant_id}:{sid}"
         staff = "1" if entry.role in STAFF_ROLES else "0"
-        return bool(await self._add(keys=keys,
-                                    args=[entry.participant_id, value, sid, record, staff]))
+        counted = "1" if _counts(entry, parent) else "0"
+        first, peak = await self._add(keys=keys, args=[entry.participant_id, value, sid,
+                                                       record, staff, counted])
+        return Arrival(bool(first), int(peak))
 
     async def remove(self, cafe_id: int, participant_id: int, sid: str) -> bool:
         keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, participant_id),
-                self._sockets_key(self.process_id), self._staff_key(cafe_id)]
+                self._sockets_key(self.process_id), self._staff_key(cafe_id),
+                self._parents_key(cafe_id)]
         record = f"{cafe_id}:{participant_id}:{sid}"
         return bool(await self._remove(keys=keys, args=[participant_id, sid, record]))
 
@@ -373,8 +443,13 @@ class RedisPresence:
                                                            list(participant_ids))
         return {p for p, v in zip(participant_ids, values, strict=True) if v is not None}
 
+    async def peak(self, cafe_id: int) -> int:
+        value: str | None = await self._redis.get(self._peak_key(cafe_id))
+        return int(value) if value else 0
+
     async def clear(self, cafe_id: int) -> None:
-        keys = [self._entries_key(cafe_id), self._staff_key(cafe_id)]
+        keys = [self._entries_key(cafe_id), self._staff_key(cafe_id),
+                self._parents_key(cafe_id), self._peak_key(cafe_id)]
         async for key in self._redis.scan_iter(match=f"{self._prefix}:{cafe_id}:sids:*"):
             keys.append(key)
         await self._redis.delete(*keys)

@@ -113,6 +113,7 @@ def setup_signaling(
             with contextlib.suppress(Exception):
                 await sio.disconnect(sid, namespace=hub.namespace, ignore_queue=True)
         await hub.drain()
+        await hub.peaks.close()  # before the services' database closes
         await sio.shutdown()
         thread = getattr(manager, "thread", None)
         if isinstance(thread, asyncio.Future):

@@ -181,7 +181,10 @@ async def role_ended(hub: Hub, conn: Connection, reason: str, *,
                   else InvitationEnded(LEFT_EXPIRED))
     else:
         entry = PresenceEntry(actor.participant_id, actor.pseudonym, Role.PARTICIPANT.value)
-        await hub.presence.add(actor.cafe_id, entry, conn.sid)
+        # A parent now, but one who came as invited staff is not counted in the café's
+        # attendance peak; an organiser whose login ended is (their stored role is a parent's).
+        conn.parent = invitation_id is None
+        await hub.record_presence(conn, actor.cafe_id, entry)
         hub.presence_changes.joined(actor.cafe_id, entry)
         notice = (InvitationEnded() if reason == REVOKED else LoginEnded() if reason == LOGGED_OUT
                   else InvitationEnded(

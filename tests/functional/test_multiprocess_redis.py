@@ -1,5 +1,7 @@
 """Two real server processes sharing one SQLite file and one Redis: a participant connected
-to one sees the presence and the events of a participant on the other."""
+to one sees the presence and the events of a participant on the other; the café's
+attendance peak counts the parents of both, and one process dying before it wrote the
+peak loses none of it."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +82,20 @@ def redis_url() -> str:
     return url
 
 
+@dataclass
+class Cluster:
+    database_url: str
+    ports: list[int]
+    procs: list[subprocess.Popen[bytes]]
+
+
 @pytest.fixture
-def servers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, list[int]]]:
+def servers(cluster: Cluster) -> tuple[str, list[int]]:
+    return cluster.database_url, cluster.ports
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, redis_url: str) -> Iterator[Cluster]:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'causerie.db'}"
     env = {**os.environ, "CAUSERIE_DATA_DIR": str(tmp_path / "var"),
            "CAUSERIE_DATABASE_URL": database_url, "CAUSERIE_SECRET_KEY": TEST_SECRET,
@@ -96,7 +111,7 @@ def servers(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, list[int]]]:
         deadline = time.monotonic() + 30
         for port, proc in zip(ports, procs, strict=True):
             _wait_healthy(port, proc, deadline)
-        yield database_url, ports
+        yield Cluster(database_url, ports, procs)
     finally:
         for proc in procs:
             proc.terminate()
@@ -201,6 +216,70 @@ async def test_revoking_on_one_process_ends_the_role_on_the_other(
         assert ack["error"]["code"] == "forbidden"
         assert (await moderator.call("cafe.end", {}))["error"]["code"] == "forbidden"
         assert (await parent.call("chat.send", {"text": "toujours là"}))["ok"] is True
+    finally:
+        for peer in peers:
+            await peer.close()
+        await db.close()
+
+
+async def test_the_peak_counts_both_processes_and_outlives_one_dying(
+        cluster: Cluster, redis_url: str) -> None:
+    """Parents on both processes (one with a tab on each) make one peak; the process that
+    saw it grow dies before its timer wrote it; its parents come back on the other one,
+    which ends the café and writes the peak from Redis."""
+    import sqlalchemy as sa
+
+    from sessions.storage.tables import cafes as cafes_table
+
+    db = open_database(cluster.database_url)
+    url1, url2 = (f"http://127.0.0.1:{p}" for p in cluster.ports)
+    peers: list[Peer] = []
+
+    async def stored(cafe_id: int) -> int | None:
+        async with db.connect() as conn:
+            value = (await conn.execute(sa.select(cafes_table.c.peak_parents)
+                                        .where(cafes_table.c.id == cafe_id))).scalar_one()
+        return None if value is None else int(value)
+
+    async def parent(url: str, name: str, key: str) -> Peer:
+        peer = await connect(url)
+        peers.append(peer)
+        ack = await peer.join(cafe, name, browser_key=key)
+        assert ack["ok"] is True, ack
+        return peer
+
+    try:
+        cafes = CafeService(db, SystemClock(), TEST_SECRET)
+        cafe = await make_cafe(cafes, live=True)
+        moderator = await connect(url1)
+        peers.append(moderator)
+        token = await invite(cafes, cafe, Role.MODERATOR)
+        assert (await moderator.join(cafe, "Modo", invite=token))["ok"] is True
+        keys = {name: f"key-{name.lower()}-{random.randint(0, 10**9):09d}"
+                for name in ("Marie", "Paul", "Ana", "Luc", "Jeanne")}
+        started = time.monotonic()
+        for name in ("Marie", "Paul", "Ana"):
+            await parent(url1, name, keys[name])
+        await parent(url2, "Marie", keys["Marie"])  # her second tab, on the other process
+        for name in ("Luc", "Jeanne"):
+            await parent(url2, name, keys[name])
+        cluster.procs[1].kill()  # before its timer (5 s) wrote 5
+        cluster.procs[1].wait(10)
+        before = await stored(cafe.id)
+        # Luc and Jeanne come back on process 1 (the same browsers: the same parents)
+        for name in ("Luc", "Jeanne"):
+            await parent(url1, name, keys[name])
+        assert (await moderator.call("cafe.end", {}))["ok"] is True
+        elapsed = time.monotonic() - started
+        assert await stored(cafe.id) == 5  # Marie once, staff not counted
+        if elapsed < 4.5:  # no timer could have written it: the end did, from Redis
+            assert before is not None and before < 5, before
+        client: Any = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            assert not await client.exists(f"causerie:presence:{cafe.id}:peak",
+                                           f"causerie:presence:{cafe.id}:parents")
+        finally:
+            await client.aclose()
     finally:
         for peer in peers:
             await peer.close()

@@ -1,5 +1,6 @@
 """`RedisPresence` against the real Redis: two "processes" share a café; one dies without
-cleaning up; once its heartbeat expires the other sweeps its entries and reports them."""
+cleaning up; once its heartbeat expires the other sweeps its entries and reports them. The
+café's attendance peak on both twins (memory, and Redis shared by two processes)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from signaling.presence import PresenceEntry, RedisPresence
-
-pytestmark = pytest.mark.redis
+from signaling.presence import MemoryPresence, PresenceEntry, PresenceStore, RedisPresence
 
 REDIS_URL = os.environ.get("CAUSERIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -45,6 +44,7 @@ async def prefix() -> AsyncIterator[str]:
     await client.aclose()
 
 
+@pytest.mark.redis
 async def test_a_dead_process_entries_are_swept(prefix: str) -> None:
     alive = RedisPresence(REDIS_URL, prefix, process_id="alive", heartbeat_ttl=0.6)
     dead = RedisPresence(REDIS_URL, prefix, process_id="dead", heartbeat_ttl=0.6)
@@ -52,9 +52,9 @@ async def test_a_dead_process_entries_are_swept(prefix: str) -> None:
     alive.on_stale = lambda cafe, participant: stale.append((cafe, participant))
     try:
         marie, paul = PresenceEntry(1, "Marie", "participant"), PresenceEntry(2, "Paul", "expert")
-        assert await alive.add(5, marie, "sid-a") is True
-        assert await dead.add(5, paul, "sid-b") is True
-        assert await dead.add(5, marie, "sid-c") is False  # Marie's second tab, on `dead`
+        assert (await alive.add(5, marie, "sid-a")).first is True
+        assert (await dead.add(5, paul, "sid-b")).first is True
+        assert (await dead.add(5, marie, "sid-c")).first is False  # her second tab, on `dead`
         assert [e.pseudonym for e in await alive.members(5)] == ["Marie", "Paul"]
         assert await alive.present(5, [1, 2, 3]) == {1, 2}
         # the process dies: it stops beating and never removes its sockets
@@ -74,6 +74,7 @@ async def test_a_dead_process_entries_are_swept(prefix: str) -> None:
         await alive.close()
 
 
+@pytest.mark.redis
 async def test_a_clean_close_leaves_no_process_keys(prefix: str) -> None:
     presence = RedisPresence(REDIS_URL, prefix, process_id="p1", heartbeat_ttl=5)
     entry = PresenceEntry(3, "Jeanne", "participant")
@@ -85,3 +86,73 @@ async def test_a_clean_close_leaves_no_process_keys(prefix: str) -> None:
         assert [k async for k in client.scan_iter(match=f"{prefix}:process*")] == []
     finally:
         await client.aclose()
+
+
+async def test_the_peak_counts_parents_once_in_memory() -> None:
+    store = MemoryPresence()
+    await _peak_scenario(store, store)
+
+
+@pytest.mark.redis
+async def test_the_peak_counts_parents_once_across_redis_processes(prefix: str) -> None:
+    one = RedisPresence(REDIS_URL, prefix, process_id="one", heartbeat_ttl=5)
+    two = RedisPresence(REDIS_URL, prefix, process_id="two", heartbeat_ttl=5)
+    try:
+        await _peak_scenario(one, two)
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def _peak_scenario(one: PresenceStore, two: PresenceStore) -> None:
+    """The same café seen by two processes (one memory store stands for both)."""
+    marie, paul = PresenceEntry(1, "Marie", "participant"), PresenceEntry(2, "Paul", "participant")
+    modo, expert = PresenceEntry(3, "Modo", "moderator"), PresenceEntry(4, "Expert", "expert")
+    jeanne = PresenceEntry(5, "Jeanne", "participant")
+    assert await one.peak(7) == 0
+    assert (await one.add(7, modo, "m1")).peak == 0  # staff do not count
+    assert (await two.add(7, expert, "e1")).peak == 0
+    assert (await one.add(7, marie, "a1")).peak == 1
+    assert (await two.add(7, marie, "a2")).peak == 1  # her second tab, on the other process
+    assert (await two.add(7, paul, "p1")).peak == 2
+    assert await one.remove(7, 1, "a1") is False  # one tab closed: still there
+    assert (await one.add(7, jeanne, "j1")).peak == 3
+    assert await two.remove(7, 1, "a2") is True
+    assert await two.remove(7, 2, "p1") is True
+    # one parent left of three: the peak stays, and a comer does not raise it
+    assert (await one.add(7, paul, "p2")).peak == 3
+    assert await one.peak(7) == await two.peak(7) == 3
+    # a demoted moderator stays a parent but is not counted (the hub says `parent=False`)
+    demoted = PresenceEntry(3, "Modo", "participant")
+    assert (await one.add(7, demoted, "m1", parent=False)).first is False
+    assert (await two.add(7, marie, "a3")).peak == 3  # Jeanne, Paul, Marie: three again
+    assert (await two.add(7, PresenceEntry(6, "Luc", "participant"), "l1")).peak == 4
+    assert await one.peak(8) == 0  # per café
+    await two.clear(7)
+    assert await one.peak(7) == 0 and await one.members(7) == []
+    assert (await one.add(7, marie, "a4")).peak == 1  # nothing left of the cleared count
+
+
+@pytest.mark.redis
+async def test_a_dead_process_parents_leave_the_count_not_the_peak(prefix: str) -> None:
+    alive = RedisPresence(REDIS_URL, prefix, process_id="alive", heartbeat_ttl=0.6)
+    dead = RedisPresence(REDIS_URL, prefix, process_id="dead", heartbeat_ttl=0.6)
+    try:
+        for pid in range(1, 4):
+            await dead.add(5, PresenceEntry(pid, f"P{pid}", "participant"), f"d{pid}")
+        assert (await alive.add(5, PresenceEntry(9, "Marie", "participant"), "a")).peak == 4
+        assert dead._beating is not None
+        dead._beating.cancel()
+        await asyncio.sleep(1.2)  # swept by `alive`
+        assert [e.pseudonym for e in await alive.members(5)] == ["Marie"]
+        assert await alive.peak(5) == 4  # what was, stays
+        # the three are no longer counted: two comers make three present, not six
+        for pid in (10, 11):
+            arrival = await alive.add(5, PresenceEntry(pid, f"P{pid}", "participant"), f"a{pid}")
+        assert arrival.peak == 4
+        for pid in (12, 13):
+            arrival = await alive.add(5, PresenceEntry(pid, f"P{pid}", "participant"), f"a{pid}")
+        assert arrival.peak == 5
+    finally:
+        await dead.close()
+        await alive.close()
