@@ -3,9 +3,9 @@
 The programme (`signaling.media.programme`) places each speaker's decoded samples at the
 sample index their arrival instant says (48 kHz mono int16), and pulls the mix a fixed delay
 behind, one tick at a time. A speaker's frames are laid end to end from where the first one
-landed (the jitter of arrival instants is not a gap); a frame further than ``resync`` from
-where the previous one ended (the speaker was muted, or their network stalled) starts a new
-run at its own place. Samples that arrive behind the pull cursor are late and dropped
+landed (the jitter of arrival instants is not a gap, nor is a burst of frames handed over
+at once); a frame more than ``resync`` ahead of where the previous one ended (the speaker
+was muted, or their network stalled) starts a new run at its own place. Samples that arrive behind the pull cursor are late and dropped
 (counted), and so are samples more than ``max_lead`` ahead of it.
 """
 
@@ -54,7 +54,11 @@ class AudioMixer:
             return
         voice = self._voices.setdefault(key, _Voice())
         start = position
-        if voice.end is not None and abs(position - voice.end) <= self._resync:
+        # Behind the end (a burst: a busy loop hands over many frames at once) or a little
+        # ahead (jitter): end to end. Only a frame more than `resync` ahead is a pause. Going
+        # back to a burst's arrival instants would mix a frame over the last ones and leave a
+        # hole after (bursts of 300 ms: a quarter of the programme silent, some doubled).
+        if voice.end is not None and position - voice.end <= self._resync:
             start = voice.end
         voice.end = start + len(samples)
         if start < self.cursor:
