@@ -7,7 +7,10 @@ and p99 join ack (from the signal), error acks, and the CPU time the server used
 storm (from the watcher's first question to two seconds after the last ack; on a loaded
 machine the wall-clock figures grow, that one much less). Meanwhile one parent joined before
 the storm asks a question every 500 ms and times its own `qa.question` coming back (the author is
-told at once): the café's other events must still be delivered. The server runs in its own
+told at once): the café's other events must still be delivered. After the storm, the café's
+attendance peak as stored while it is still live (`sessions.attendance`: read once the
+recorder's interval passed) and how many peak writes the server made for it (its
+`attendance peak` log lines): a few, never one per join. The server runs in its own
 process pinned to core 0, as `causerie serve` starts it (SQLite, or PostgreSQL with
 `--backend postgres`).
 
@@ -107,7 +110,7 @@ class Watcher(Client):  # type: ignore[misc]
 
 
 def storm_process(url: str, slug: str, count: int, ready: Any, go: Any, results: Any,
-                  cores: set[int]) -> None:
+                  leave: Any, cores: set[int]) -> None:
     os.sched_setaffinity(0, cores)
 
     async def main() -> None:
@@ -130,6 +133,7 @@ def storm_process(url: str, slug: str, count: int, ready: Any, go: Any, results:
 
             outcome = await asyncio.gather(*(join(i, c) for i, c in enumerate(clients)))
             results.put(outcome)
+            await asyncio.to_thread(leave.get)  # everyone stays until the peak was read
             for c in clients:
                 await c.ws.close()
 
@@ -199,10 +203,11 @@ def bench(size: int, server: str, client_procs: int, timeout: float, backend: st
             args = ["serve", str(port), database_url, "", tmp, "0"]
         else:
             args = ["plain", str(port)]
-        # BENCH_SERVER_LOG=FILE keeps the server's warnings and errors
-        log_path = os.environ.get("BENCH_SERVER_LOG")
-        server_log = open(log_path, "a") if log_path else subprocess.DEVNULL  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, __file__, *args],
+        # BENCH_SERVER_LOG=FILE keeps the server's warnings and errors (and its peak writes)
+        log_path = os.environ.get("BENCH_SERVER_LOG") or f"{tmp}/server.log"
+        server_log = open(log_path, "a")  # noqa: SIM115
+        env = {**os.environ, "BENCH_INFO_LOGGERS": "causerie.associations"}
+        proc = subprocess.Popen([sys.executable, __file__, *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=server_log)
         try:
             for _ in range(300):
@@ -214,12 +219,12 @@ def bench(size: int, server: str, client_procs: int, timeout: float, backend: st
             url = f"http://127.0.0.1:{port}"
             slug = asyncio.run(make_cafe(database_url))[0] if server == "causerie" else "x"
             ctx = mp.get_context("spawn")
-            ready, go, results = ctx.Queue(), ctx.Queue(), ctx.Queue()
+            ready, go, results, leave = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Queue()
             last = {max(0, (os.cpu_count() or 1) - 1)}
             share = [size // client_procs + (1 if i < size % client_procs else 0)
                      for i in range(client_procs)]
             workers = [ctx.Process(target=storm_process,
-                                   args=(url, slug, n, ready, go, results, last))
+                                   args=(url, slug, n, ready, go, results, leave, last))
                        for n in share]
             for w in workers:
                 w.start()
@@ -229,8 +234,14 @@ def bench(size: int, server: str, client_procs: int, timeout: float, backend: st
             outcome, delays, sent = asyncio.run(_storm(url, slug, go, results, len(workers),
                                                        timeout))
             cpu = cpu_seconds(proc.pid) - cpu0
+            peak = (asyncio.run(_stored_peak(database_url, slug))
+                    if server == "causerie" and outcome is not None else None)
+            for _ in workers:
+                leave.put(True)
             for w in workers:
                 w.join(30)
+            writes = sum("attendance peak cafe=" in line
+                         for line in Path(log_path).read_text().splitlines())
         finally:
             proc.terminate()
             proc.wait(10)
@@ -252,6 +263,29 @@ def bench(size: int, server: str, client_procs: int, timeout: float, backend: st
           f" ms p99 {pct(delays, 0.99) * 1000:.0f} ms max "
           f"{max(delays, default=0) * 1000:.0f} ms  server CPU {cpu:.1f} s  "
           f"load {load0}->{loadavg()}", flush=True)
+    server_log.close()
+    if peak is not None:
+        print(f"{label}: stored peak while live {peak} ({len(outcome) + 1} parents), "
+              f"{writes} peak writes", flush=True)
+
+
+async def _stored_peak(database_url: str, slug: str) -> int | None:
+    """The café's stored attendance peak, once the recorder's interval passed."""
+    from sqlalchemy import select
+
+    from sessions.attendance import PeakPolicy
+    from sessions.storage.tables import cafes
+    from transcripts.search import open_database
+
+    await asyncio.sleep(PeakPolicy().interval + 1)
+    db = open_database(database_url)
+    try:
+        async with db.connect() as conn:
+            value = (await conn.execute(select(cafes.c.peak_parents)
+                                        .where(cafes.c.slug == slug))).scalar_one()
+    finally:
+        await db.close()
+    return None if value is None else int(value)
 
 
 async def _storm(url: str, slug: str, go: Any, results: Any, workers: int,

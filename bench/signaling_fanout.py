@@ -68,6 +68,9 @@ def serve(port: int, database_url: str, redis_url: str, data_dir: str, stock: bo
     from server.config import load_config
 
     logging.basicConfig(level=logging.WARNING)
+    # BENCH_INFO_LOGGERS=a,b: those loggers at INFO too (a bench counts their lines)
+    for name in filter(None, os.environ.get("BENCH_INFO_LOGGERS", "").split(",")):
+        logging.getLogger(name).setLevel(logging.INFO)
     gc_log = os.environ.get("BENCH_GC_LOG")
     if gc_log:  # record the server's cyclic-GC pauses (generation, ms, wall clock)
         started: list[float] = [0.0]
