@@ -63,13 +63,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from signaling.media.encoder import ProgrammeEncoder
 from signaling.media.hls import HlsLayout, hls_output
-from signaling.media.programme import Programme, ProgrammeSettings, ProgrammeTick
+from signaling.media.programme import Programme, ProgrammeTick
 from signaling.media.taps import (
     AudioChunk,
     AudioTapCallback,
     VideoChunk,
     VideoTapCallback,
 )
+from signaling.settings import BroadcastSettings
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -200,7 +201,7 @@ async def run_programme(seconds: float, folder: Path | None,
                         on_start: Callable[[Programme], None] = lambda p: None,
                         ) -> tuple[float, ProgrammeEncoder | None, Programme]:
     camera = FakeCamera()
-    settings = ProgrammeSettings(width=W, height=H, fps=FPS, gop_seconds=1.0)
+    settings = BroadcastSettings(width=W, height=H, fps=FPS, segment_seconds=1.0)
     programme = Programme(camera, 1, settings)
     encoder = None
     if folder is not None:
@@ -254,10 +255,9 @@ def bench_encode_offline(pictures: int = 300) -> float:
     """CPU seconds of the encoder thread per second of programme (30 pictures), encoding
     ``pictures`` queued at once (none dropped): a cost in CPU time, whatever the load."""
     camera = FakeCamera()
-    settings = ProgrammeSettings(width=W, height=H, fps=FPS, gop_seconds=1.0,
-                                 queue_seconds=pictures / FPS + 1)
+    settings = BroadcastSettings(width=W, height=H, fps=FPS, segment_seconds=1.0)
     with tempfile.TemporaryDirectory(prefix="causerie-hls-offline-") as folder:
-        encoder = ProgrammeEncoder(settings, "bench-offline")
+        encoder = ProgrammeEncoder(settings, "bench-offline", queue_seconds=pictures / FPS + 1)
         encoder.add_output(hls_output(HlsLayout(Path(folder)), settings))
         for index in range(pictures):
             audio = np.zeros(settings.samples_per_tick, dtype=np.int16)
@@ -628,7 +628,7 @@ async def bench_glass(seconds: float, folder: Path) -> list[float]:
     from playwright.async_api import async_playwright
 
     camera = FakeCamera()
-    settings = ProgrammeSettings(width=W, height=H, fps=FPS, gop_seconds=1.0)
+    settings = BroadcastSettings(width=W, height=H, fps=FPS, segment_seconds=1.0)
     programme = Programme(camera, 1, settings)
     encoder = ProgrammeEncoder(settings, "bench")
     encoder.add_output(hls_output(HlsLayout(folder), settings, window=6))

@@ -117,10 +117,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     setup_transcript_routes(app, DATABASE, zone=tz, data_dir=config.data_dir)
     setup_signaling(app, services=SERVICES, translate=app[CATALOGS].error_message,
                     ice=config.ice, limits=config.limits, redis_url=config.redis_url,
-                    node_id=config.cluster.node_id,
-                    node_ttl=config.cluster.node_ttl_seconds,
-                    webrtc_capacity=(config.broadcast.webrtc_capacity
-                                     if config.broadcast.enabled else 0),
+                    cluster=config.cluster, webrtc_capacity=config.broadcast.webrtc_limit,
                     presence_list_limit=config.presence_list_limit)
     # After signaling's own lifetime: the recorder needs the media router and socket.io.
     app.cleanup_ctx.append(broadcast_lifetime)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server.config import BroadcastConfig
 from server.keys import CAFES, CLOCK, CONFIG
 from sessions.cafe import CafeStatus
 from sessions.clock import Clock
@@ -31,22 +30,16 @@ from sessions.service_cafes import CafeService
 from signaling.keys import HUB, MEDIA
 from signaling.media.encoder import Output, ProgrammeEncoder
 from signaling.media.hls import HlsLayout, hls_output
-from signaling.media.programme import Programme, ProgrammeSettings, TapSource
+from signaling.media.programme import Programme, TapSource
 from signaling.media.subtitles import LiveSubtitles, first_video_pts
+from signaling.settings import BroadcastSettings
 from transcripts.video_replay import ProgrammeRuns, Run, VideoReplays, programme_folder
 
 log = logging.getLogger("causerie.broadcast")
 
-__all__ = ["BROADCASTS", "Broadcast", "Broadcasts", "broadcast_lifetime", "settings_of"]
+__all__ = ["BROADCASTS", "Broadcast", "Broadcasts", "broadcast_lifetime"]
 
 SUBTITLE_TICK = 0.25  # seconds between subtitle segment checks
-
-
-def settings_of(config: BroadcastConfig) -> ProgrammeSettings:
-    return ProgrammeSettings(
-        width=config.width, height=config.height, fps=config.fps,
-        gop_seconds=config.segment_seconds, video_bitrate=config.video_bitrate,
-        audio_bitrate=config.audio_bitrate)
 
 
 @dataclass(eq=False)
@@ -74,13 +67,12 @@ class Broadcasts:
     publication, ends it with the café."""
 
     def __init__(self, media: TapSource | None, cafes: CafeService, clock: Clock,
-                 data_dir: Path, config: BroadcastConfig) -> None:
+                 data_dir: Path, settings: BroadcastSettings) -> None:
         self.media = media
         self.cafes = cafes
         self.clock = clock
         self.data_dir = data_dir
-        self.config = config
-        self.settings = settings_of(config)
+        self.settings = settings
         # Called (on the loop) with each programme that starts: add outputs to its encoder.
         self.listeners: list[BroadcastListener] = []
         # Called (on the loop) with each café whose programme ended, its folder complete.
@@ -108,7 +100,7 @@ class Broadcasts:
     async def publishers_changed(self, cafe_id: int, publishers: dict[int, str]) -> None:
         if not publishers or cafe_id in self._live or cafe_id in self._starting:
             return
-        if self.media is None or not self.config.enabled:
+        if self.media is None or not self.settings.enabled:
             return
         self._starting.add(cafe_id)
         try:
@@ -151,9 +143,9 @@ class Broadcasts:
         layout.folder.mkdir(parents=True, exist_ok=True)
         settings = self.settings
         encoder = ProgrammeEncoder(settings, f"cafe={cafe_id}")
-        hls = encoder.add_output(hls_output(layout, settings, window=self.config.window))
+        hls = encoder.add_output(hls_output(layout, settings, window=settings.window))
         programme = Programme(self.media, cafe_id, settings)
-        subtitles = LiveSubtitles(layout.folder, settings.gop_seconds, window=self.config.window)
+        subtitles = LiveSubtitles(layout.folder, settings.segment_seconds, window=settings.window)
         broadcast = Broadcast(cafe_id, cafe.slug, cafe.language, run, layout, programme,
                               encoder, hls, subtitles)
         encoder.start()

@@ -24,7 +24,7 @@ def build_cafe_service(config: Config, db: Database, clock: Clock) -> CafeServic
     """The café service alone (the CLI's commands need no other)."""
     return CafeService(db, clock, config.secret_key,
                        invitation_ttl=timedelta(hours=config.invitation_ttl_hours),
-                       pseudonym_max_length=config.limits.pseudonym_max_length,
+                       limits=config.limits,
                        first_association=config.first_association)
 
 

@@ -4,6 +4,13 @@ Sources, later wins: defaults here, an optional TOML file (`--config`), then `CA
 environment variables (nested settings with a double underscore:
 `CAUSERIE_LIMITS__QUESTION_MAX_LENGTH=500`). A bad value stops start-up with a message that
 names the setting (`ConfigError`).
+
+Each section is the settings model of the package that uses it, composed here as it is (no
+copy, one shape per setting): ``ice``, ``limits``, ``cluster`` and ``broadcast`` are
+signaling's (`signaling.settings`; ``limits`` extends `sessions.settings.Limits`),
+``whisper`` and ``retention`` are transcripts' (`transcripts.settings`,
+`transcripts.retention`), ``simulcast`` is the server's own, extending
+`sessions.settings.DestinationLimits`.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import secrets
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +27,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from signaling.settings import IceSettings
+from sessions.settings import DestinationLimits
+from signaling.settings import BroadcastSettings, ClusterSettings, IceSettings, SignalingLimits
 from transcripts.retention import RetentionSettings
 from transcripts.settings import WhisperSettings
 
@@ -29,61 +37,12 @@ class ConfigError(Exception):
     """The configuration is not usable; the message names the setting."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class LimitsConfig(_Section):
-    question_max_length: int = Field(500, ge=20, le=5000)
-    questions_per_minute: int = Field(3, ge=1, le=100)
-    votes_per_second: int = Field(5, ge=1, le=100)
-    chat_max_length: int = Field(500, ge=20, le=5000)
-    chat_per_minute: int = Field(10, ge=1, le=600)
-    reject_reason_max_length: int = Field(300, ge=10, le=2000)
-    pseudonym_max_length: int = Field(40, ge=3, le=40)
-    events_per_second: int = Field(20, ge=1, le=1000)
-    stage_max: int = Field(2, ge=1, le=8)
-    # a parent's reports (safeguarding), per minute: a flood gets `rate_limited`
-    reports_per_minute: int = Field(5, ge=1, le=600)
-    sdp_max_bytes: int = Field(20_000, ge=1000, le=200_000)
-    max_tracks_per_publisher: int = Field(2, ge=1, le=4)
-
-
-class ClusterConfig(_Section):
-    # This process's media node id, as the proxy's map names it (docs/deploy/nginx.conf).
-    # Empty: no cluster, every café's media is here. With `redis_url`, each café's media goes
-    # to one live node (`signaling.placement`) and its pages point their sockets there.
-    node_id: str = Field("", pattern=r"^([a-z0-9][a-z0-9-]{0,31})?$")
-    # A node whose heartbeat is older than this is dead: its cafés move on the next ask.
-    node_ttl_seconds: float = Field(15.0, ge=3.0, le=300.0)
-
-
-class BroadcastConfig(_Section):
-    # The café's programme (the expert's camera, every stage speaker's audio mixed), encoded
-    # once to H.264 + AAC while the café is live: HLS for large audiences and data saving,
-    # kept as the video replay. Off: WebRTC only, audio replay only.
-    enabled: bool = True
-    width: int = Field(640, ge=160, le=1920, multiple_of=4)
-    height: int = Field(480, ge=120, le=1088, multiple_of=4)
-    fps: Literal[15, 24, 25, 30] = 30
-    video_bitrate: int = Field(800_000, ge=100_000, le=8_000_000)
-    audio_bitrate: int = Field(64_000, ge=32_000, le=256_000)
-    # One keyframe and one HLS segment every so many seconds (1-2 s: the listing delay).
-    segment_seconds: float = Field(1.0, ge=1.0, le=4.0)
-    # Segments in the live playlist (the player starts about three from its end).
-    window: int = Field(6, ge=3, le=30)
-    # Parents per café on WebRTC; beyond it a parent gets the HLS player (0: no limit).
-    # Staff, the expert and parents on stage are always on WebRTC.
-    webrtc_capacity: int = Field(300, ge=0, le=100_000)
-
-
-class SimulcastConfig(_Section):
+class SimulcastConfig(DestinationLimits):
     # RTMP(S) destinations per café (a YouTube or Facebook Live ingest and stream key): the
-    # café's programme is pushed to each while the café is live.
+    # café's programme is pushed to each while the café is live. What a destination may be
+    # (how many, how long its URL and key) is the sessions' `DestinationLimits`, which this
+    # section is; the rest is the pusher's (`server.simulcast`).
     enabled: bool = True
-    max_destinations: int = Field(5, ge=0, le=20)
-    url_max_length: int = Field(300, ge=20, le=300)
-    key_max_length: int = Field(200, ge=8, le=500)
     # Reconnection: 1 s doubling up to this, after a refused or dropped destination.
     retry_max_seconds: float = Field(30.0, ge=1.0, le=600.0)
     open_timeout_seconds: float = Field(10.0, ge=1.0, le=60.0)
@@ -141,10 +100,10 @@ class Config(BaseSettings):
     # number present (staff always see everyone): privacy, and the cost of a large café.
     presence_list_limit: int = Field(50, ge=0, le=100_000)
     ice: IceSettings = IceSettings()
-    limits: LimitsConfig = LimitsConfig()
+    limits: SignalingLimits = SignalingLimits()
     whisper: WhisperSettings = WhisperSettings()
-    cluster: ClusterConfig = ClusterConfig()
-    broadcast: BroadcastConfig = BroadcastConfig()
+    cluster: ClusterSettings = ClusterSettings()
+    broadcast: BroadcastSettings = BroadcastSettings()
     retention: RetentionSettings = RetentionSettings()
     simulcast: SimulcastConfig = SimulcastConfig()
 

@@ -33,7 +33,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from server.config import SimulcastConfig
-from sessions.destinations import DestinationLimits
 from sessions.service_destinations import DestinationService, PushTarget
 from signaling.media.encoder import Output, OutputSpec
 
@@ -41,7 +40,7 @@ log = logging.getLogger("causerie.simulcast")
 
 __all__ = ["DESTINATIONS", "SIMULCAST", "STATUS_BOARD", "DestinationStatus",
            "MemoryStatusBoard", "RedisStatusBoard", "Simulcast", "StatusBoard",
-           "StreamKeyBox", "limits_of"]
+           "StreamKeyBox"]
 
 
 class StreamKeyBox:
@@ -64,12 +63,6 @@ class StreamKeyBox:
             return self._fernet.decrypt(sealed.encode()).decode()
         except InvalidToken:
             raise ValueError("stream key sealed with another secret") from None
-
-
-def limits_of(config: SimulcastConfig) -> DestinationLimits:
-    return DestinationLimits(max_destinations=config.max_destinations,
-                             url_max_length=config.url_max_length,
-                             key_max_length=config.key_max_length)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +261,7 @@ async def destinations_lifetime(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     box = StreamKeyBox(config.secret_key, config.simulcast.stream_key_secret)
     app[DESTINATIONS] = DestinationService(app[DATABASE], app[CLOCK], box,
-                                           limits_of(config.simulcast))
+                                           config.simulcast)
     board: StatusBoard = (RedisStatusBoard(config.redis_url,
                                            ttl=max(15.0, 5 * config.simulcast.refresh_seconds))
                           if config.redis_url else MemoryStatusBoard())

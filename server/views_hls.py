@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from server.broadcast import BROADCASTS, settings_of
+from server.broadcast import BROADCASTS
 from server.keys import CAFES, CATALOGS, CONFIG
 from server.web_errors import LANG
 from sessions.cafe import CafeStatus
@@ -143,8 +143,7 @@ async def master(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
     lang = request.get(LANG, "fr")
     label = request.app[CATALOGS].gettext(lang, "Live captions")
-    body = master_playlist(settings_of(config.broadcast), subtitles=True, language=lang,
-                           label=label)
+    body = master_playlist(config.broadcast, subtitles=True, language=lang, label=label)
     body = body.replace("live.m3u8", f"{run}/live.m3u8").replace(
         'URI="subs.m3u8"', f'URI="{run}/subs.m3u8"')
     return web.Response(body=body.encode(), content_type=PLAYLIST_TYPE,

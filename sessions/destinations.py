@@ -4,7 +4,8 @@ masked view; the key is sealed by the caller (`Sealer`) and never shown again in
 
 Rules: only ``rtmp://`` and ``rtmps://`` URLs with a host, no credentials, spaces or control
 characters, at most ``url_max_length`` characters; a key of printable characters without
-spaces, at most ``key_max_length``; at most ``max_destinations`` per café.
+spaces, at most ``key_max_length``; at most ``max_destinations`` per café (the operator's
+`sessions.settings.DestinationLimits`); a label of at most ``LABEL_MAX_LENGTH``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from sessions.errors import InvalidInput
+from sessions.settings import DestinationLimits
 
-__all__ = ["Destination", "DestinationLimits", "NewDestination", "Sealer", "masked",
+__all__ = ["LABEL_MAX_LENGTH", "Destination", "NewDestination", "Sealer", "masked",
            "push_url", "validate_destination"]
 
 SCHEMES = ("rtmp", "rtmps")
+LABEL_MAX_LENGTH = 60
 
 
 class Sealer(Protocol):
@@ -28,14 +31,6 @@ class Sealer(Protocol):
     def seal(self, key: str) -> str: ...
 
     def open(self, sealed: str) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class DestinationLimits:
-    max_destinations: int = 5
-    url_max_length: int = 300
-    key_max_length: int = 200
-    label_max_length: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +73,9 @@ def validate_destination(label: str, url: str, key: str, *, existing: int,
     label = " ".join(label.split())
     url = url.strip()
     key = key.strip()
-    if len(label) > limits.label_max_length:
+    if len(label) > LABEL_MAX_LENGTH:
         raise InvalidInput("The field %(field)s is too long (at most %(max)s characters).",
-                           field="label", max=limits.label_max_length)
+                           field="label", max=LABEL_MAX_LENGTH)
     if not url:
         raise InvalidInput("The field %(field)s is required.", field="url")
     if len(url) > limits.url_max_length:

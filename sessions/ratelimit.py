@@ -1,18 +1,14 @@
 """Rate limits: a thin wrapper over the `limits` library, injected into the services.
 
 In memory by default (one process); on Redis when given a `redis://` URL, so that several
-processes share the counters. Moving windows: "3 questions per minute" means any 60 s.
-
-Also the limits the services apply, as a protocol: `server.config.LimitsConfig` satisfies
-it, and `Limits` is a plain default for tests and embedded use (`sessions` never imports
-`server`).
+processes share the counters. Moving windows: "3 questions per minute" means any 60 s. The
+amounts are the services' (`sessions.settings.Limits`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from limits import RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -21,39 +17,6 @@ from limits.storage import storage_from_string
 from sessions.errors import RateLimited, Unavailable
 
 log = logging.getLogger("causerie.ratelimit")
-
-
-class LimitsLike(Protocol):
-    @property
-    def question_max_length(self) -> int: ...
-    @property
-    def questions_per_minute(self) -> int: ...
-    @property
-    def votes_per_second(self) -> int: ...
-    @property
-    def chat_max_length(self) -> int: ...
-    @property
-    def chat_per_minute(self) -> int: ...
-    @property
-    def reject_reason_max_length(self) -> int: ...
-    @property
-    def stage_max(self) -> int: ...
-    @property
-    def reports_per_minute(self) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """The defaults of `server.config.LimitsConfig`, for tests and embedded use."""
-
-    question_max_length: int = 500
-    questions_per_minute: int = 3
-    votes_per_second: int = 5
-    chat_max_length: int = 500
-    chat_per_minute: int = 10
-    reject_reason_max_length: int = 300
-    stage_max: int = 2
-    reports_per_minute: int = 5
 
 
 class RateLimiter:

@@ -35,6 +35,7 @@ from sessions.events import Audience, Effects, Outbound
 from sessions.roles import Permission, Role, allows
 from sessions.service_associations import AssociationService
 from sessions.service_watch import WatchService
+from sessions.settings import Limits
 from sessions.storage.database import Database, as_utc
 from sessions.storage.repo_cafes import CafeRepository
 from sessions.storage.repo_moderation import ModerationRepository
@@ -96,7 +97,7 @@ class Joined:
 class CafeService:
     def __init__(self, db: Database, clock: Clock, secret_key: str, *,
                  invitation_ttl: timedelta = timedelta(days=14),
-                 pseudonym_max_length: int = 40, watch: WatchService | None = None,
+                 limits: Limits | None = None, watch: WatchService | None = None,
                  first_association: str = "Causerie") -> None:
         self.db = db
         self.clock = clock
@@ -105,7 +106,7 @@ class CafeService:
         self.bans = ModerationRepository()
         self._signer = URLSafeTimedSerializer(secret_key, salt="causerie.invitation")
         self.invitation_ttl = invitation_ttl
-        self.pseudonym_max_length = pseudonym_max_length
+        self.limits = limits or Limits()
         self.associations = AssociationService(db, clock, secret_key,
                                                first_name=first_association)
         self._joins: Batcher[JoinRequest, Joined] = Batcher(self._join_batch, name="joins")
@@ -407,7 +408,8 @@ class CafeService:
             role, pseudonym = Role(invitation["role"]), request.pseudonym
         else:
             role, pseudonym = Role.PARTICIPANT, request.pseudonym
-        pseudonym = cafe_rules.clean_pseudonym(pseudonym, max_length=self.pseudonym_max_length)
+        pseudonym = cafe_rules.clean_pseudonym(pseudonym,
+                                               max_length=self.limits.pseudonym_max_length)
         if role is not Role.ORGANISER:
             self._check_pseudonym(seen.matcher, cafe.id, pseudonym)
         if cafe.status is CafeStatus.ENDED:

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from sessions.clock import Clock
 from sessions.destinations import (
     Destination,
-    DestinationLimits,
     Sealer,
     push_url,
     validate_destination,
 )
 from sessions.errors import NotFound
+from sessions.settings import DestinationLimits
 from sessions.storage.database import Database
 from sessions.storage.repo_destinations import DestinationRepository
 from sessions.storage.repo_qa import lock_cafe

@@ -18,10 +18,11 @@ from sessions.commands import BanAddress, DisconnectParticipant, MediaCommand, M
 from sessions.errors import Banned, InvalidTransition, NotFound
 from sessions.events import Effects, Outbound
 from sessions.moderation import AuditAction, AuditEntry, ChatMessage
-from sessions.ratelimit import LimitsLike, RateLimiter
+from sessions.ratelimit import RateLimiter
 from sessions.roles import Permission, Role, allows
 from sessions.service_guards import audit_entry, guard
 from sessions.service_watch import WatchService, refused_message
+from sessions.settings import Limits
 from sessions.storage.database import Database
 from sessions.storage.repo_cafes import CafeRepository
 from sessions.storage.repo_moderation import ModerationRepository, StageRepository
@@ -35,7 +36,7 @@ AUDIT_PAGE_MAX = 500
 
 class ModerationService:
     def __init__(self, db: Database, clock: Clock, limiter: RateLimiter,
-                 limits: LimitsLike, watch: WatchService | None = None) -> None:
+                 limits: Limits, watch: WatchService | None = None) -> None:
         self.db = db
         self.clock = clock
         self.limiter = limiter

@@ -19,10 +19,11 @@ from sessions.clock import Clock
 from sessions.events import Outbound
 from sessions.moderation import AuditAction
 from sessions.qa import Queue
-from sessions.ratelimit import LimitsLike, RateLimiter
+from sessions.ratelimit import RateLimiter
 from sessions.roles import Permission
 from sessions.service_guards import audit_entry, guard
 from sessions.service_watch import WatchService, refused_message
+from sessions.settings import Limits
 from sessions.storage.database import Database
 from sessions.storage.repo_moderation import ModerationRepository
 from sessions.storage.repo_qa import QuestionRepository
@@ -37,7 +38,7 @@ Auditor = Callable[[Queue, Queue], tuple[AuditAction, dict[str, Any]]]
 
 class QaService:
     def __init__(self, db: Database, clock: Clock, limiter: RateLimiter,
-                 limits: LimitsLike, watch: WatchService | None = None) -> None:
+                 limits: Limits, watch: WatchService | None = None) -> None:
         self.db = db
         self.clock = clock
         self.limiter = limiter

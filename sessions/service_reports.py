@@ -17,12 +17,13 @@ from sessions.errors import InvalidInput, InvalidTransition, NotFound
 from sessions.events import Effects, Outbound
 from sessions.moderation import AuditAction
 from sessions.qa import PUBLIC_STATUSES, QuestionStatus
-from sessions.ratelimit import LimitsLike, RateLimiter
+from sessions.ratelimit import RateLimiter
 from sessions.reports import Action, Report, ReportKind, Resolution
 from sessions.roles import Permission
 from sessions.service_guards import audit_entry, guard
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
+from sessions.settings import Limits
 from sessions.storage.database import Database
 from sessions.storage.repo_moderation import ModerationRepository
 from sessions.storage.repo_reports import ReportRepository
@@ -40,7 +41,7 @@ class Resolved:
 
 
 class ReportService:
-    def __init__(self, db: Database, clock: Clock, limiter: RateLimiter, limits: LimitsLike,
+    def __init__(self, db: Database, clock: Clock, limiter: RateLimiter, limits: Limits,
                  qa: QaService, moderation: ModerationService) -> None:
         self.db = db
         self.clock = clock

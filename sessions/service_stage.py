@@ -26,9 +26,9 @@ from sessions.commands import MediaReason, SetMuted, StopPublication
 from sessions.errors import InvalidTransition, NotFound
 from sessions.events import Audience, Effects, Outbound
 from sessions.moderation import AuditAction
-from sessions.ratelimit import LimitsLike
 from sessions.roles import Permission
 from sessions.service_guards import audit_entry, guard
+from sessions.settings import Limits
 from sessions.stage import Stage
 from sessions.storage.database import Database
 from sessions.storage.repo_help import LeaveOutRepository
@@ -46,7 +46,7 @@ P = Permission
 
 
 class StageService:
-    def __init__(self, db: Database, clock: Clock, limits: LimitsLike) -> None:
+    def __init__(self, db: Database, clock: Clock, limits: Limits) -> None:
         self.db = db
         self.clock = clock
         self.limits = limits

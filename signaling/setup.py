@@ -19,7 +19,7 @@ from signaling.media import IceSettings, MediaRouter, ice_servers_for_browser
 from signaling.namespace import CafeNamespace
 from signaling.placement import RedisPlacement
 from signaling.presence import MemoryPresence, PresenceStore, RedisPresence
-from signaling.settings import SignalingLimits
+from signaling.settings import ClusterSettings, SignalingLimits
 from signaling.wire import WirePacket
 
 log = logging.getLogger("causerie.signaling")
@@ -46,8 +46,7 @@ def setup_signaling(
     cors_allowed_origins: str | Sequence[str] | None = None,
     media: bool = True,
     path: str = "socket.io",
-    node_id: str = "",
-    node_ttl: float = 15.0,
+    cluster: ClusterSettings | None = None,
     webrtc_capacity: int = 0,
     presence_list_limit: int = 50,
 ) -> None:
@@ -57,8 +56,8 @@ def setup_signaling(
     sessions services, before this edge's lifetime starts. `translate`
     is `(lang, error) -> message` (`server.i18n.Catalogs.error_message`). With `redis_url`,
     rooms, presence and rate limits are shared by every process through Redis.
-    `cors_allowed_origins`: None accepts the page's own origin only. `node_id` (with
-    `redis_url`): this process's media node (`signaling.placement`). `webrtc_capacity`:
+    `cors_allowed_origins`: None accepts the page's own origin only. `cluster.node_id`
+    (with `redis_url`): this process's media node (`signaling.placement`). `webrtc_capacity`:
     parents per café on WebRTC before `media.subscribe` answers `webrtc_full` (0: no limit).
     `presence_list_limit`: people in a café beyond which its audience sees only the staff in
     presence (`signaling.presence.audience_diff`).
@@ -79,8 +78,9 @@ def setup_signaling(
               ice_servers=ice_servers_for_browser(ice),
               services=lambda: app[services], webrtc_capacity=webrtc_capacity,
               presence_list_limit=presence_list_limit)
-    if redis_url and node_id:
-        hub.placement = RedisPlacement(redis_url, node_id, ttl=node_ttl)
+    cluster = cluster or ClusterSettings()
+    if redis_url and cluster.node_id:
+        hub.placement = RedisPlacement(redis_url, cluster.node_id, ttl=cluster.node_ttl_seconds)
     namespace = CafeNamespace(hub)
     sio.register_namespace(namespace)
     manager.command_hook = hub.on_command

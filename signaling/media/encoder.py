@@ -38,7 +38,9 @@ from av.container import OutputContainer
 from av.stream import Stream
 from av.video.stream import VideoStream
 
-from .programme import AUDIO_RATE, ProgrammeSettings, ProgrammeTick
+from signaling.settings import BroadcastSettings
+
+from .programme import AUDIO_RATE, ProgrammeTick
 
 logger = logging.getLogger("causerie.media")
 
@@ -235,16 +237,23 @@ class Output:
 
 
 class ProgrammeEncoder:
-    """Encode a café's programme once, for every output; `offer` ticks from the loop."""
+    """Encode a café's programme once, for every output; `offer` ticks from the loop.
 
-    def __init__(self, settings: ProgrammeSettings, label: str) -> None:
+    ``settings``: the operator's (size, rate, bitrates, keyframe interval). ``preset`` and
+    ``threads`` (one core at most per café) are libx264's; ``queue_seconds``: ticks waiting
+    for the encoder beyond this are dropped (pictures first)."""
+
+    def __init__(self, settings: BroadcastSettings, label: str, *, preset: str = "veryfast",
+                 threads: int = 1, queue_seconds: float = 1.0) -> None:
         self.settings = settings
         self.label = label  # for logs and thread names: "cafe=12"
+        self.preset = preset
+        self.threads = threads
         self.stats = EncoderStats()
         self.outputs: list[Output] = []
         self._ticks: deque[ProgrammeTick | None] = deque()
         self._ready = threading.Condition()
-        self._limit = max(1, round(settings.queue_seconds * settings.fps))
+        self._limit = max(1, round(queue_seconds * settings.fps))
         self._source = av.open(os.devnull, "w", format="null")
         self._video, self._audio = self._open_codecs()
         self._black = self._black_frame()
@@ -256,8 +265,8 @@ class ProgrammeEncoder:
     def _open_codecs(self) -> tuple[VideoStream, AudioStream]:
         s = self.settings
         video = self._source.add_stream("libx264", rate=s.fps, options={
-            "preset": s.preset, "tune": "zerolatency", "g": str(s.gop),
-            "keyint_min": str(s.gop), "sc_threshold": "0", "threads": str(s.threads),
+            "preset": self.preset, "tune": "zerolatency", "g": str(s.gop),
+            "keyint_min": str(s.gop), "sc_threshold": "0", "threads": str(self.threads),
             "bf": "0",
         })
         video.width, video.height, video.pix_fmt = s.width, s.height, "yuv420p"

@@ -4,8 +4,8 @@ A café's folder holds ``live.m3u8`` (a sliding window of ``window`` segments, w
 FFmpeg's HLS muxer, renamed into place so a reader never sees half a playlist),
 ``seg-NNNNN.ts`` (every segment, kept for the replay), ``subs.m3u8`` and ``subs-NNNNN.vtt``
 (the live captions, `signaling.media.subtitles`) and ``index.m3u8`` (the master playlist
-naming both). Segments are cut at the encoder's keyframes (its GOP), so ``segment_seconds``
-should equal ``ProgrammeSettings.gop_seconds``.
+naming both). Segments are cut at the encoder's keyframes, one every
+``BroadcastSettings.segment_seconds`` (the encoder's GOP), and last as long.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from signaling.settings import BroadcastSettings
+
 from .encoder import OutputSpec
-from .programme import ProgrammeSettings
 
 __all__ = [
     "MASTER",
@@ -56,10 +57,10 @@ class HlsLayout:
         return sorted(self.folder.glob("seg-*.ts"))
 
 
-def hls_output(layout: HlsLayout, settings: ProgrammeSettings, *, window: int = 6,
+def hls_output(layout: HlsLayout, settings: BroadcastSettings, *, window: int = 6,
                name: str = "hls") -> OutputSpec:
     """The encoder output that writes the live playlist and segments into the folder."""
-    seconds = f"{settings.gop_seconds:g}"
+    seconds = f"{settings.segment_seconds:g}"
     return OutputSpec(
         name=name,
         url=str(layout.media),
@@ -74,7 +75,7 @@ def hls_output(layout: HlsLayout, settings: ProgrammeSettings, *, window: int = 
     )
 
 
-def master_playlist(settings: ProgrammeSettings, *, subtitles: bool, language: str,
+def master_playlist(settings: BroadcastSettings, *, subtitles: bool, language: str,
                     label: str) -> str:
     """The master playlist: the programme, and its captions as a WebVTT rendition."""
     bandwidth = settings.video_bitrate + settings.audio_bitrate

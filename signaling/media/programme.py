@@ -29,56 +29,21 @@ from typing import Protocol
 import av
 import numpy as np
 
+from signaling.settings import AUDIO_RATE, BroadcastSettings
+
 from .mixer import PCM, AudioMixer
 from .taps import AudioChunk, AudioTapCallback, VideoChunk, VideoTapCallback
 
 logger = logging.getLogger("causerie.media")
 
 __all__ = [
+    "AUDIO_RATE",
     "Programme",
-    "ProgrammeSettings",
     "ProgrammeSink",
     "ProgrammeStats",
     "ProgrammeTick",
     "TapSource",
 ]
-
-AUDIO_RATE = 48_000
-
-
-@dataclass(frozen=True, slots=True)
-class ProgrammeSettings:
-    """The programme's shape and its one encode (see `encoder.ProgrammeEncoder`)."""
-
-    width: int = 640
-    height: int = 480
-    fps: int = 30
-    gop_seconds: float = 1.0  # a keyframe every so often: HLS segments are cut there
-    video_bitrate: int = 800_000
-    audio_bitrate: int = 64_000
-    preset: str = "veryfast"
-    audio_delay: float = 0.3  # the mix is taken this far behind the pictures' clock
-    stale_after: float = 1.0  # no new picture for this long: black
-    queue_seconds: float = 1.0  # ticks waiting for the encoder before pictures are dropped
-    threads: int = 1  # libx264 threads (one core at most per café)
-
-    def __post_init__(self) -> None:
-        if self.width % 4 or self.height % 4 or not (16 <= self.width <= 1920) \
-                or not (16 <= self.height <= 1088):
-            raise ValueError("width and height must be multiples of 4, at most 1920x1088")
-        if not 1 <= self.fps <= 60 or AUDIO_RATE % self.fps:
-            raise ValueError("fps must divide 48000 (25, 30, 50, 60...)")
-        if not 0.5 <= self.gop_seconds <= 10:
-            raise ValueError("gop_seconds must be within 0.5..10")
-
-    @property
-    def samples_per_tick(self) -> int:
-        return AUDIO_RATE // self.fps
-
-    @property
-    def gop(self) -> int:
-        return max(1, round(self.gop_seconds * self.fps))
-
 
 @dataclass(frozen=True, slots=True)
 class ProgrammeTick:
@@ -130,14 +95,21 @@ class _State:
 
 
 class Programme:
-    """The programme of one café; `start` it, add sinks, `stop` it at the end."""
+    """The programme of one café; `start` it, add sinks, `stop` it at the end.
 
-    def __init__(self, media: TapSource, cafe_id: int, settings: ProgrammeSettings, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    ``settings``: the operator's (size, rate; `server.config.Config.broadcast` as it is).
+    ``audio_delay``: the mix is taken this far behind the pictures' clock; ``stale_after``:
+    no new picture for this long, black."""
+
+    def __init__(self, media: TapSource, cafe_id: int, settings: BroadcastSettings, *,
+                 clock: Callable[[], float] = time.monotonic, audio_delay: float = 0.3,
+                 stale_after: float = 1.0) -> None:
         self.media = media
         self.cafe_id = cafe_id
         self.settings = settings
         self.clock = clock
+        self.audio_delay = audio_delay
+        self.stale_after = stale_after
         self.sinks: list[ProgrammeSink] = []
         self.stats = ProgrammeStats()
         self.started_at = 0.0
@@ -209,8 +181,8 @@ class Programme:
         behind. Ticks must be made in order (the mixer's cursor moves on)."""
         settings = self.settings
         state = self._state
-        fresh = state.picture is not None and now - state.picture_at <= settings.stale_after
-        delay_ticks = math.ceil(settings.audio_delay * settings.fps)
+        fresh = state.picture is not None and now - state.picture_at <= self.stale_after
+        delay_ticks = math.ceil(self.audio_delay * settings.fps)
         audio: PCM | None = None
         audio_start = (index - delay_ticks) * settings.samples_per_tick
         if audio_start >= 0:

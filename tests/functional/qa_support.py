@@ -11,11 +11,12 @@ import sqlalchemy as sa
 from sessions.actors import Actor
 from sessions.clock import FixedClock
 from sessions.events import Outbound
-from sessions.ratelimit import Limits, RateLimiter
+from sessions.ratelimit import RateLimiter
 from sessions.roles import Role
 from sessions.service_moderation import ModerationService
 from sessions.service_qa import QaService
 from sessions.service_stage import StageService
+from sessions.settings import Limits
 from sessions.storage.database import Database
 from sessions.storage.repo_associations import first_association_id
 from sessions.storage.tables import cafes, invitations, participants

@@ -20,7 +20,8 @@ from test_media_forwarding import MovingPicture
 from signaling.media import IceSettings, MediaRouter, build_configuration, offered_host_addresses
 from signaling.media.encoder import OutputSpec, ProgrammeEncoder
 from signaling.media.hls import HlsLayout, hls_output
-from signaling.media.programme import Programme, ProgrammeSettings, ProgrammeTick
+from signaling.media.programme import Programme, ProgrammeTick
+from signaling.settings import BroadcastSettings
 
 LOOPBACK = ("127.0.0.1",)
 CAFE = 9
@@ -77,7 +78,7 @@ def _level(signal: np.ndarray, frequency: float, rate: int = 48_000) -> float:
 
 async def test_programme_is_the_camera_and_every_speaker_mixed_in_hls(
         router: MediaRouter, pcs: list[RTCPeerConnection], tmp_path: Path) -> None:
-    settings = ProgrammeSettings(width=640, height=480, fps=30, gop_seconds=1.0)
+    settings = BroadcastSettings(width=640, height=480, fps=30, segment_seconds=1.0)
     await _publish(router, pcs, 1, 440, video=True)  # the expert: camera and voice
     await _publish(router, pcs, 2, 1000, video=False)  # a parent on stage
     programme = Programme(router, CAFE, settings)
@@ -108,7 +109,7 @@ async def test_programme_is_the_camera_and_every_speaker_mixed_in_hls(
     assert encoder.stats.keyframes >= 4 and encoder.stats.cpu_seconds > 0
 
 
-def _tick(index: int, settings: ProgrammeSettings, picture: av.VideoFrame | None
+def _tick(index: int, settings: BroadcastSettings, picture: av.VideoFrame | None
           ) -> ProgrammeTick:
     audio = np.zeros(settings.samples_per_tick, dtype=np.int16)
     return ProgrammeTick(index, picture, audio, index * settings.samples_per_tick,
@@ -116,8 +117,8 @@ def _tick(index: int, settings: ProgrammeSettings, picture: av.VideoFrame | None
 
 
 async def test_an_encoder_behind_drops_pictures_and_keeps_the_sound(tmp_path: Path) -> None:
-    settings = ProgrammeSettings(width=320, height=240, fps=30, queue_seconds=0.5)
-    encoder = ProgrammeEncoder(settings, "cafe=test")
+    settings = BroadcastSettings(width=320, height=240, fps=30)
+    encoder = ProgrammeEncoder(settings, "cafe=test", queue_seconds=0.5)
     layout = HlsLayout(tmp_path)
     hls = encoder.add_output(hls_output(layout, settings))
     picture = av.VideoFrame.from_ndarray(np.full((180, 320, 3), 200, np.uint8), "rgb24")
@@ -136,7 +137,7 @@ async def test_an_encoder_behind_drops_pictures_and_keeps_the_sound(tmp_path: Pa
 
 
 async def test_a_failing_output_leaves_the_others_and_hides_its_url(tmp_path: Path) -> None:
-    settings = ProgrammeSettings(width=320, height=240, fps=30)
+    settings = BroadcastSettings(width=320, height=240, fps=30)
     encoder = ProgrammeEncoder(settings, "cafe=test")
     layout = HlsLayout(tmp_path)
     hls = encoder.add_output(hls_output(layout, settings))

@@ -7,21 +7,11 @@ import uuid
 
 import pytest
 
-from server.config import LimitsConfig
 from sessions.errors import RateLimited
-from sessions.ratelimit import Limits, LimitsLike, RateLimiter
+from sessions.ratelimit import RateLimiter
 
 REDIS_URL = os.environ.get("CAUSERIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def test_config_limits_fit_the_protocol() -> None:
-    # server.config.LimitsConfig is what the app passes; the defaults agree with ours.
-    config: LimitsLike = LimitsConfig()
-    ours: LimitsLike = Limits()
-    for name in ("question_max_length", "questions_per_minute", "votes_per_second",
-                 "chat_max_length", "chat_per_minute", "reject_reason_max_length", "stage_max"):
-        assert getattr(config, name) == getattr(ours, name)
 
 
 async def test_memory_limiter_counts_per_key() -> None:

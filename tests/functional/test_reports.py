@@ -16,9 +16,10 @@ from sessions.clock import FixedClock
 from sessions.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from sessions.events import Audience
 from sessions.moderation import AuditAction
-from sessions.ratelimit import Limits, RateLimiter
+from sessions.ratelimit import RateLimiter
 from sessions.roles import Role
 from sessions.service_reports import ReportService
+from sessions.settings import Limits
 from sessions.storage.database import Database
 from sessions.storage.tables import chat_messages, questions, reports
 

@@ -19,8 +19,8 @@ from sessions.errors import (
 from sessions.events import Audience
 from sessions.moderation import AuditAction
 from sessions.qa import QuestionStatus as S
-from sessions.ratelimit import Limits
 from sessions.roles import Role
+from sessions.settings import Limits
 from sessions.storage.database import Database
 from sessions.storage.tables import audit_log, questions, votes
 

@@ -11,8 +11,8 @@ from sessions.clock import FixedClock
 from sessions.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from sessions.events import Audience
 from sessions.moderation import AuditAction
-from sessions.ratelimit import Limits
 from sessions.roles import Role
+from sessions.settings import Limits
 from sessions.storage.database import Database
 from sessions.storage.repo_help import LeaveOutRepository
 from sessions.storage.tables import stage_state

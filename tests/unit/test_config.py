@@ -4,7 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from server.config import ConfigError, ensure_secret_key, load_config
+from server.config import ConfigError, SimulcastConfig, ensure_secret_key, load_config
+from sessions.settings import DestinationLimits, Limits
+from signaling.settings import BroadcastSettings, ClusterSettings, IceSettings, SignalingLimits
+from transcripts.retention import RetentionSettings
+from transcripts.settings import WhisperSettings
 
 
 def test_defaults_are_embedded_and_safe() -> None:
@@ -39,6 +43,11 @@ def test_nested_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
         ("CAUSERIE_DATABASE_URL", "mysql://x", "database_url"),
         ("CAUSERIE_TIMEZONE", "Mars/Olympus", "timezone"),
         ("CAUSERIE_WHISPER__DEVICE", "tpu", "whisper.device"),
+        ("CAUSERIE_LIMITS__SDP_MAX_BYTES", "10", "limits.sdp_max_bytes"),
+        ("CAUSERIE_BROADCAST__FPS", "29", "broadcast.fps"),
+        ("CAUSERIE_BROADCAST__WIDTH", "642", "broadcast.width"),
+        ("CAUSERIE_CLUSTER__NODE_ID", "Node 1", "cluster.node_id"),
+        ("CAUSERIE_SIMULCAST__MAX_DESTINATIONS", "99", "simulcast.max_destinations"),
     ],
 )
 def test_bad_value_names_the_setting(
@@ -54,6 +63,41 @@ def test_unknown_setting_in_file_is_refused(tmp_path: Path) -> None:
     toml.write_text("prot = 80\n")
     with pytest.raises(ConfigError, match="prot"):
         load_config(toml)
+
+
+@pytest.mark.parametrize("section", ["broadcast", "limits", "simulcast", "cluster"])
+def test_a_knob_that_is_not_a_setting_is_refused(tmp_path: Path, section: str) -> None:
+    # The encoder's preset, a destination's label length: keywords in code, not settings.
+    toml = tmp_path / "causerie.toml"
+    toml.write_text(f'[{section}]\npreset = "ultrafast"\nlabel_max_length = 9\n')
+    with pytest.raises(ConfigError, match=rf"{section}\.preset: Extra inputs"):
+        load_config(toml)
+
+
+def test_sections_are_the_packages_own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One shape per setting: each section is the model of the package that uses it, with
+    the values the environment gave, not a copy into another shape."""
+    monkeypatch.setenv("CAUSERIE_BROADCAST__SEGMENT_SECONDS", "2")
+    monkeypatch.setenv("CAUSERIE_BROADCAST__FPS", "25")  # refused before: text, not 25
+    monkeypatch.setenv("CAUSERIE_LIMITS__STAGE_MAX", "3")
+    monkeypatch.setenv("CAUSERIE_LIMITS__EVENTS_PER_SECOND", "40")
+    monkeypatch.setenv("CAUSERIE_CLUSTER__NODE_ID", "media-2")
+    monkeypatch.setenv("CAUSERIE_SIMULCAST__KEY_MAX_LENGTH", "100")
+    config = load_config()
+    assert type(config.ice) is IceSettings
+    assert type(config.whisper) is WhisperSettings
+    assert type(config.retention) is RetentionSettings
+    assert type(config.cluster) is ClusterSettings and config.cluster.node_id == "media-2"
+    assert type(config.broadcast) is BroadcastSettings
+    assert config.broadcast.gop == 50 and config.broadcast.samples_per_tick == 1920
+    assert type(config.limits) is SignalingLimits and isinstance(config.limits, Limits)
+    assert config.limits.stage_max == 3 and config.limits.events_per_second == 40
+    assert type(config.simulcast) is SimulcastConfig
+    assert isinstance(config.simulcast, DestinationLimits)
+    assert config.simulcast.key_max_length == 100
+    assert config.broadcast.webrtc_limit == 300
+    off = load_config(broadcast={"enabled": False})
+    assert off.broadcast.webrtc_limit == 0  # no programme: no HLS to send parents to
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:
