@@ -3,7 +3,9 @@
 
 Fixtures: `server` (one per session), `cafe` (a fresh café per test), `room` (opens pages
 and joins them), `expert_browser` (its fake microphone plays a spoken French WAV) and
-`audience_browser`.
+`audience_browser`; and for the modules that speak into a café of their own (their
+sentences, server and organiser as module attributes), `spoken_speech`, `spoken_server`,
+`speaker_browser` and `spoken_room` (see e2e_spoken.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from pathlib import Path
 import pytest
 from e2e_harness import CHROMIUM_FLAGS, Cafe, Namespace, Server, speech_wav
 from e2e_pages import Room, room_telling_on_failure
+from e2e_spoken import (  # noqa: F401 (fixtures, shared here with every module)
+    speaker_browser,
+    spoken_room,
+    spoken_server,
+    spoken_speech,
+)
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 SPEECH = (

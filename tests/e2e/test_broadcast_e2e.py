@@ -11,32 +11,28 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e_harness import REPO, Cafe, Namespace
+from e2e_harness import Cafe
 from e2e_pages import (
     Room,
     end_cafe,
     go_live,
     open_cafe,
-    room_telling_on_failure,
     search_hits,
     wait_for_js,
     wait_for_media,
 )
-from e2e_speech import MIC_HOOK, Speech, sentences_wav, speaking_chromium
-from playwright.sync_api import Browser, Page, Playwright
+from e2e_speech import MIC_HOOK, Speech
+from e2e_spoken import CaptioningServer, get_json, publish_on_admin_page
+from playwright.sync_api import Browser, Page
 from test_transcript_e2e import (
     CAPTION_WORDS,
     ORGANISER,
-    PAUSE,
+    PAUSE,  # noqa: F401 (read by the fixtures, e2e_spoken.py)
     SEARCHED,
     SENTENCES,
-    CaptioningServer,
-    _get_json,
-    _publish_on_admin_page,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.whisper, pytest.mark.timeout(420)]
@@ -85,43 +81,14 @@ _SMALL_CAMERA = """
 """
 
 
+# What the fixtures read (e2e_spoken.py): the transcript test's speech, PAUSE and ORGANISER,
+# a broadcasting server; the expert's Chromium fakes the camera (a moving pattern) too.
+SPOKEN = tuple(text for text, _ in SENTENCES)
+SERVER = BroadcastServer
+
+
 def question(list_id: str, text: str) -> str:
     return f"#{list_id} .question:has(.text:text-is({text!r}))"
-
-
-@pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
-    return sentences_wav(tmp_path_factory.mktemp("broadcast-speech"),
-                         [text for text, _ in SENTENCES], pause=PAUSE)
-
-
-@pytest.fixture(scope="module")
-def broadcast_server(namespace: Namespace, tmp_path_factory: pytest.TempPathFactory,
-                     ) -> Iterator[BroadcastServer]:
-    if not (REPO / "node_modules" / "hls.js").is_dir():
-        pytest.fail("node_modules/hls.js is missing: run `npm ci`")
-    srv = BroadcastServer(namespace, tmp_path_factory.mktemp("e2e-broadcast-data"))
-    srv.upgrade()
-    srv.start()
-    srv.create_organiser(*ORGANISER)
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def camera_browser(playwright: Playwright, namespace: Namespace, speech: Speech,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    """The expert's: Chromium's fake camera (a moving pattern) and the speech as the mic."""
-    with speaking_chromium(playwright, namespace, tmp_path_factory.mktemp("chromium-camera"),
-                           speech) as browser:
-        yield browser
-
-
-@pytest.fixture()
-def broadcast_room(broadcast_server: BroadcastServer, request: pytest.FixtureRequest,
-                   ) -> Iterator[Room]:
-    with room_telling_on_failure(broadcast_server, request, log_lines=120) as opened:
-        yield opened
 
 
 def _broadcast(page: Page) -> dict[str, object]:
@@ -130,20 +97,20 @@ def _broadcast(page: Page) -> dict[str, object]:
 
 
 def test_a_parent_on_the_broadcast_sees_hears_asks_and_replays(
-        broadcast_room: Room, broadcast_server: BroadcastServer, camera_browser: Browser,
-        audience_browser: Browser, speech: Speech) -> None:
-    server = broadcast_server
+        spoken_room: Room, spoken_server: BroadcastServer, speaker_browser: Browser,
+        audience_browser: Browser, spoken_speech: Speech) -> None:
+    server = spoken_server
     cafe: Cafe = server.create_cafe("Les écrans le soir")
-    expert = broadcast_room.open(camera_browser, cafe.expert, "Dr Martin", raw_audio=True)
+    expert = spoken_room.open(speaker_browser, cafe.expert, "Dr Martin", raw_audio=True)
     expert.context.add_init_script(_SMALL_CAMERA)
     expert.context.add_init_script(MIC_HOOK)
     expert.reload()
     expert.wait_for_selector('#connection-state[data-state="connected"]')
     open_cafe(expert)
-    moderator = broadcast_room.open(audience_browser, cafe.moderator, "Sophie")
-    marie = broadcast_room.open(audience_browser, cafe.page, "Marie")
-    paul = broadcast_room.open(audience_browser, cafe.page, "Paul", width=390)
-    lea = broadcast_room.open(audience_browser, cafe.page, "Léa", width=390)
+    moderator = spoken_room.open(audience_browser, cafe.moderator, "Sophie")
+    marie = spoken_room.open(audience_browser, cafe.page, "Marie")
+    paul = spoken_room.open(audience_browser, cafe.page, "Paul", width=390)
+    lea = spoken_room.open(audience_browser, cafe.page, "Léa", width=390)
     # Léa picks the data saving mode (a parent beyond the WebRTC places gets it by itself:
     # tests/functional/test_broadcast_hls.py).
     lea.click("#data-saving")
@@ -169,9 +136,9 @@ def test_a_parent_on_the_broadcast_sees_hears_asks_and_replays(
     words = json.dumps(CAPTION_WORDS)
     wait_for_js(lea, "() => { const t = document.getElementById('captions').textContent"
                      f".toLowerCase(); return {words}.some((w) => t.includes(w)); }}",
-                timeout=speech.duration + 40)
+                timeout=spoken_speech.duration + 40)
     wait_for_js(lea, f"() => ({_BROADCAST})().cues.join(' ').trim().length > 0",
-                timeout=speech.duration + 40)
+                timeout=spoken_speech.duration + 40)
     cues = _broadcast(lea)["cues"]
     modes = _broadcast(lea)["tracks"]
     assert isinstance(modes, list) and "showing" in modes, modes  # drawn on the picture
@@ -188,19 +155,19 @@ def test_a_parent_on_the_broadcast_sees_hears_asks_and_replays(
 
     # The end of the speech, the end of the café, the transcript published.
     mic_started = float(expert.evaluate("window.__micStartedAt")) / 1000
-    remaining = mic_started + speech.duration + 0.5 - time.time()
+    remaining = mic_started + spoken_speech.duration + 0.5 - time.time()
     if remaining > 0:
         time.sleep(remaining)
     end_cafe(expert)
     wait_for_js(expert, "() => document.getElementById('end-cafe').hidden === true", 15)
-    _publish_on_admin_page(audience_browser, server.base_url, cafe.slug)
+    publish_on_admin_page(audience_browser, server.base_url, cafe.slug, ORGANISER)
     deadline = time.monotonic() + 90
-    while not _get_json(marie, f"/cafes/{cafe.slug}/transcript.json")["segments"]:
+    while not get_json(marie, f"/cafes/{cafe.slug}/transcript.json")["segments"]:
         assert time.monotonic() < deadline, f"no transcript yet:\n{server.log_tail(40)}"
         time.sleep(0.5)
     # A hit: the searched word if Whisper heard it (robotic speech on a busy machine: it
     # may not), else another word it wrote down. What is checked is the replay at the hit.
-    segments = _get_json(marie, f"/cafes/{cafe.slug}/transcript.json")["segments"]
+    segments = get_json(marie, f"/cafes/{cafe.slug}/transcript.json")["segments"]
     written = [w.strip(".,;:!?«»\"'") for seg in segments for w in seg["text"].split()]
     candidates = [SEARCHED, *CAPTION_WORDS, *(w for w in written if len(w) >= 4)]
     hits: list[dict[str, Any]] = next(

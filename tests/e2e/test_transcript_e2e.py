@@ -15,24 +15,20 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from e2e_harness import REPO, Cafe, Namespace, Server
+from e2e_harness import Cafe
 from e2e_pages import (
     Room,
     end_cafe,
-    fetch_text,
     go_live,
-    log_in,
     open_cafe,
-    room_telling_on_failure,
     search_hits,
     wait_for_js,
 )
-from e2e_speech import MIC_HOOK, Speech, sentences_wav, speaking_chromium
-from playwright.sync_api import Browser, Page, Playwright
+from e2e_speech import MIC_HOOK, Speech
+from e2e_spoken import CaptioningServer, get_json, publish_on_admin_page
+from playwright.sync_api import Browser
 
 # 35-65 s here: server start with a caption model, 18 s of speech, the final transcript.
 pytestmark = [pytest.mark.e2e, pytest.mark.whisper, pytest.mark.timeout(240)]
@@ -50,87 +46,26 @@ CAPTION_WORDS = ("jeux", "vidéo", "téléphone", "chambre", "parents", "ligne",
 SEARCHED = "téléphone"
 TOLERANCE = 2.0  # s between where a sentence was spoken and its hit's start
 ORGANISER = ("orga@example.org", "Organisatrice", "mot-de-passe-de-test-42")
-
-class CaptioningServer(Server):
-    """The harness's server with live captions on (the shared model from the environment)."""
-
-    @property
-    def env(self) -> dict[str, str]:
-        return super().env | {"CAUSERIE_WHISPER__LIVE_CAPTIONS": "true"}
-
-
-@pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
-    return sentences_wav(tmp_path_factory.mktemp("transcript-speech"),
-                         [text for text, _ in SENTENCES], pause=PAUSE)
-
-
-@pytest.fixture(scope="module")
-def captioning_server(namespace: Namespace, tmp_path_factory: pytest.TempPathFactory,
-                      ) -> Iterator[CaptioningServer]:
-    if not (REPO / "node_modules" / "socket.io-client").is_dir():
-        pytest.fail("node_modules/socket.io-client is missing: run `npm ci`")
-    srv = CaptioningServer(namespace, tmp_path_factory.mktemp("e2e-transcript-data"))
-    srv.upgrade()
-    srv.start()
-    srv.create_organiser(*ORGANISER)
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def speaking_browser(playwright: Playwright, namespace: Namespace, speech: Speech,
-                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with speaking_chromium(playwright, namespace, tmp_path_factory.mktemp("chromium-speaker"),
-                           speech) as browser:
-        yield browser
-
-
-@pytest.fixture()
-def transcript_room(captioning_server: CaptioningServer, request: pytest.FixtureRequest,
-                    ) -> Iterator[Room]:
-    with room_telling_on_failure(captioning_server, request, log_lines=120) as opened:
-        yield opened
-
-
-def _get_json(page: Page, url: str) -> Any:
-    return json.loads(fetch_text(page, url))
-
-
-def _publish_on_admin_page(browser: Browser, base_url: str, slug: str) -> None:
-    context = browser.new_context(locale="fr-FR")
-    try:
-        page = context.new_page()
-        email, _, password = ORGANISER
-        log_in(page, base_url, email, password, f"/admin/cafes/{slug}")
-        page.click("#transcript button[type=submit]")
-        # Right after the end the parts are not transcribed yet: the page asks the organiser
-        # to confirm publishing over that warning, and the organiser does.
-        link = f'#transcript a[href="/cafes/{slug}/transcript"]'
-        anyway = '#transcript input[name=confirm] ~ button[type=submit]'
-        page.wait_for_selector(f"{link}, {anyway}")
-        if page.locator(anyway).count():
-            page.click(anyway)
-        page.wait_for_selector(link)
-    finally:
-        context.close()
+# The rest of what the fixtures read (e2e_spoken.py).
+SPOKEN = tuple(text for text, _ in SENTENCES)
+SERVER = CaptioningServer
 
 
 def test_spoken_words_are_captioned_then_found_and_played_at_their_moment(
-        transcript_room: Room, captioning_server: CaptioningServer, speaking_browser: Browser,
-        audience_browser: Browser, speech: Speech) -> None:
+        spoken_room: Room, spoken_server: CaptioningServer, speaker_browser: Browser,
+        audience_browser: Browser, spoken_speech: Speech) -> None:
     began = time.monotonic()
-    server = captioning_server
+    server = spoken_server
     cafe: Cafe = server.create_cafe("Les écrans à la maison")
 
     # The expert, with the microphone untouched by echo cancellation and gain control.
-    expert = transcript_room.open(speaking_browser, cafe.expert, "Dr Martin", raw_audio=True)
+    expert = spoken_room.open(speaker_browser, cafe.expert, "Dr Martin", raw_audio=True)
     expert.context.add_init_script(MIC_HOOK)
     expert.reload()
     expert.wait_for_selector('#connection-state[data-state="connected"]')
 
     open_cafe(expert)
-    parent = transcript_room.open(audience_browser, cafe.page, "Marie")
+    parent = spoken_room.open(audience_browser, cafe.page, "Marie")
     go_live(expert)
     # Camera off (black frames at a low rate): encoding and decoding 720p video costs CPU
     # the speech needs on a small, busy machine (starved, the recording gets holes).
@@ -139,28 +74,28 @@ def test_spoken_words_are_captioned_then_found_and_played_at_their_moment(
     cafe_seconds_at_mic = mic_started - server.opened_at(cafe.slug).timestamp()
     assert 0 <= cafe_seconds_at_mic < 30
     spoken = {word: cafe_seconds_at_mic + onset
-              for (_, word), onset in zip(SENTENCES, speech.onsets, strict=True) if word}
+              for (_, word), onset in zip(SENTENCES, spoken_speech.onsets, strict=True) if word}
 
     # Live captions reach the parent while the expert speaks.
     words = json.dumps(CAPTION_WORDS)
     wait_for_js(parent, "() => { const t = document.getElementById('captions').textContent"
                         f".toLowerCase(); return {words}.some((w) => t.includes(w)); }}",
-                timeout=speech.duration + 15)
+                timeout=spoken_speech.duration + 15)
     captions = parent.inner_text("#captions")
     assert parent.locator("#captions p").count() >= 1
 
     # Let the file play to its end, then end the café.
-    remaining = mic_started + speech.duration + 0.5 - time.time()
+    remaining = mic_started + spoken_speech.duration + 0.5 - time.time()
     if remaining > 0:
         time.sleep(remaining)
     end_cafe(expert)
     wait_for_js(expert, "() => document.getElementById('end-cafe').hidden === true", 15)
 
-    _publish_on_admin_page(audience_browser, server.base_url, cafe.slug)
+    publish_on_admin_page(audience_browser, server.base_url, cafe.slug, ORGANISER)
 
     # The final transcript is made in the background (its segments come all at once).
     deadline = time.monotonic() + 45
-    while not (segments := _get_json(parent, f"/cafes/{cafe.slug}/transcript.json")["segments"]):
+    while not (segments := get_json(parent, f"/cafes/{cafe.slug}/transcript.json")["segments"]):
         assert time.monotonic() < deadline, f"no transcript yet:\n{server.log_tail(40)}"
         time.sleep(0.5)
     said = [(round(s["start"], 2), s["text"]) for s in segments]

@@ -13,14 +13,13 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import webvtt
-from e2e_harness import Cafe, Namespace, Server
+from e2e_harness import Cafe, Server
 from e2e_pages import (
     Room,
     end_cafe,
@@ -29,12 +28,11 @@ from e2e_pages import (
     go_live,
     log_in,
     open_cafe,
-    room_telling_on_failure,
     search_hits,
     wait_for_js,
 )
-from e2e_speech import MIC_HOOK, Speech, sentences_wav, speaking_chromium
-from playwright.sync_api import Browser, Dialog, Page, Playwright
+from e2e_speech import MIC_HOOK, Speech
+from playwright.sync_api import Browser, Dialog, Page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.whisper, pytest.mark.timeout(300)]
 
@@ -53,36 +51,10 @@ CORRECTED = "Fortnite"  # the word the organiser types in place of a misheard on
 QUESTION = "Comment protéger mon fils sur son téléphone ?"
 ORGANISER = ("relecture@example.org", "Organisatrice", "mot-de-passe-de-test-42")
 
-@pytest.fixture(scope="module")
-def review_speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
-    return sentences_wav(tmp_path_factory.mktemp("review-speech"), SENTENCES, pause=PAUSE,
-                         speed=140)
-
-
-@pytest.fixture(scope="module")
-def review_server(namespace: Namespace, tmp_path_factory: pytest.TempPathFactory,
-                  ) -> Iterator[Server]:
-    srv = Server(namespace, tmp_path_factory.mktemp("e2e-review-data"))
-    srv.upgrade()
-    srv.start()
-    srv.create_organiser(*ORGANISER)
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def review_speaker(playwright: Playwright, namespace: Namespace, review_speech: Speech,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with speaking_chromium(playwright, namespace,
-                           tmp_path_factory.mktemp("chromium-review-speaker"),
-                           review_speech) as browser:
-        yield browser
-
-
-@pytest.fixture()
-def review_room(review_server: Server, request: pytest.FixtureRequest) -> Iterator[Room]:
-    with room_telling_on_failure(review_server, request, log_lines=150) as opened:
-        yield opened
+# What the fixtures read (e2e_spoken.py).
+SPOKEN = SENTENCES
+SPEED = 140
+LOG_LINES = 150
 
 
 def _level(audio: np.ndarray[Any, np.dtype[np.float32]], start: float, end: float) -> float:
@@ -114,25 +86,25 @@ def _ask_and_take_question(parent: Page, moderator: Page, expert: Page) -> None:
 
 
 def test_organiser_corrects_and_redacts_then_search_replay_and_chapters_follow(
-        review_room: Room, review_server: Server, review_speaker: Browser,
-        audience_browser: Browser, review_speech: Speech, tmp_path: Path) -> None:
+        spoken_room: Room, spoken_server: Server, speaker_browser: Browser,
+        audience_browser: Browser, spoken_speech: Speech, tmp_path: Path) -> None:
     began = time.monotonic()
-    server = review_server
+    server = spoken_server
     cafe: Cafe = server.create_cafe("Protéger ses enfants en ligne", glossary=GLOSSARY)
 
-    expert = review_room.open(review_speaker, cafe.expert, "Dr Martin", raw_audio=True)
+    expert = spoken_room.open(speaker_browser, cafe.expert, "Dr Martin", raw_audio=True)
     expert.context.add_init_script(MIC_HOOK)
     expert.reload()
     expert.wait_for_selector('#connection-state[data-state="connected"]')
     open_cafe(expert)
-    parent = review_room.open(audience_browser, cafe.page, "Marie")
-    moderator = review_room.open(audience_browser, cafe.moderator, "Sophie")
+    parent = spoken_room.open(audience_browser, cafe.page, "Marie")
+    moderator = spoken_room.open(audience_browser, cafe.moderator, "Sophie")
     # The question is taken before the expert speaks: the answer is its chapter.
     _ask_and_take_question(parent, moderator, expert)
     go_live(expert)
     expert.click("#toggle-camera")  # black frames: the CPU goes to the speech
     mic_started = float(expert.evaluate("window.__micStartedAt")) / 1000
-    remaining = mic_started + review_speech.duration + 0.5 - time.time()
+    remaining = mic_started + spoken_speech.duration + 0.5 - time.time()
     if remaining > 0:
         time.sleep(remaining)
     expert.locator("#answering [data-action=answered]").click()
@@ -144,7 +116,7 @@ def test_organiser_corrects_and_redacts_then_search_replay_and_chapters_follow(
     # The organiser opens the review page from the café's admin page, before publishing.
     context = audience_browser.new_context(locale="fr-FR")
     page = context.new_page()
-    page.on("console", lambda msg: review_room.console.append(f"organiser: {msg.text}"))
+    page.on("console", lambda msg: spoken_room.console.append(f"organiser: {msg.text}"))
     email, _, password = ORGANISER
     log_in(page, server.base_url, email, password, f"/admin/cafes/{cafe.slug}")
     assert page.evaluate(f"fetch('/cafes/{cafe.slug}/transcript').then(r => r.status)") == 404
