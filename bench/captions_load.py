@@ -30,7 +30,6 @@ import json
 import multiprocessing as mp
 import os
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -39,14 +38,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.signaling_fanout import Client, client_process
+from bench.signaling_fanout import client_process
+from bench.socketio_client import Client, free_port
 
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnopq"
 GLOSSARY = ("jeux vidéo, téléphone portable, cyberharcèlement, réseaux sociaux, contrôle "
@@ -103,12 +103,6 @@ def browser_like_consent() -> None:
 
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- the server process -------------------------------------------------------------------------
@@ -274,21 +268,10 @@ class Listener(Client):
         super().__init__(ws)
         self.messages: list[tuple[float, str, dict[str, Any]]] = []
 
-    async def read(self) -> None:
-        async for msg in self.ws:
-            data: str = msg.data if isinstance(msg.data, str) else ""
-            if data.startswith('42["captions'):
-                event, payload = json.loads(data[2:])
-                self.messages.append((time.time(), event, payload))
-            elif data == "2":
-                await self.ws.send_str("3")
-            elif data.startswith("43"):
-                i = 2
-                while data[i].isdigit():
-                    i += 1
-                future = self.acks.pop(int(data[2:i]), None)
-                if future is not None and not future.done():
-                    future.set_result(json.loads(data[i:])[0])
+    def on_event(self, data: str) -> None:
+        if data.startswith('42["captions'):
+            event, payload = json.loads(data[2:])
+            self.messages.append((time.time(), event, payload))
 
 
 class Sent:
@@ -444,7 +427,7 @@ async def _speak_once(url: str, slug: str, token: str, pcm: npt.NDArray[np.int16
         import aiohttp
 
         http = await stack.enter_async_context(aiohttp.ClientSession())
-        listener = cast(Listener, await Listener.open(http, url))
+        listener = await Listener.open(http, url)
         joined = await listener.join(slug, f"Listener-{phase}")
         opened = datetime.fromisoformat(joined["cafe"]["opened_at"]).timestamp()
         await asyncio.sleep(0.5)

@@ -36,22 +36,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-# the sibling bench's server and light client (a script beside this one, not a package)
-from signaling_fanout import (  # type: ignore[import-not-found]
-    Client,
-    free_port,
-    loadavg,
-    machine,
-    make_cafe,
-    serve,
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.signaling_fanout import make_cafe, serve  # the sibling bench's server
+from bench.socketio_client import Client, cpu_seconds, free_port, loadavg, machine, wait_healthy
 
 CHAT_EVERY = 0.5
 
@@ -83,30 +75,17 @@ def serve_plain(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-class Watcher(Client):  # type: ignore[misc]
+class Watcher(Client):
     """A parent who chats through the storm and times its own messages' return."""
 
     sent: dict[str, float]
     delays: list[float]
 
-    async def read(self) -> None:
-        async for msg in self.ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                break
-            data: str = msg.data
-            if data.startswith(('42["chat.message"', '42["qa.question"')):
-                text = str(json.loads(data[2:])[1].get("text", ""))
-                if text in self.sent:
-                    self.delays.append(time.monotonic() - self.sent.pop(text))
-            elif data == "2":
-                await self.ws.send_str("3")
-            elif data.startswith("43"):
-                i = 2
-                while data[i].isdigit():
-                    i += 1
-                future = self.acks.pop(int(data[2:i]), None)
-                if future is not None and not future.done():
-                    future.set_result(json.loads(data[i:])[0])
+    def on_event(self, data: str) -> None:
+        if data.startswith(('42["chat.message"', '42["qa.question"')):
+            text = str(json.loads(data[2:])[1].get("text", ""))
+            if text in self.sent:
+                self.delays.append(time.monotonic() - self.sent.pop(text))
 
 
 def storm_process(url: str, slug: str, count: int, ready: Any, go: Any, results: Any,
@@ -160,13 +139,6 @@ async def watch(url: str, slug: str, stop: asyncio.Event) -> tuple[list[float], 
         return watcher.delays, n
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used: the server's cost, which the machine's
-    load does not inflate the way it does wall-clock figures."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
@@ -210,12 +182,7 @@ def bench(size: int, server: str, client_procs: int, timeout: float, backend: st
         proc = subprocess.Popen([sys.executable, __file__, *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=server_log)
         try:
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_healthy(port)
             url = f"http://127.0.0.1:{port}"
             slug = asyncio.run(make_cafe(database_url))[0] if server == "causerie" else "x"
             ctx = mp.get_context("spawn")

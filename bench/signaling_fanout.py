@@ -31,20 +31,19 @@ import gc
 import json
 import multiprocessing as mp
 import os
-import platform
 import queue
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.socketio_client import Client, cpu_seconds, free_port, loadavg, machine, wait_healthy
 
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnopq"
 ROUNDS = 5
@@ -117,69 +116,23 @@ def serve(port: int, database_url: str, redis_url: str, data_dir: str, stock: bo
 # --- light socket.io clients --------------------------------------------------------------------
 
 
-class Client:
-    """Just enough engine.io v4 / socket.io v5 over one websocket: connect, ack'ed events,
-    pongs, and the receipt time of every `qa.question`."""
+class Parent(Client):
+    """A parent's socket that keeps the receipt time of every `qa.question` (and, for the
+    moderator, its payload)."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.acks: dict[int, asyncio.Future[Any]] = {}
-        self.next_id = 0
+        super().__init__(ws)
         self.received: list[float] = []
         self.questions: list[dict[str, Any]] = []
         self.keep_payloads = False
         self.arrived = asyncio.Event()
-        self.reader: asyncio.Task[None] | None = None
 
-    @classmethod
-    async def open(cls, session: aiohttp.ClientSession, url: str) -> Client:
-        ws = await session.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket",
-                                      autoping=True)
-        await ws.receive_str()  # 0{"sid":...}
-        await ws.send_str("40")
-        while not (await ws.receive_str()).startswith("40"):
-            pass
-        client = cls(ws)
-        client.reader = asyncio.create_task(client.read())
-        return client
-
-    async def read(self) -> None:
-        async for msg in self.ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                break
-            data: str = msg.data
-            if data.startswith('42["qa.question"'):
-                self.received.append(time.time())
-                if self.keep_payloads:
-                    self.questions.append(json.loads(data[2:])[1])
-                    self.arrived.set()
-            elif data == "2":
-                await self.ws.send_str("3")
-            elif data.startswith("43"):
-                i = 2
-                while data[i].isdigit():
-                    i += 1
-                future = self.acks.pop(int(data[2:i]), None)
-                if future is not None and not future.done():
-                    future.set_result(json.loads(data[i:])[0])
-
-    async def call(self, event: str, payload: Any) -> Any:
-        self.next_id += 1
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.acks[self.next_id] = future
-        await self.ws.send_str(f"42{self.next_id}" + json.dumps([event, payload]))
-        return await asyncio.wait_for(future, 60)
-
-    async def join(self, slug: str, pseudonym: str, **extra: Any) -> Any:
-        payload = {"cafe": slug, "pseudonym": pseudonym, "browser_key": secrets.token_hex(16),
-                   **extra}
-        for _ in range(3):  # SQLite may time out on its write lock under a burst of joins
-            ack = await self.call("join", payload)
-            if ack["ok"] or ack["error"]["code"] != "error":
-                break
-            await asyncio.sleep(0.5)
-        assert ack["ok"], ack
-        return ack
+    def on_event(self, data: str) -> None:
+        if data.startswith('42["qa.question"'):
+            self.received.append(time.time())
+            if self.keep_payloads:
+                self.questions.append(json.loads(data[2:])[1])
+                self.arrived.set()
 
 
 def client_process(urls: list[str], slug: str, count: int, ready: Any, done: Any,
@@ -188,12 +141,12 @@ def client_process(urls: list[str], slug: str, count: int, ready: Any, done: Any
 
     async def main() -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-            clients: list[Client] = []
+            clients: list[Parent] = []
             gate = asyncio.Semaphore(concurrency)
 
             async def arrive(i: int) -> None:
                 async with gate:
-                    client = await Client.open(session, urls[i % len(urls)])
+                    client = await Parent.open(session, urls[i % len(urls)])
                     await client.join(slug, f"p{os.getpid()}-{i}")
                     clients.append(client)
 
@@ -212,17 +165,6 @@ def client_process(urls: list[str], slug: str, count: int, ready: Any, done: Any
 
 
 # --- the coordinator ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def make_cafe(database_url: str) -> tuple[str, str]:
@@ -251,10 +193,10 @@ async def make_cafe(database_url: str) -> tuple[str, str]:
 async def run_rounds(url: str, slug: str, token: str,
                      pids: list[int]) -> tuple[list[float], float, float]:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        moderator = await Client.open(session, url)
+        moderator = await Parent.open(session, url)
         moderator.keep_payloads = True
         await moderator.join(slug, "Modo", invite=token)
-        asker = await Client.open(session, url)
+        asker = await Parent.open(session, url)
         await asker.join(slug, "Asker")
         starts: list[float] = []
         cpu0 = sum(cpu_seconds(p) for p in pids)
@@ -281,10 +223,6 @@ async def run_rounds(url: str, slug: str, token: str,
     return starts, cpu, wall
 
 
-def loadavg() -> str:
-    return Path("/proc/loadavg").read_text().split()[0]
-
-
 def bench(size: int, processes: int, redis_url: str, stock: bool, client_procs: int,
           connect_timeout: float, concurrency: int) -> None:
     load0 = loadavg()
@@ -300,12 +238,7 @@ def bench(size: int, processes: int, redis_url: str, stock: bool, client_procs: 
             for p in ports]
         try:
             for port in ports:
-                for _ in range(300):
-                    try:
-                        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                        break
-                    except OSError:
-                        time.sleep(0.1)
+                wait_healthy(port)
             urls = [f"http://127.0.0.1:{p}" for p in ports]
             slug, token = asyncio.run(make_cafe(database_url))
             ctx = mp.get_context("spawn")
@@ -362,17 +295,6 @@ def bench(size: int, processes: int, redis_url: str, stock: bool, client_procs: 
           f"per event ({cpu / wall:.3f} core average over {wall:.1f} s)  "
           f"connect+join {connect_s:.1f} s  load {load0}->{loadavg()}  p99 by round "
           f"{' '.join(f'{x:.0f}' for x in round_p99)} ms", flush=True)
-
-
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in
-                  Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    from importlib.metadata import version
-
-    return (f"{platform.node()} {platform.system()} {platform.release()}, {model}, "
-            f"{os.cpu_count()} cores; Python {platform.python_version()}, "
-            f"python-socketio {version('python-socketio')}, aiohttp {version('aiohttp')}")
 
 
 def main() -> None:
