@@ -5,8 +5,9 @@ sample index their arrival instant says (48 kHz mono int16), and pulls the mix a
 behind, one tick at a time. A speaker's frames are laid end to end from where the first one
 landed (the jitter of arrival instants is not a gap, nor is a burst of frames handed over
 at once); a frame more than ``resync`` ahead of where the previous one ended (the speaker
-was muted, or their network stalled) starts a new run at its own place. Samples that arrive behind the pull cursor are late and dropped
-(counted), and so are samples more than ``max_lead`` ahead of it.
+was muted, or their network stalled) starts a new run at its own place. Samples that
+arrive behind the pull cursor are late and dropped (counted), and so are samples more than
+``max_lead`` ahead of it.
 """
 
 from __future__ import annotations
