@@ -38,9 +38,9 @@ from signaling.presence import (
     PresenceBatcher,
     PresenceEntry,
     PresenceStore,
-    RedisPresence,
     audience_diff,
 )
+from signaling.presence_redis import RedisPresence
 from signaling.settings import SignalingLimits
 
 if TYPE_CHECKING:
@@ -118,6 +118,8 @@ class Hub:
         self.presence_changes = PresenceBatcher(self.presence, self._emit_presence, self.spawn)
         self.peaks = PeakRecorder(self._write_peak)
         if isinstance(self.presence, RedisPresence):
+            # participants of a dead process leave (swept), and come back after an outage
+            self.presence.on_stale = self.presence_changes.left
             self.presence.on_recovered = self.presence_recovered
 
     async def _write_peak(self, cafe_id: int, peak: int, final: bool) -> bool:

@@ -18,7 +18,8 @@ from signaling.manager import FanoutManager, FanoutRedisManager, LocalFanout
 from signaling.media import IceSettings, MediaRouter, ice_servers_for_browser
 from signaling.namespace import CafeNamespace
 from signaling.placement import RedisPlacement
-from signaling.presence import MemoryPresence, PresenceStore, RedisPresence
+from signaling.presence import MemoryPresence, PresenceStore
+from signaling.presence_redis import RedisPresence
 from signaling.settings import ClusterSettings, SignalingLimits
 from signaling.wire import WirePacket
 

@@ -23,9 +23,9 @@ from signaling.presence import (
     MemoryPresence,
     PresenceEntry,
     PresenceStore,
-    RedisPresence,
     audience_diff,
 )
+from signaling.presence_redis import RedisPresence
 
 REDIS_URL = os.environ.get("CAUSERIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -22,7 +22,7 @@ from signaling_fixtures import Live, invite, make_cafe
 from server.config import Config, load_config
 from sessions.roles import Role
 from signaling.keys import HUB
-from signaling.presence import RedisPresence
+from signaling.presence_redis import RedisPresence
 
 pytestmark = [
     pytest.mark.redis,
