@@ -188,10 +188,11 @@ async def build(db: Database, hours: float) -> int:
 
 async def index(db: Database, again: bool = False) -> None:
     """Install the search index (SQLite: stems every segment), or drop and install it again
-    (``again``: a corpus built by an older version of the index)."""
+    (``again``: a corpus built by an older version of the index; on PostgreSQL the install
+    upgrades it in place, as migration 0014 does, instead of computing every vector again)."""
     t0 = time.perf_counter()
     async with db.transaction() as conn:
-        if again:
+        if again and db.is_sqlite:
             await conn.run_sync(uninstall_search_index)
         await conn.run_sync(install_search_index)
         if db.is_sqlite:
@@ -207,7 +208,7 @@ async def index_is_current(db: Database) -> bool:
                    " WHERE name = 'stems'")
         else:
             sql = (f"SELECT 1 FROM pg_indexes WHERE indexname ="
-                   f" '{search_postgres.INDEX_NAME}_b{search_postgres.BUCKETS - 1}'")
+                   f" '{search_postgres.INDEX_NAME}_s{search_postgres.BUCKETS - 1}'")
         return bool(await conn.scalar(sa.text(sql)))
 
 

@@ -70,12 +70,13 @@ CANDIDATES = COUNT_CAP + 1
 # must leave them alone: use `is_search_object` in env.py's include_name/include_object).
 _SEARCH_OBJECTS = (
     search_sqlite.FTS_TABLE, search_postgres.VECTOR_COLUMN, search_postgres.INDEX_NAME,
+    search_postgres.SCOPE_COLUMN,
 )
 
 
 def is_search_object(name: str | None) -> bool:
     """True for the tables, columns and indexes of the search index (``segments_fts*``,
-    ``segments.search_vector``, its index)."""
+    ``segments.search_vector`` and ``search_scope``, their indexes)."""
     return bool(name) and str(name).startswith(_SEARCH_OBJECTS)
 
 
@@ -86,13 +87,17 @@ def open_database(url: str, *, echo: bool = False) -> Database:
     return Database(url, echo=echo, connect_hooks=(search_sqlite.on_connect,))
 
 
-def install_search_index(conn: Connection) -> None:
+def install_search_index(conn: Connection, *, scope: bool = True) -> None:
     """Create the search index on a database that has the tables (sync: Alembic's
-    ``op.get_bind()``, or ``await aconn.run_sync(install_search_index)``)."""
+    ``op.get_bind()``, or ``await aconn.run_sync(install_search_index)``). ``scope``: with
+    the filters in the index (migration 0014; migrations 0002 and 0003, before the tables
+    it needs, pass False)."""
     if conn.dialect.name == "sqlite":
         search_sqlite.install(conn)
     elif conn.dialect.name == "postgresql":
         search_postgres.install(conn)
+        if scope:
+            search_postgres.install_scope(conn)
     else:  # pragma: no cover - the config accepts only these two
         raise RuntimeError(f"no search index for {conn.dialect.name}")
 
@@ -160,7 +165,7 @@ def _statements(sqlite: bool, kinds: tuple[str, ...], filtered: frozenset[str],
                             association="x" if "f_association" in filtered else None,
                             date_from=day if "f_from" in filtered else None,
                             date_to=day if "f_to" in filtered else None)
-    candidates = backend.candidates(template, filter_clauses(filters), CANDIDATES)
+    candidates = backend.candidates(template, filter_clauses(filters), CANDIDATES, filtered)
     # One statement: the window counts the candidates (at most CANDIDATES) before the page
     # is cut, so there is no second scan for the total. The candidates are ids and scores
     # only: the page is cut first, then only its rows are joined to their text, words and

@@ -19,7 +19,7 @@ Ranking: bm25.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -102,7 +102,7 @@ def query_params(parsed: ParsedQuery) -> dict[str, Any]:
 
 
 def candidates(parsed: ParsedQuery, clauses: Sequence[sa.ColumnElement[bool]],
-               cap: int) -> sa.Subquery:
+               cap: int, scoped: Collection[str] = ()) -> sa.Subquery:
     """The newest ``cap`` matches (rowid order) under the filter ``clauses`` (from the
     caller, `transcripts.search`): their ``id`` and ``score``, higher is better, so a very
     common word costs a bounded time (`transcripts.search` ranks and pages them, and reads

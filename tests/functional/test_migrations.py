@@ -112,3 +112,89 @@ def test_attendance_peak_migration_keeps_cafes_unrecorded(database_url: str) -> 
     command.downgrade(config, "0012")
     assert asyncio.run(run("SELECT slug FROM cafes")) == [("les-ecrans",)]
     upgrade(database_url)
+
+
+def test_search_scope_migration_carries_an_existing_database(database_url: str) -> None:
+    """A database at the previous head (0013) with published transcripts in it: 0014 puts
+    the cafés' filters in PostgreSQL's index (every existing segment gets its scope, the
+    bucket indexes are built again over text and scope); filtered searches answer as before
+    on both databases. Downgrading puts back 0013's indexes."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from search_support import Seg, add_cafe
+
+    from transcripts.search import SearchFilters, open_database, search
+
+    command.downgrade(alembic_config(database_url), "0013")
+    postgres = database_url.startswith("postgresql")
+
+    async def catalogue() -> tuple[set[str], bool]:
+        if not postgres:
+            return set(), False
+        db = open_database(database_url)
+        try:
+            async with db.connect() as conn:
+                names = {str(n) for n in await conn.scalars(sa.text(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = 'segments'"
+                    " AND indexname LIKE 'ix_segments_search_vector%'"))}
+                scope = bool(await conn.scalar(sa.text(
+                    "SELECT 1 FROM information_schema.columns WHERE table_name = 'segments'"
+                    " AND column_name = 'search_scope'")))
+        finally:
+            await db.close()
+        return names, scope
+
+    async def before() -> None:
+        db = open_database(database_url)
+        try:
+            await add_cafe(db, "ecrans-soir", theme="screens", segs=[
+                Seg(0, 5, "Experte", "Le téléphone reste hors de la chambre le soir."),
+                Seg(5, 10, "Parent", "Et la tablette ? Le téléphone du grand frère ?")])
+            await add_cafe(db, "harcelement", starts_at=datetime(2026, 3, 1, tzinfo=UTC),
+                           segs=[Seg(0, 5, "Expert", "Le téléphone sert aussi au harcèlement.")])
+            await add_cafe(db, "brouillon", theme="screens", published=False, segs=[
+                Seg(0, 5, "Expert", "Un téléphone dans un café non publié.")])
+        finally:
+            await db.close()
+
+    async def after() -> dict[str, list[tuple[str, float]]]:
+        db = open_database(database_url)
+        out: dict[str, list[tuple[str, float]]] = {}
+        try:
+            for name, filters in (("all", SearchFilters()),
+                                  ("screens", SearchFilters(theme="screens")),
+                                  ("cafe", SearchFilters(cafe="harcelement")),
+                                  ("both", SearchFilters(theme="screens", cafe="harcelement"))):
+                result = await search(db, "téléphone", filters=filters)
+                out[name] = sorted((h.cafe_slug, h.start) for h in result.hits)
+            if postgres:
+                async with db.connect() as conn:
+                    assert await conn.scalar(sa.text(
+                        "SELECT count(*) FROM segments WHERE search_scope IS NULL")) == 0
+        finally:
+            await db.close()
+        return out
+
+    names, scope = asyncio.run(catalogue())
+    if postgres:
+        assert not scope and len(names) == 16 and all("_b" in n for n in names)
+    asyncio.run(before())
+    upgrade(database_url)
+    assert current_revision(database_url) == head_revision()
+    names, scope = asyncio.run(catalogue())
+    if postgres:
+        assert scope and len(names) == 16 and all("_s" in n for n in names)
+    assert asyncio.run(after()) == {
+        "all": [("ecrans-soir", 0.0), ("ecrans-soir", 5.0), ("harcelement", 0.0)],
+        "screens": [("ecrans-soir", 0.0), ("ecrans-soir", 5.0)],
+        "cafe": [("harcelement", 0.0)],
+        "both": [],
+    }
+    command.downgrade(alembic_config(database_url), "0013")
+    names, scope = asyncio.run(catalogue())
+    if postgres:
+        assert not scope and len(names) == 16 and all("_b" in n for n in names)
+    upgrade(database_url)
+    command.check(alembic_config(database_url))

@@ -22,7 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
 from sessions.storage.database import Database
-from sessions.storage.tables import segments
+from sessions.storage.tables import associations, cafes, segments
 from transcripts import search_sqlite
 from transcripts.search import SearchFilters, SearchQueryError, search
 from transcripts.search import open_database as open_app_database
@@ -277,3 +277,63 @@ async def test_sqlite_stems_function_comes_from_the_engines_connect_hook(
     finally:
         await hooked.close()
     assert not event.contains(Pool, "connect", search_sqlite.on_connect)
+
+
+# --- filters in the index (PostgreSQL's search_scope, migration 0014): they follow the café.
+
+
+async def test_filters_follow_the_cafe_at_once(db: Database) -> None:
+    """A café's theme or association changed, a segment moved to another café: filtered
+    searches follow in the same transaction (PostgreSQL keeps the filters in the index by
+    triggers; both backends give the same answers)."""
+    odd_theme = "l'école « d'abord », 100 %"
+    cafe_id = await add_cafe(db, "deplacements", theme=odd_theme, segs=[
+        Seg(0, 5, "Expert", "La gendarmerie reçoit les plaintes pour harcèlement."),
+    ])
+    gendarmerie = "gendarmerie"
+    assert slugs(await search(db, gendarmerie, filters=SearchFilters(theme=odd_theme))) == {
+        "deplacements"}
+    async with db.transaction() as conn:
+        await conn.execute(cafes.update().where(cafes.c.id == cafe_id).values(theme="screens"))
+    assert (await search(db, gendarmerie, filters=SearchFilters(theme=odd_theme))).total == 0
+    assert slugs(await search(db, gendarmerie, filters=SearchFilters(theme="screens"))) == {
+        "deplacements"}
+    async with db.transaction() as conn:
+        other = int(await conn.scalar(associations.insert().values(
+            slug="autre-asso", name="Autre", created_at=datetime(2026, 1, 1, tzinfo=UTC))
+            .returning(associations.c.id)))
+        first = await conn.scalar(sa.select(associations.c.slug).where(
+            associations.c.id != other))
+        await conn.execute(cafes.update().where(cafes.c.id == cafe_id)
+                           .values(association_id=other))
+    assert slugs(await search(db, gendarmerie, filters=SearchFilters(
+        association="autre-asso"))) == {"deplacements"}
+    assert (await search(db, gendarmerie, filters=SearchFilters(association=first))).total == 0
+    assert (await search(db, gendarmerie, filters=SearchFilters(association="nulle"))).total == 0
+    assert (await search(db, gendarmerie, filters=SearchFilters(cafe="nulle-part"))).total == 0
+    # A segment moved to another café is found under that café's filters, not the first's.
+    async with db.transaction() as conn:
+        target = (await conn.execute(sa.select(cafes.c.id).where(
+            cafes.c.slug == "ecrans-famille"))).scalar_one()
+        await conn.execute(segments.update().where(segments.c.cafe_id == cafe_id)
+                           .values(cafe_id=target))
+    assert slugs(await search(db, gendarmerie, filters=SearchFilters(
+        cafe="ecrans-famille"))) == {"ecrans-famille"}
+    assert (await search(db, gendarmerie, filters=SearchFilters(cafe="deplacements"))).total == 0
+    assert slugs(await search(db, gendarmerie, filters=SearchFilters(
+        theme="screens", cafe="ecrans-famille"))) == {"ecrans-famille"}
+
+
+async def test_filtered_search_pages_through_many_cafes(db: Database) -> None:
+    """More matches than one bucket holds, over cafés of two themes: a theme filter's total
+    and pages are those of the filter, on both backends."""
+    for index in range(6):
+        await add_cafe(db, f"masse-{index}", theme="screens" if index % 2 else "fake-news",
+                       segs=[Seg(float(i), i + 1.0, "A", f"Le sommeil numéro {i}.")
+                             for i in range(100)])
+    only = SearchFilters(theme="fake-news")
+    first = await search(db, "sommeil", limit=50, filters=only)
+    assert first.total == 300 and {h.cafe_slug for h in first.hits} <= {
+        "masse-0", "masse-2", "masse-4"}
+    rest = await search(db, "sommeil", limit=50, offset=250, filters=only)
+    assert len(rest.hits) == 50 and not rest.has_more

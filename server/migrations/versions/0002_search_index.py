@@ -22,7 +22,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    install_search_index(op.get_bind())
+    install_search_index(op.get_bind(), scope=False)
 
 
 def downgrade() -> None:

@@ -26,7 +26,7 @@ depends_on = None
 
 def upgrade() -> None:
     uninstall_search_index(op.get_bind())
-    install_search_index(op.get_bind())
+    install_search_index(op.get_bind(), scope=False)
 
 
 def downgrade() -> None:
