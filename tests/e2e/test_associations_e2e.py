@@ -81,6 +81,20 @@ def test_platform_admin_association_organiser_cafe_on_portal(
                                "ON a.id = c.association_id WHERE c.slug = ?", slug)
     assert owner == "reseau-des-peres"
 
+    # its figures on a phone: the peak column (a dash: nothing recorded yet), each table
+    # scrolling in its box with its words whole, the page no wider than the screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/admin/associations/reseau-des-peres/figures")
+    assert "—" in page.inner_text("#figures-cafes tbody")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    broken = page.evaluate("""() => [...document.querySelectorAll('.table-scroll th')]
+      .filter(th => { const range = document.createRange(); range.selectNodeContents(th);
+                      return range.getClientRects().length
+                             > th.textContent.trim().split(/\\s+/).length; })
+      .map(th => th.textContent)""")
+    assert broken == [], broken
+    page.set_viewport_size({"width": 1280, "height": 900})
+
     # the portal, filtered by the association: the café under its name and logo
     visitor = audience_browser.new_context(viewport={"width": 1280, "height": 900})
     portal = visitor.new_page()
