@@ -52,6 +52,16 @@ CAFE_TABLES: tuple[sa.Table, ...] = (
     t.audit_log, t.stage_state, t.recordings, t.transcript_jobs, t.segments, t.watch_lists,
     t.reports,
 )
+# Columns the server keeps up to date by itself, on a timer, whoever acts: the attendance
+# peak (`signaling.peaks.PeakRecorder` writes it within 5 s of a join). What a refused
+# action must not change is everything else.
+SERVER_KEPT = {"cafes": frozenset({"peak_parents"})}
+
+
+def acted_on(table: sa.Table) -> sa.Select[Any]:
+    """`SELECT` of the table's columns an action can change (not `SERVER_KEPT`)."""
+    kept = SERVER_KEPT.get(table.name, frozenset())
+    return sa.select(*(c for c in table.columns if c.name not in kept))
 
 
 async def snapshot(db: Any, cafe_id: int) -> dict[str, list[tuple[Any, ...]]]:
@@ -60,7 +70,7 @@ async def snapshot(db: Any, cafe_id: int) -> dict[str, list[tuple[Any, ...]]]:
     async with db.connect() as conn:
         for table in CAFE_TABLES:
             column = table.c.id if table is t.cafes else table.c.cafe_id
-            rows = await conn.execute(sa.select(table).where(column == cafe_id)
+            rows = await conn.execute(acted_on(table).where(column == cafe_id)
                                       .order_by(*table.primary_key.columns))
             out[table.name] = [tuple(r) for r in rows]
         asked = sa.select(t.questions.c.id).where(t.questions.c.cafe_id == cafe_id)
@@ -489,5 +499,16 @@ async def publisher_offer() -> tuple[str, RTCPeerConnection]:
 
 Prepare = Callable[[World, Slot], Awaitable[tuple[dict[str, Any], str]]]
 
-__all__ = ["CAFE_TABLES", "REVOCATION_DELAY", "ROLES", "STATES", "Prepare", "Slot", "World",
-           "publisher_offer", "snapshot"]
+__all__ = [
+    "CAFE_TABLES",
+    "REVOCATION_DELAY",
+    "ROLES",
+    "SERVER_KEPT",
+    "STATES",
+    "Prepare",
+    "Slot",
+    "World",
+    "acted_on",
+    "publisher_offer",
+    "snapshot",
+]

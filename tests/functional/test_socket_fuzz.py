@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from aiohttp import web
-from authz_world import CAFE_TABLES
+from authz_world import CAFE_TABLES, acted_on
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import event as note_outcome
 from hypothesis import strategies as st
@@ -138,7 +137,7 @@ async def stored(app: web.Application) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table a socket event can touch, every café's."""
     async with app[DATABASE].connect() as conn:
         return {table.name: [tuple(r) for r in await conn.execute(
-            sa.select(table).order_by(*table.primary_key.columns))]
+            acted_on(table).order_by(*table.primary_key.columns))]
             for table in (*CAFE_TABLES, votes)}
 
 
