@@ -174,8 +174,9 @@ async def test_programme_pushed_to_nginx_rtmp_survives_its_loss(
     duration, codecs = _read_flv(files[0])
     assert codecs == {"h264", "aac"}, codecs
     # what nginx got before its loss: the time the push was connected, give or take the
-    # 2 s refresh of the status and a keyframe interval
-    assert pushed - 4.0 <= duration <= pushed + 1.0, (duration, pushed)
+    # 2 s refresh of the status (the push may have connected up to 2 s before the status
+    # said so, and the poll sees it later still on a busy machine) and a keyframe interval
+    assert pushed - 4.0 <= duration <= pushed + 2.5, (duration, pushed)
     later, codecs_later = _read_flv(files[-1])
     assert codecs_later == {"h264", "aac"} and later >= 2.0, later
     # The voice is the expert's: Whisper hears the expert's sentence in what nginx got.
