@@ -204,8 +204,7 @@ async def index(db: Database, again: bool = False) -> None:
 async def index_is_current(db: Database) -> bool:
     async with db.connect() as conn:
         if db.is_sqlite:
-            sql = (f"SELECT 1 FROM pragma_table_info('{search_sqlite.FTS_TABLE}')"
-                   " WHERE name = 'stems'")
+            sql = (f"SELECT 1 FROM sqlite_master WHERE name = '{search_sqlite.THEMED_TABLE}'")
         else:
             sql = (f"SELECT 1 FROM pg_indexes WHERE indexname ="
                    f" '{search_postgres.INDEX_NAME}_s{search_postgres.BUCKETS - 1}'")

@@ -90,10 +90,10 @@ def open_database(url: str, *, echo: bool = False) -> Database:
 def install_search_index(conn: Connection, *, scope: bool = True) -> None:
     """Create the search index on a database that has the tables (sync: Alembic's
     ``op.get_bind()``, or ``await aconn.run_sync(install_search_index)``). ``scope``: with
-    the filters in the index (migration 0014; migrations 0002 and 0003, before the tables
-    it needs, pass False)."""
+    the filters in the index (migrations 0014 on PostgreSQL, 0015 on SQLite; migrations
+    0002 and 0003 pass False and build the index those two left)."""
     if conn.dialect.name == "sqlite":
-        search_sqlite.install(conn)
+        search_sqlite.install(conn, themed=scope)
     elif conn.dialect.name == "postgresql":
         search_postgres.install(conn)
         if scope:
@@ -188,7 +188,8 @@ async def _ranked_page(conn: AsyncConnection, sqlite: bool, parsed: ParsedQuery,
                        ) -> tuple[list[sa.Row[Any]], int]:
     """One page of a backend's candidates, best first, and how many there are."""
     backend = search_sqlite if sqlite else search_postgres
-    params = backend.query_params(parsed) | filter_params(filters)
+    given = filter_params(filters)
+    params = backend.query_params(parsed, given) | given
     shape = (sqlite, tuple(t.kind for t in parsed.terms),
              frozenset(p for p in params if p.startswith("f_")), limit, offset)
     page, count = _statements.__wrapped__(*shape) if plain else _statements(*shape)

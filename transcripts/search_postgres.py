@@ -29,7 +29,7 @@ with bound parameters (``plainto_tsquery``, ``phraseto_tsquery``, ``to_tsquery(t
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -184,9 +184,10 @@ def uninstall(conn: Connection) -> None:
     conn.exec_driver_sql(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {CONFIG_NAME}")
 
 
-def query_params(parsed: ParsedQuery) -> dict[str, Any]:
+def query_params(parsed: ParsedQuery, filters: Mapping[str, Any] | None = None
+                 ) -> dict[str, Any]:
     """The values of a query for the statement `candidates` builds (any query of its shape:
-    the kinds of its terms): one text per term."""
+    the kinds of its terms): one text per term (the filters are parameters of their own)."""
     return {f"term_{index}": term.tokens[0] + ":*" if term.kind == "prefix" else term.text
             for index, term in enumerate(parsed.terms)}
 

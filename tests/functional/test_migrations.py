@@ -198,3 +198,78 @@ def test_search_scope_migration_carries_an_existing_database(database_url: str) 
         assert not scope and len(names) == 16 and all("_b" in n for n in names)
     upgrade(database_url)
     command.check(alembic_config(database_url))
+
+
+def test_search_themes_migration_carries_an_existing_database(database_url: str) -> None:
+    """A database at the previous head (0014) with published transcripts: 0015 builds
+    SQLite's index again, with longer prefixes and the cafés' themes in it (every segment,
+    also one whose café changes theme afterwards); theme-filtered searches answer as
+    before, on both databases. Downgrading builds 0003's index again."""
+    import asyncio
+
+    import sqlalchemy as sa
+    from search_support import Seg, add_cafe
+
+    from sessions.storage.tables import cafes
+    from transcripts.search import SearchFilters, open_database, search
+
+    command.downgrade(alembic_config(database_url), "0014")
+    sqlite = database_url.startswith("sqlite")
+
+    async def columns() -> set[str]:
+        if not sqlite:
+            return set()
+        db = open_database(database_url)
+        try:
+            async with db.connect() as conn:
+                return {str(n) for n in await conn.scalars(sa.text(
+                    "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'"))}
+        finally:
+            await db.close()
+
+    async def before() -> None:
+        db = open_database(database_url)
+        try:
+            await add_cafe(db, "ecrans", theme="screens", segs=[
+                Seg(0, 5, "Experte", "Le sommeil des enfants et les écrans du soir."),
+                Seg(5, 10, "Parent", "Le sommeil, encore le sommeil !")])
+            await add_cafe(db, "rumeurs", theme="fake-news", segs=[
+                Seg(0, 5, "Expert", "Une rumeur trouble le sommeil des élèves.")])
+        finally:
+            await db.close()
+
+    async def after() -> dict[str, list[tuple[str, float]]]:
+        db = open_database(database_url)
+        out: dict[str, list[tuple[str, float]]] = {}
+        try:
+            for theme in ("screens", "fake-news", "cyber-harassment"):
+                result = await search(db, "sommeil", filters=SearchFilters(theme=theme))
+                out[theme] = [(h.cafe_slug, h.start) for h in result.hits]
+            async with db.transaction() as conn:
+                await conn.execute(cafes.update().where(cafes.c.slug == "rumeurs")
+                                   .values(theme="screens"))
+            result = await search(db, "sommeil*", filters=SearchFilters(theme="screens"))
+            out["moved"] = sorted((h.cafe_slug, h.start) for h in result.hits)
+        finally:
+            await db.close()
+        return out
+
+    if sqlite:
+        assert asyncio.run(columns()) == {"segments_fts"}
+    asyncio.run(before())
+    upgrade(database_url)
+    assert current_revision(database_url) == head_revision()
+    if sqlite:
+        assert asyncio.run(columns()) == {"segments_fts", "segments_fts_themed"}
+    assert asyncio.run(after()) == {
+        # More matches first (bm25), as before the migration.
+        "screens": [("ecrans", 5.0), ("ecrans", 0.0)],
+        "fake-news": [("rumeurs", 0.0)],
+        "cyber-harassment": [],
+        "moved": [("ecrans", 0.0), ("ecrans", 5.0), ("rumeurs", 0.0)],
+    }
+    command.downgrade(alembic_config(database_url), "0014")
+    if sqlite:
+        assert asyncio.run(columns()) == {"segments_fts"}
+    upgrade(database_url)
+    command.check(alembic_config(database_url))

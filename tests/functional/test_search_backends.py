@@ -337,3 +337,22 @@ async def test_filtered_search_pages_through_many_cafes(db: Database) -> None:
         "masse-0", "masse-2", "masse-4"}
     rest = await search(db, "sommeil", limit=50, offset=250, filters=only)
     assert len(rest.hits) == 50 and not rest.has_more
+
+
+async def test_theme_filter_keeps_the_order_of_the_unfiltered_search(db: Database) -> None:
+    """One term under a theme filter reads the theme's own postings (SQLite's ``themed``
+    column): its hits are the unfiltered search's hits of that theme, in the same order."""
+    lines = ["Le sommeil.", "Le sommeil, le sommeil et encore le sommeil du soir.",
+             "Un long propos sur le sommeil des adolescents et des jeunes enfants le soir.",
+             "Sommeil et écrans : le sommeil recule.", "Les jeux vidéo volent le sommeil."]
+    for index in range(4):
+        await add_cafe(db, f"nuits-{index}", theme="screens" if index % 2 else "fake-news",
+                       segs=[Seg(float(i), i + 1.0, "A", line)
+                             for i, line in enumerate(lines[index:] + lines[:index])])
+    for query in ("sommeil", "somm*", '"le sommeil"', "jeux"):
+        every = await search(db, query, limit=50)
+        for theme in ("screens", "fake-news"):
+            only = await search(db, query, limit=50, filters=SearchFilters(theme=theme))
+            expected = [h.segment_id for h in every.hits if h.cafe_theme == theme]
+            assert [h.segment_id for h in only.hits] == expected, (query, theme)
+            assert only.total == len(expected)
