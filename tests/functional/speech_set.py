@@ -48,6 +48,27 @@ ENGLISH = [
     "Fake news spreads very quickly on screens.",
     "Report shocking content to the platform.",
 ]
+# More sentences for the other files of a condition (`make_sample(..., variant=k)`).
+FRENCH_MORE = [
+    "Les écrans avant de dormir retardent le sommeil des enfants.",
+    "Un adolescent passe environ trois heures par jour sur son téléphone.",
+    "Les parents peuvent fixer des règles simples pour les repas en famille.",
+    "Les photos publiées en ligne restent visibles pendant des années.",
+    "Votre enfant doit savoir qu'il peut vous parler sans être puni.",
+    "Les professeurs remarquent souvent les premiers signes de fatigue.",
+    "Il vaut mieux installer l'ordinateur dans une pièce commune.",
+    "Les mots de passe ne se partagent pas, même avec les amis.",
+]
+ENGLISH_MORE = [
+    "Screens before bedtime delay the sleep of children.",
+    "A teenager spends about three hours a day on the phone.",
+    "Parents can set simple rules for family meals.",
+    "Photos posted online stay visible for years.",
+    "Your child should know they can talk to you without being punished.",
+    "Teachers often notice the first signs of tiredness.",
+    "It is better to keep the computer in a shared room.",
+    "Passwords are never shared, not even with friends.",
+]
 # The word-list café of issue 10 (`3018, Snapchat, WhatsApp, e-Enfance`): sentences that say
 # its words, to measure whether passing them to the decoder helps (`term_recall`).
 CAFE_TERMS = ("3018", "Snapchat", "WhatsApp", "e-Enfance")
@@ -74,6 +95,13 @@ VOICES = {
     "fr": [("fr+m3", 150), ("fr+f2", 170), ("fr+m1", 135), ("fr+f4", 185)],
     "en": [("en+m3", 150), ("en+f2", 170), ("en+m1", 135), ("en-us+f4", 185)],
 }
+# The other voices of the other files (variant k > 0 takes them in turn from k).
+MORE_VOICES = {
+    "fr": [("fr+m5", 160), ("fr+f1", 145), ("fr+m7", 175), ("fr+f5", 155), ("fr+m2", 190),
+           ("fr+f3", 140), ("fr+m4", 165), ("fr+f2", 180)],
+    "en": [("en+m5", 160), ("en+f1", 145), ("en+m7", 175), ("en-us+f5", 155),
+           ("en+m2", 190), ("en+f3", 140), ("en-us+m4", 165), ("en+f2", 180)],
+}
 CONDITIONS = ("clean", "noise", "reverb", "room", "phone", "music", "overlap")
 
 
@@ -92,6 +120,7 @@ class Sample:
     audio: Audio
     text: str
     words: tuple[RefWord, ...]
+    variant: int = 0  # which file of its condition (0: the set's first, 8 sentences)
 
     @property
     def duration(self) -> float:
@@ -265,6 +294,29 @@ def telephone(audio: Audio) -> Audio:
 
 # -- the set ----------------------------------------------------------------------------------
 
+def _say_all(texts: tuple[str, ...], voices: tuple[tuple[str, int], ...]
+             ) -> list[tuple[Audio, list[RefWord]]]:
+    return [utterance(text, *voices[i % len(voices)]) for i, text in enumerate(texts)]
+
+
+@functools.cache
+def _spoken(texts: tuple[str, ...], voices: tuple[tuple[str, int], ...]
+            ) -> tuple[tuple[Audio, list[RefWord]], ...]:
+    """The sentences said in turn by `voices`, by a fresh espeak-ng (a process of its own):
+    espeak's output depends on what the same instance said before, so a file made in one
+    process would differ from the same file made after others. Cached: the conditions of one
+    script share its voices."""
+    import pickle
+    import sys
+
+    here = str(Path(__file__).resolve().parent)
+    code = ("import pickle, sys; sys.path.insert(0, sys.argv[1]); import speech_set; "
+            "texts, voices = pickle.load(sys.stdin.buffer); "
+            "sys.stdout.buffer.write(pickle.dumps(speech_set._say_all(texts, voices)))")
+    done = subprocess.run([sys.executable, "-c", code, here], input=pickle.dumps(
+        (texts, voices)), capture_output=True, check=True)
+    return tuple(pickle.loads(done.stdout))
+
 def timeline(sentences: Sequence[str], voices: Sequence[tuple[str, int]], *,
              gap: float = 0.7, overlap: float = 0.0, lead: float = 0.5
              ) -> tuple[Audio, list[RefWord]]:
@@ -274,9 +326,8 @@ def timeline(sentences: Sequence[str], voices: Sequence[tuple[str, int]], *,
     pieces: list[tuple[int, Audio]] = []
     words: list[RefWord] = []
     at = lead
-    for i, text in enumerate(sentences):
-        voice, wpm = voices[i % len(voices)]
-        audio, said = utterance(text, voice, wpm)
+    spoken = _spoken(tuple(sentences), tuple(voices))
+    for i, (audio, said) in enumerate(spoken):
         first, last = said[0].start, said[-1].end
         audio = audio[int(first * RATE):int(last * RATE)]
         start = at - overlap if overlap and i % 2 == 1 else at
@@ -291,13 +342,30 @@ def timeline(sentences: Sequence[str], voices: Sequence[tuple[str, int]], *,
     return mix, sorted(words, key=lambda w: w.start)
 
 
-def make_sample(language: str, condition: str, sentences: Sequence[str] | None = None
-                ) -> Sample:
-    """One file of the set: `language` "fr" or "en", `condition` one of CONDITIONS."""
+def variant_script(language: str, variant: int) -> tuple[list[str], list[tuple[str, int]]]:
+    """The sentences and voices of file `variant` of a condition: 0 is the set's first file
+    (the 8 base sentences, 4 voices); k > 0 takes 5 sentences of the 16 (base and more) from
+    a different place, and 4 other voices (other timbres, 140-190 words a minute) from k.
+    Deterministic: the same k gives the same file."""
+    base = FRENCH if language == "fr" else ENGLISH
+    if variant == 0:
+        return list(base), VOICES[language]
+    pool = base + (FRENCH_MORE if language == "fr" else ENGLISH_MORE)
+    texts = [pool[(5 * variant + 3 * i) % len(pool)] for i in range(5)]
+    more = MORE_VOICES[language]
+    voices = [more[(3 * variant + i) % len(more)] for i in range(4)]
+    return texts, voices
+
+
+def make_sample(language: str, condition: str, sentences: Sequence[str] | None = None,
+                variant: int = 0) -> Sample:
+    """One file of the set: `language` "fr" or "en", `condition` one of CONDITIONS;
+    `variant` the file of that condition (see `variant_script`)."""
     if condition not in CONDITIONS:
         raise ValueError(condition)
-    texts = list(sentences or (FRENCH if language == "fr" else ENGLISH))
-    voices = VOICES[language]
+    texts, voices = variant_script(language, variant)
+    if sentences:
+        texts = list(sentences)
     overlap = 0.8 if condition == "overlap" else 0.0
     audio, words = timeline(texts, voices, overlap=overlap)
     seconds = len(audio) / RATE
@@ -316,12 +384,14 @@ def make_sample(language: str, condition: str, sentences: Sequence[str] | None =
         audio = audio + at_level(_fit(bed, len(audio)), -30.0)
     audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
     text = " ".join(texts)
-    return Sample(f"{language}-{condition}", language, condition, audio, text, tuple(words))
+    return Sample(f"{language}-{condition}", language, condition, audio, text, tuple(words),
+                  variant)
 
 
 def speech_set(languages: Sequence[str] = ("fr", "en"),
-               conditions: Sequence[str] = CONDITIONS) -> list[Sample]:
-    return [make_sample(lang, cond) for lang in languages for cond in conditions]
+               conditions: Sequence[str] = CONDITIONS, files: int = 1) -> list[Sample]:
+    return [make_sample(lang, cond, variant=k) for lang in languages for cond in conditions
+            for k in range(files)]
 
 
 # -- measures -------------------------------------------------------------------------------
@@ -351,6 +421,20 @@ def coverage(sample: Sample, spans: Sequence[tuple[float, float]], pad: float = 
     spoken = sample.spoken()
     total = sum(e - s for s, e in spoken)
     covered = overlap_seconds(spoken, merge_spans([(s - pad, e + pad) for s, e in spans]))
+    return covered / total if total else 1.0
+
+
+def word_coverage(sample: Sample, spans: Sequence[tuple[float, float]], pad: float = 0.2
+                  ) -> float:
+    """The share of the sample's spoken seconds in words whose middle lies inside the
+    transcript's spans (± pad): a word counts whole or not at all. `coverage` also counts
+    the last tens of milliseconds of a word's fading voicing, which Whisper's word timings
+    end before (measured: the seconds `coverage` missed on noisy and telephone French were
+    0.03-0.1 s slivers at sentence ends)."""
+    padded = merge_spans([(s - pad, e + pad) for s, e in spans])
+    total = sum(w.end - w.start for w in sample.words)
+    covered = sum(w.end - w.start for w in sample.words
+                  if any(a <= (w.start + w.end) / 2 <= b for a, b in padded))
     return covered / total if total else 1.0
 
 
