@@ -7,15 +7,23 @@ moments). For every file, in the same process and with the same model:
 
 - `plain`: `WhisperModel.transcribe(audio, language=..., vad_filter=True, beam_size=5)`,
   faster-whisper's defaults otherwise (the language is given to both);
-- `product (words=...)`: `transcripts.parts.transcribe_part`, as a job runs it, with the
-  café's words passed as hotwords, as initial prompt, or not at all.
+- `product (words, first)`: `transcripts.parts.transcribe_part`, as a job runs it, with the
+  café's words passed as the jobs pass them for the language (`auto`:
+  `transcripts.jobs.WORDS_AS`), as hotwords, as initial prompt, or not at all, and the
+  first pass of each chunk as `transcripts.parts.FIRST_PASSES` names it.
 
-It prints per file WER, coverage (share of the spoken seconds inside the transcript's
-segments), recall (share of the reference words found) and real-time factor, plus what the
-product's check did (chunks retried, fallbacks, repeats cut, part marked short), and the
-load averages before and after (the machine is shared).
+Each condition has `--files` files (other sentences, voices and speeds:
+`speech_set.variant_script`; generated deterministically). It prints per file WER,
+coverage (share of the spoken seconds inside the transcript's segments ± 0.2 s), word
+coverage (the same, a word counted whole when its middle is inside), recall (share of the
+reference words found) and real-time factor, plus what the product's check did (chunks
+retried, fallbacks, repeats cut, chunks degraded, part marked short); then per condition
+the mean ± standard deviation over its files, beside the plain call; and the load
+averages (the machine is shared: run it in a high-priority autogroup, see bench/README.md).
 
-Run: .venv/bin/python bench/transcription.py [--words none,prompt,hotwords]
+Run: setsid sh -c 'echo -5 > /proc/self/autogroup; exec nice -n -5 \
+       .venv/bin/python bench/transcription.py --quick'
+     [--files 5] [--words auto,none,prompt,hotwords] [--first chunked-t0,defaults]
      [--languages fr,en] [--conditions clean,noise,...] [--threads 2]
 """
 
@@ -44,6 +52,7 @@ from transcripts.engine import (  # noqa: E402
     WhisperTranscriber,
     cafe_vocabulary,
 )
+from transcripts.jobs import WORDS_AS  # noqa: E402
 from transcripts.parts import (  # noqa: E402
     FIRST_PASS,
     FIRST_PASSES,
@@ -103,6 +112,7 @@ class Row:
     rtf: float
     notes: str = ""
     terms: float | None = None  # the café's terms spelled right (the terms sentences)
+    words: float = 0.0  # spoken seconds in words whose middle is inside a segment
 
 
 def measure(sample: speech_set.Sample, way: str, segments: list[Any], took: float,
@@ -111,7 +121,8 @@ def measure(sample: speech_set.Sample, way: str, segments: list[Any], took: floa
     spans = [(float(s.start), float(s.end)) for s in segments]
     return Row(sample.name, way, speech_set.wer(sample.text, text),
                speech_set.coverage(sample, spans), speech_set.recall(sample.text, text),
-               took / sample.duration, notes, speech_set.term_recall(sample.text, text))
+               took / sample.duration, notes, speech_set.term_recall(sample.text, text),
+               speech_set.word_coverage(sample, spans))
 
 
 def plain(model: Any, sample: speech_set.Sample) -> Row:
@@ -136,21 +147,48 @@ def product(transcriber: WhisperTranscriber, sample: speech_set.Sample, words: s
     notes = (f"chunks {r.chunks} retried {r.retried} fallbacks {r.fallbacks} "
              f"cut {r.repetitions_cut} degraded {r.degraded} "
              f"check {100 * r.coverage:.0f}%{' SHORT' if r.short else ''}")
+    notes += f" words {words}"
     return measure(sample, f"product ({words}, {first})", result.segments, took, notes)
+
+
+def spread(values: list[float]) -> str:
+    """mean ± standard deviation over the files of a condition."""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f}±{sd:.2f}"
+
+
+def summary(condition: str, way: str, rows: list[Row]) -> str:
+    covers = [r.coverage for r in rows]
+    words = [r.words for r in rows]
+    rtfs = [r.rtf for r in rows]
+    short = sum("SHORT" in r.notes for r in rows)
+    return (f"{condition:16} {way:26} {len(rows):2} {spread([r.wer for r in rows]):>9} "
+            f"{100 * statistics.mean(covers):5.1f}% {100 * min(covers):5.1f}% "
+            f"{100 * statistics.mean(words):5.1f}% {100 * min(words):5.1f}% "
+            f"{statistics.mean(r.recall for r in rows):6.2f} "
+            f"{spread(rtfs):>9} {max(rtfs):5.2f} {short:5}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--files", type=int, default=5,
+                    help="files per condition (other sentences, voices and speeds)")
+    ap.add_argument("--quick", action="store_true",
+                    help="3 files per condition, the product as the jobs run it, no terms")
     ap.add_argument("--term-conditions", default="clean,noise,phone",
                     help="conditions of the sentences that say the café's terms ('' none)")
-    ap.add_argument("--words", default="none,prompt,hotwords",
-                    help="ways of passing the café's words to the product")
+    ap.add_argument("--words", default="auto",
+                    help="ways of passing the café's words to the product (auto: as the "
+                         "jobs do for the language, transcripts.jobs.WORDS_AS; none, "
+                         "prompt, hotwords)")
     ap.add_argument("--first", default=FIRST_PASS.name,
                     help=f"first passes of the product ({', '.join(FIRST_PASSES)})")
     ap.add_argument("--languages", default="fr,en")
     ap.add_argument("--conditions", default=",".join(speech_set.CONDITIONS))
     args = ap.parse_args()
+    if args.quick:
+        args.files, args.term_conditions = 3, ""
     from transcripts.model import resolve_model
 
     model_dir = resolve_model("", ROOT / "var" / "models" / "whisper-base")
@@ -158,7 +196,8 @@ def main() -> None:
                 .splitlines() if line.startswith("model name")), platform.processor())
     print(f"machine: {platform.node()} {cpu}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}, threads={args.threads}, base int8, beam 5")
-    print(f"load average before: {load()}")
+    print(f"command: {' '.join(sys.argv)}")
+    print(f"load average before: {load()}, autogroup nice: {autogroup()}")
     print(f"café words: {VOCABULARY}")
     transcriber = WhisperTranscriber(WhisperSettings(model=model_dir,
                                                      cpu_threads=args.threads))
@@ -167,38 +206,63 @@ def main() -> None:
     # One pace per way, carried from file to file as a worker carries it from part to part.
     paces = {w: Pace() for w in ways}
     rows: list[Row] = []
-    header = (f"{'file':18} {'way':26} {'WER':>5} {'cover':>6} {'recall':>6} {'terms':>5} "
-              f"{'RTF':>5}  check")
+    header = (f"{'file':18} {'way':26} {'WER':>5} {'cover':>6} {'words':>6} {'recall':>6} "
+              f"{'terms':>5} {'RTF':>5}  check")
     print(header)
     print("-" * len(header))
-    samples: list[tuple[str, str, list[str] | None]] = [
-        (lang, cond, None) for lang in args.languages.split(",")
-        for cond in args.conditions.split(",") if cond]
+    samples: list[tuple[str, str, list[str] | None, int]] = [
+        (lang, cond, None, k) for lang in args.languages.split(",")
+        for cond in args.conditions.split(",") if cond for k in range(args.files)]
     samples += [(lang, cond, speech_set.FRENCH_TERMS if lang == "fr"
-                 else speech_set.ENGLISH_TERMS) for lang in args.languages.split(",")
+                 else speech_set.ENGLISH_TERMS, 0) for lang in args.languages.split(",")
                 for cond in args.term_conditions.split(",") if cond]
-    for lang, cond, sentences in samples:
-        sample = speech_set.make_sample(lang, cond, sentences)
+    began = time.perf_counter()
+    for lang, cond, sentences, k in samples:
+        sample = speech_set.make_sample(lang, cond, sentences, variant=k)
         if sentences is not None:
             sample = dataclasses.replace(sample, name=f"{sample.name}+terms")
-        found = [plain(model, sample)] + [product(transcriber, sample, w, paces[w, f], f)
-                                          for w, f in ways]
+        found = [plain(model, sample)]
+        done: dict[tuple[str, str], Row] = {}
+        for w, f in ways:  # "auto" and the way it resolves to are decoded once
+            words = WORDS_AS.get(lang, "none") if w == "auto" else w
+            if (words, f) in done:
+                found.append(dataclasses.replace(done[words, f], way=f"product ({w}, {f})"))
+                continue
+            done[words, f] = row = product(transcriber, sample, words, paces[w, f], f)
+            found.append(dataclasses.replace(row, way=f"product ({w}, {f})"))
         for row in found:
             terms = "-" if row.terms is None else f"{row.terms:.2f}"
-            print(f"{row.name:18} {row.way:26} {row.wer:5.2f} {100 * row.coverage:5.1f}% "
-                  f"{row.recall:6.2f} {terms:>5} {row.rtf:5.2f}  {row.notes}", flush=True)
+            name = f"{row.name}#{k}"
+            print(f"{name:18} {row.way:26} {row.wer:5.2f} {100 * row.coverage:5.1f}% "
+                  f"{100 * row.words:5.1f}% {row.recall:6.2f} {terms:>5} {row.rtf:5.2f}  "
+                  f"{row.notes}", flush=True)
         rows += found
-    print("-" * len(header))
-    for way in ["plain"] + [f"product ({w}, {f})" for w, f in ways]:
-        mine = [r for r in rows if r.way == way]
-        said = [r.terms for r in mine if r.terms is not None]
-        terms = f"{statistics.mean(said):.2f}" if said else "-"
-        print(f"{'all':18} {way:26} {statistics.mean(r.wer for r in mine):5.2f} "
-              f"{100 * min(r.coverage for r in mine):5.1f}% "
-              f"{statistics.mean(r.recall for r in mine):6.2f} {terms:>5} "
-              f"{max(r.rtf for r in mine):5.2f}  (mean WER, min coverage, mean recall, "
-              "mean terms, max RTF)")
+    print(f"load average after the files: {load()} ({time.perf_counter() - began:.0f} s)")
+    head = (f"{'condition':16} {'way':26} {'N':>2} {'WER':>9} {'cover':>6} {'min':>6} "
+            f"{'words':>6} {'min':>6} {'recall':>6} {'RTF':>9} {'max':>5} {'short':>5}")
+    print()
+    print("per condition: mean±sd over the files (coverage in seconds and in whole words: "
+          "mean and min; RTF: mean±sd, max)")
+    print(head)
+    print("-" * len(head))
+    names = list(dict.fromkeys(r.name for r in rows))
+    way_names = list(dict.fromkeys(r.way for r in rows))
+    for name in names:
+        for way in way_names:
+            mine = [r for r in rows if r.name == name and r.way == way]
+            if mine:
+                print(summary(name, way, mine))
+    print("-" * len(head))
+    for way in way_names:
+        print(summary("all", way, [r for r in rows if r.way == way]))
     print(f"load average after: {load()}")
+
+
+def autogroup() -> str:
+    try:
+        return Path("/proc/self/autogroup").read_text().split("nice")[-1].strip()
+    except OSError:
+        return "?"
 
 
 if __name__ == "__main__":
