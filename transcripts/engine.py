@@ -49,6 +49,8 @@ class Segment:
     words: tuple[Word, ...] = ()
     # The temperature Whisper decoded it at (above 0: a fallback); not stored, not placed.
     temperature: float = 0.0
+    # The tokens Whisper decoded for it (the cost of its decode); not stored, not placed.
+    tokens: int = 0
 
     def placed(self, offset: float, speaker: str | None = None) -> Segment:
         """The same segment shifted by `offset` seconds (a recording's café offset)."""
@@ -219,7 +221,8 @@ class WhisperTranscriber:
                     for w in (seg.words or ())
                 )
                 out.append(Segment(round(float(seg.start), 3), round(float(seg.end), 3),
-                                   "", text, words, float(seg.temperature or 0.0)))
+                                   "", text, words, float(seg.temperature or 0.0),
+                                   len(seg.tokens or ())))
             if progress is not None:
                 progress(min(1.0, float(seg.end) / duration))
         if progress is not None:

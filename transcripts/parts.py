@@ -69,6 +69,17 @@ SAFE_TEMPERATURES = (0.0, 0.3, 0.6)
 # falls back twice costs beam search plus two single samples, not beam search plus ten.
 FALLBACK_BEST_OF = 1
 RTF_LIMIT = 0.5
+# The share of `RTF_LIMIT` the budget plans with: each decode's cost is an estimate (the
+# pace measured on the last ones), and a loaded machine's speed moves between two decodes;
+# the rest is the slack that keeps the real figure under the limit (measured: 0.52 x with
+# no slack, at nice 19 on a loaded machine).
+BUDGET_SHARE = 0.9
+# Below this many tokens a decode is not worth its encoder pass: with no more time left in
+# the part's budget, the chunk (or stretch) is left out and the part marked short.
+MIN_DECODE = 20
+# Tokens an ordinary decode gives per second of audio (French and English speech, ~4-6):
+# the least a decode is expected to cost, in tokens, whatever it finds.
+ORDINARY_TOKENS = 5
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,7 @@ class FirstPass:
     bound_tokens: bool
     temperatures: tuple[float, ...] = FIRST_TEMPERATURES
     log_prob: float | None = FIRST_LOGPROB
+    best_of: int = FALLBACK_BEST_OF
 
 
 # The chunk as cut, all of it decoded, no window skipped, tokens bounded.
@@ -98,7 +110,14 @@ PLAIN = FirstPass("plain", vad_filter=True, speech_only=False, bound_tokens=True
 # check retries what it lost, in smaller pieces.
 CHUNKED_T0 = FirstPass("chunked-t0", vad_filter=False, speech_only=True, bound_tokens=True,
                        temperatures=(0.0,))
-FIRST_PASSES = {p.name: p for p in (CHUNKED, PLAIN, CHUNKED_T0)}
+# faster-whisper's own defaults on each chunk (its VAD and no-speech skip, six temperatures,
+# five samples each, no token bound): the plain call, checked and retried.
+DEFAULTS = FirstPass("defaults", vad_filter=True, speech_only=False, bound_tokens=False,
+                     temperatures=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), best_of=5)
+# The plain call's decoding at temperature 0 only (its VAD and no-speech skip, tokens bound).
+PLAIN_T0 = FirstPass("plain-t0", vad_filter=True, speech_only=False, bound_tokens=True,
+                     temperatures=(0.0,))
+FIRST_PASSES = {p.name: p for p in (CHUNKED, PLAIN, CHUNKED_T0, DEFAULTS, PLAIN_T0)}
 # bench/transcription.py --first chunked,chunked-t0 (docs/transcription.md): the same text
 # wherever no chunk fell back; on the looping telephone French 0.60 x real time against
 # 1.36 and WER 0.84 against 1.01 (both marked short).
@@ -316,6 +335,8 @@ class Pace:
 
     full: float = 0.25
     cheap: float | None = None
+    full_token: float = 0.03
+    cheap_token: float | None = None
 
 
 @dataclass
@@ -329,6 +350,10 @@ class Budget:
     clock: Callable[[], float] = time.perf_counter
     full_pace: float = 0.25  # seconds of work per second of audio (a guess until measured)
     cheap_pace: float | None = None
+    # Seconds of work per decoded token (beam search, greedy): what a decode that runs to its
+    # token bound (a loop) costs, so the bound itself can be cut to the time left.
+    full_token: float = 0.03
+    cheap_token: float | None = None
     started: float = 0.0
 
     def __post_init__(self) -> None:
@@ -344,8 +369,42 @@ class Budget:
     def fits(self, seconds: float, rest: float, factor: float = 1.0) -> bool:
         """Whether `seconds` at the full pace (times `factor`), then `rest` seconds of audio
         at the cheap pace, still fit in what is left."""
-        left = self.rtf * self.audio_seconds - self.elapsed
+        left = self.rtf * BUDGET_SHARE * self.audio_seconds - self.elapsed
         return seconds * self.full_pace * factor + rest * self._cheap() <= left
+
+    def _cheap_token(self, hopeful: bool = False) -> float:
+        """Seconds per token decoded greedily (or sampled at a fallback temperature). Until
+        measured, a guess: to bound a decode, 0.8 of beam search's (a loaded CPU measured
+        0.12 s against 0.16 at nice 19, and a retry through three temperatures that was
+        guessed 3 times cheaper took 10 s of a 10 s budget); `hopeful`, to decide whether
+        a greedy decode is worth trying at all, as much cheaper as per second of audio."""
+        if self.cheap_token is not None:
+            return self.cheap_token
+        return self.full_token * (self._cheap() / self.full_pace if hopeful else 0.8)
+
+    def tokens(self, seconds: float, rest: float, beam: bool, fallbacks: int = 0,
+               best_of: int = 1) -> int:
+        """The tokens one decode of `seconds` of audio may take so that, even if it runs to
+        that bound and through `fallbacks` more temperatures (`best_of` samples each), the
+        rest of the part still fits at the cheap pace: the hard bound on a loop's cost.
+        0 when not even an ordinary decode of it (5 tokens a second, the encoder's cost
+        included) fits: the caller leaves it out."""
+        left = self.rtf * BUDGET_SHARE * self.audio_seconds - self.elapsed - rest * self._cheap()
+        least = self.full_token if beam else self._cheap_token(hopeful=True)
+        if left < ORDINARY_TOKENS * seconds * least:
+            return 0
+        one = self.full_token if beam else self._cheap_token()
+        return int(left / (one + fallbacks * best_of * self._cheap_token()))
+
+    def record_tokens(self, seconds: float, tokens: int, took: float, cheap: bool) -> None:
+        """A decode of `seconds` of audio gave `tokens` in `took` s (counted as at least
+        `ORDINARY_TOKENS` a second: the encoder's fixed cost is not a token's)."""
+        if seconds >= 1.0:
+            per = took / max(tokens, ORDINARY_TOKENS * seconds)
+            if cheap:
+                self.cheap_token = per
+            else:
+                self.full_token = per
 
     def record(self, seconds: float, took: float, cheap: bool) -> None:
         if seconds >= 1.0:
@@ -361,6 +420,7 @@ def safe_options(options: TranscribeOptions) -> TranscribeOptions:
     """The retry: no café words, no prompt, nothing conditioned, a short schedule, all of
     the audio decoded (no window skipped as silence)."""
     return dataclasses.replace(options, hotwords=None, prompt=None, long_form=True,
+                               best_of=FALLBACK_BEST_OF,
                                vad_filter=False, speech_only=True,
                                temperature=SAFE_TEMPERATURES, log_prob_threshold=-1.0)
 
@@ -374,7 +434,8 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
     duration = len(audio) / SAMPLE_RATE
     if budget is None:
         budget = Budget(duration) if pace is None else Budget(
-            duration, full_pace=pace.full, cheap_pace=pace.cheap)
+            duration, full_pace=pace.full, cheap_pace=pace.cheap, full_token=pace.full_token,
+            cheap_token=pace.cheap_token)
     speech = merge(detector.speech(audio))
     chunks = plan_chunks(speech, duration)
     out: list[Segment] = []
@@ -391,28 +452,43 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
         chunk_opts = dataclasses.replace(
             options, long_form=not first.vad_filter, vad_filter=first.vad_filter,
             condition=False, speech_only=first.speech_only, temperature=first.temperatures,
-            best_of=FALLBACK_BEST_OF,
+            best_of=first.best_of,
             log_prob_threshold=first.log_prob,
             max_new_tokens=token_bound(length, free=not (options.prompt or options.hotwords))
             if first.bound_tokens else None)
         cheap = not budget.fits(length, rest)
+        bound = chunk_opts.max_new_tokens or FREE_MAX_TOKENS
+        cap = 0
+        if not cheap:  # beam search, unless even a loop at it would not fit
+            cap = min(bound, budget.tokens(length, rest, True, len(first.temperatures) - 1,
+                                           first.best_of))
+            cheap = cap < min(bound, 2 * MIN_TOKENS)
         if cheap:  # the machine is slow: keep within the budget, decode greedily
             degraded += 1
             chunk_opts = dataclasses.replace(chunk_opts, beam_size=1, temperature=(0.0,))
+            cap = min(bound, budget.tokens(length, rest, False))
+        chunk_opts = dataclasses.replace(chunk_opts, max_new_tokens=cap)
         began = budget.elapsed
-        raw = transcriber.transcribe(piece, chunk_opts)
-        if not any(seg.temperature > 0 for seg in raw):
-            # The pace of an ordinary decode: a loop (fallbacks) says nothing of the next
-            # chunk's cost, and would make every later one greedy.
-            budget.record(length, budget.elapsed - began, cheap)
+        raw: list[Segment] = []
+        if cap >= MIN_DECODE:  # else no time left: the chunk is left out, the part short
+            raw = transcriber.transcribe(piece, chunk_opts)
+            took = budget.elapsed - began
+            budget.record_tokens(length, sum(seg.tokens for seg in raw), took, cheap)
+            if not any(seg.temperature > 0 for seg in raw):
+                # The pace of an ordinary decode: a loop (fallbacks) says nothing of the next
+                # chunk's cost, and would make every later one greedy.
+                budget.record(length, took, cheap)
         echoed = bool(vocabulary) and echoes_vocabulary(raw, vocabulary)
         found, cuts = _clean(raw)
         got = overlap(said, text_spans(found))
         safe = dataclasses.replace(safe_options(chunk_opts), beam_size=chunk_opts.beam_size,
                                    max_new_tokens=token_bound(length))
-        if echoed and budget.fits(length, rest, 1.2):  # invented text: all of it again
-            retried += 1
-            found, cuts = _clean(transcriber.transcribe(piece, safe))
+        again_cap = min(token_bound(length), budget.tokens(length, rest, True,
+                                                           len(SAFE_TEMPERATURES) - 1))
+        if echoed and budget.fits(length, rest, 1.2) and again_cap >= MIN_TOKENS:
+            retried += 1  # invented text: all of it again
+            found, cuts = _clean(transcriber.transcribe(piece, dataclasses.replace(
+                safe, max_new_tokens=again_cap)))
             got = overlap(said, text_spans(found))
         elif spoken >= 0.5 and got < RETRY_BELOW * spoken:
             # Speech without text: only those stretches again, each from a fresh start
@@ -424,13 +500,20 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
             if missing:
                 retried += 1
                 again_opts = safe
-                if not budget.fits(need, rest, 1.2):
+                fallbacks_left = len(SAFE_TEMPERATURES) - 1
+                if not budget.fits(need, rest, 1.2) or budget.tokens(
+                        need, rest, True, fallbacks_left) < MIN_TOKENS:
                     degraded += 1
                     again_opts = dataclasses.replace(safe, beam_size=1, temperature=(0.0,))
+                beam = again_opts.beam_size != 1
                 for a, b in plan_chunks(missing, length, pad=0.3):
                     sub = piece[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)]
+                    cap = min(token_bound(b - a), budget.tokens(
+                        b - a, rest, beam, fallbacks_left if beam else 0))
+                    if cap < MIN_DECODE:  # no time left: that stretch stays short
+                        continue
                     again, again_cuts = _clean(transcriber.transcribe(sub, dataclasses.replace(
-                        again_opts, max_new_tokens=token_bound(b - a))))
+                        again_opts, max_new_tokens=cap)))
                     found += [seg for seg in shift(again, a) if a <= (seg.start + seg.end) / 2 <= b]
                     cuts += again_cuts
                 found.sort(key=lambda seg: seg.start)
@@ -445,6 +528,7 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
         progress(1.0)
     if pace is not None:  # what the next part of this worker starts from
         pace.full, pace.cheap = budget.full_pace, budget.cheap_pace
+        pace.full_token, pace.cheap_token = budget.full_token, budget.cheap_token
     report = PartReport(
         audio_seconds=round(duration, 3), speech_seconds=round(sum(e - s for s, e in speech), 3),
         covered_seconds=round(covered, 3), chunks=len(chunks), retried=retried,

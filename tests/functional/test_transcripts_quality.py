@@ -14,9 +14,15 @@ import speech_set
 from transcripts_support import add_cafe, open_db, write_wav_file
 
 from sessions.storage.database import Database
-from transcripts.engine import TranscriberPool, WhisperSettings, WhisperTranscriber
+from transcripts.engine import (
+    TranscribeOptions,
+    TranscriberPool,
+    WhisperSettings,
+    WhisperTranscriber,
+)
 from transcripts.jobs import TranscriptJobs, transcribe_file
 from transcripts.model import resolve_model
+from transcripts.parts import RTF_LIMIT, SHORT_BELOW, Budget, Pace, SileroDetector, transcribe_part
 from transcripts.recorder import PartClosed, RecorderPolicy, SpeakerRecorder
 from transcripts.repository import TranscriptRepository
 
@@ -119,3 +125,30 @@ async def test_word_list_cafe_keeps_its_speech(whisper: WhisperTranscriber, db: 
     assert check.status == "done" and not check.short
     assert check.speech_seconds is not None and check.covered_seconds is not None
     assert check.speech_seconds >= 20 and check.covered_seconds >= 0.85 * check.speech_seconds
+
+
+@pytest.mark.whisper
+@needs_tools
+@pytest.mark.timeout(300)  # three parts decoded on a loaded machine
+def test_a_part_that_loops_stays_within_its_time_budget(whisper: WhisperTranscriber) -> None:
+    """Point 2: a part's transcription never costs more than `RTF_LIMIT` times its length,
+    a decoding loop included. The telephone-band French below makes base loop (the plain
+    call took 1.1-1.7 x real time on it); the worker's pace is measured first, on a clean
+    file, as a worker carries it from part to part. With a budget of 0.1 x real time (below
+    what even a clean decode costs here) the chunk is decoded greedily, its tokens cut to
+    the time left, and what falls short is marked."""
+    pace = Pace()
+    options = TranscribeOptions(language="fr", long_form=True, word_timestamps=True)
+    warm = speech_set.make_sample("fr", "clean", variant=1)
+    transcribe_part(whisper, warm.audio, options, SileroDetector(), pace=pace)
+    sample = speech_set.make_sample("fr", "phone", variant=2)
+    result = transcribe_part(whisper, sample.audio, options, SileroDetector(), pace=pace)
+    assert result.report.rtf <= RTF_LIMIT, result.report
+    tight = Budget(sample.duration, rtf=0.1, full_pace=pace.full, cheap_pace=pace.cheap,
+                   full_token=pace.full_token, cheap_token=pace.cheap_token)
+    cut = transcribe_part(whisper, sample.audio, options, SileroDetector(), budget=tight)
+    report = cut.report
+    assert report.degraded >= 1, report
+    # The estimate of a decode's cost is a measure, not a promise: 20 % of slack.
+    assert report.seconds <= 0.1 * sample.duration * 1.2, report
+    assert report.short == (report.coverage < SHORT_BELOW)

@@ -187,8 +187,9 @@ def test_a_chunk_without_prompt_may_decode_a_full_window_and_falls_back_cheaply(
 
 
 def test_speech_lost_on_a_late_budget_is_still_retried_greedily() -> None:
-    """Beam search at 0.45 x real time leaves no room for a beam retry: the stretch the
-    first pass lost is decoded again greedily, never left out."""
+    """Beam search at 0.4 x real time leaves no room for a beam retry: the stretch the
+    first pass lost is decoded again greedily (the worker measured greedy decoding at 0.05
+    x real time), not left out."""
 
     class LosesFirst(FakeWhisper):
         def transcribe(self, audio: Any, options: TranscribeOptions,
@@ -198,9 +199,10 @@ def test_speech_lost_on_a_late_budget_is_still_retried_greedily() -> None:
 
     clock = Clock()
     speech = [(0.5, 20.0)]
-    fake = LosesFirst(speech, clock=clock, cost=0.45, cheap=0.05)
+    fake = LosesFirst(speech, clock=clock, cost=0.4, cheap=0.05)
     result = transcribe_part(fake, audio_of(21.0), TranscribeOptions(), Spans(speech),
-                             budget=Budget(21.0, clock=clock))
+                             budget=Budget(21.0, clock=clock, cheap_pace=0.05,
+                                           cheap_token=0.01))
     r = result.report
     assert r.retried == 1 and r.degraded == 1 and not r.short and r.coverage > 0.9
     assert fake.calls[-1].beam_size == 1 and fake.calls[-1].temperature == (0.0,)
@@ -240,3 +242,51 @@ def test_the_next_part_starts_from_the_pace_last_seen() -> None:
     result = transcribe_part(fake, audio_of(30.0), TranscribeOptions(), Spans(speech),
                              budget=None, pace=pace)
     assert fake.calls[0].beam_size == 1 and result.report.degraded == 2
+
+
+class LoopingWhisper(FakeWhisper):
+    """Every decode loops: it runs to its token bound (no bound: 448 tokens) at `per_token`
+    s of clock each, plus `fixed` s (the encoder), and its text is one word said over and
+    over."""
+
+    def __init__(self, speech: list[Span], clock: Clock, per_token: float = 0.05,
+                 fixed: float = 0.5) -> None:
+        super().__init__(speech, clock=None)
+        self.loop_clock, self.per_token, self.fixed = clock, per_token, fixed
+
+    def transcribe(self, audio: Any, options: TranscribeOptions,
+                   progress: Any = None) -> list[Segment]:
+        self.calls.append(options)
+        tokens = options.max_new_tokens or 448
+        self.loop_clock.now += self.fixed + tokens * self.per_token
+        seconds = len(audio) / SAMPLE_RATE
+        return [Segment(0.0, seconds, "", " ".join(["encore"] * (tokens // 2)),
+                        tokens=tokens)]
+
+
+def test_a_decoding_loop_never_takes_the_part_past_its_time_budget() -> None:
+    """Point 2: each decode's token bound is cut to the time left (a loop costs what its
+    bound allows), and a chunk no decode fits in any more is left out, the part marked
+    short: 60 s of speech in three chunks, every decode looping (0.05 s a token, beam or
+    greedy, as the worker measured on its last part), stays within 0.5 x."""
+    speech = [(0.5, 19.5), (20.5, 39.5), (40.5, 59.5)]
+    clock = Clock()
+    whisper = LoopingWhisper(speech, clock)
+    result = transcribe_part(whisper, audio_of(60.0), TranscribeOptions(), Spans(speech),
+                             budget=Budget(60.0, clock=clock, full_pace=0.6, cheap_pace=0.6,
+                                           full_token=0.05, cheap_token=0.05))
+    assert result.report.seconds <= 0.5 * 60.0, result.report
+    assert all(call.max_new_tokens for call in whisper.calls)
+    assert result.report.repetitions_cut >= 1 and result.report.degraded >= 1
+
+
+def test_a_decode_gets_the_tokens_the_time_left_allows() -> None:
+    clock = Clock()
+    budget = Budget(20.0, rtf=0.5, clock=clock, full_token=0.05, cheap_token=0.02)
+    # It plans with 0.9 of its 10 s (the slack for its estimates): 9 s at 0.05 s a token.
+    assert budget.tokens(4.0, 0.0, beam=True) == 180
+    assert budget.tokens(4.0, 0.0, beam=True, fallbacks=2) == 100  # 0.05 + 2 x 0.02 a token
+    assert budget.tokens(4.0, 5.0, beam=True) < 180  # the rest of the part kept room
+    clock.now = 8.0  # 1 s left: an ordinary decode of 10 s (50 tokens) no longer fits
+    assert budget.tokens(10.0, 0.0, beam=True) == 0
+    assert budget.tokens(4.0, 0.0, beam=False) == 50
