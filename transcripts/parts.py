@@ -72,8 +72,12 @@ RTF_LIMIT = 0.5
 # The share of `RTF_LIMIT` the budget plans with: each decode's cost is an estimate (the
 # pace measured on the last ones), and a loaded machine's speed moves between two decodes;
 # the rest is the slack that keeps the real figure under the limit (measured: 0.52 x with
-# no slack, at nice 19 on a loaded machine).
-BUDGET_SHARE = 0.9
+# no slack at nice 19 on a loaded machine, 0.53 x with 0.9 and no per-decode overhead).
+BUDGET_SHARE = 0.8
+# What each decode (each temperature of a schedule) costs besides its tokens, in tokens:
+# its prompt, the word timings' alignment pass. A retry through three temperatures whose
+# bound left this out took a part to 0.53 x real time (noisy French, 2026-12-02).
+DECODE_OVERHEAD = 20
 # Below this many tokens a decode is not worth its encoder pass: with no more time left in
 # the part's budget, the chunk (or stretch) is left out and the part marked short.
 MIN_DECODE = 20
@@ -394,7 +398,8 @@ class Budget:
         if left < ORDINARY_TOKENS * seconds * least:
             return 0
         one = self.full_token if beam else self._cheap_token()
-        return int(left / (one + fallbacks * best_of * self._cheap_token()))
+        fit = int(left / (one + fallbacks * best_of * self._cheap_token()))
+        return max(0, fit - DECODE_OVERHEAD * (1 + fallbacks))
 
     def record_tokens(self, seconds: float, tokens: int, took: float, cheap: bool) -> None:
         """A decode of `seconds` of audio gave `tokens` in `took` s (counted as at least
