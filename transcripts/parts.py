@@ -84,6 +84,10 @@ MIN_DECODE = 20
 # Tokens an ordinary decode gives per second of audio (French and English speech, ~4-6):
 # the least a decode is expected to cost, in tokens, whatever it finds.
 ORDINARY_TOKENS = 5
+# The tokens a chunk's first decode may always take, per second, whatever the time left:
+# fast French (185 words a minute) with its punctuation and timestamps. Speech is not left
+# out for want of time; past this, a decode is a loop, and that is what the bound cuts.
+FLOOR_TOKENS = 7
 
 
 @dataclass(frozen=True)
@@ -471,17 +475,22 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
         if cheap:  # the machine is slow: keep within the budget, decode greedily
             degraded += 1
             chunk_opts = dataclasses.replace(chunk_opts, beam_size=1, temperature=(0.0,))
-            cap = min(bound, budget.tokens(length, rest, False))
+            # The chunk is always decoded once: with no time left, greedily and as far as
+            # ordinary speech goes (a loop stops there); only retries are left out.
+            cap = min(bound, max(budget.tokens(length, rest, False),
+                                 int(FLOOR_TOKENS * length), MIN_DECODE))
         chunk_opts = dataclasses.replace(chunk_opts, max_new_tokens=cap)
         began = budget.elapsed
         raw: list[Segment] = []
-        if cap >= MIN_DECODE:  # else no time left: the chunk is left out, the part short
+        if cap >= MIN_DECODE:
             raw = transcriber.transcribe(piece, chunk_opts)
             took = budget.elapsed - began
-            budget.record_tokens(length, sum(seg.tokens for seg in raw), took, cheap)
-            if not any(seg.temperature > 0 for seg in raw):
-                # The pace of an ordinary decode: a loop (fallbacks) says nothing of the next
-                # chunk's cost, and would make every later one greedy.
+            tokens = sum(seg.tokens for seg in raw)
+            budget.record_tokens(length, tokens, took, cheap)
+            if not any(seg.temperature > 0 for seg in raw) and tokens < 0.9 * cap:
+                # The pace of an ordinary decode: a loop (a fallback, or a decode that ran to
+                # its token bound) says nothing of the next chunk's cost, and made every
+                # later part of the worker greedy (bench: 13 files after the looping ones).
                 budget.record(length, took, cheap)
         echoed = bool(vocabulary) and echoes_vocabulary(raw, vocabulary)
         found, cuts = _clean(raw)

@@ -5,6 +5,7 @@ against its audio and stored with its check (the real Whisper model for that one
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from transcripts_support import add_cafe, open_db, write_wav_file
 
 from sessions.storage.database import Database
 from transcripts.engine import (
+    Audio,
+    ProgressFn,
+    Segment,
     TranscribeOptions,
     TranscriberPool,
     WhisperSettings,
@@ -22,7 +26,17 @@ from transcripts.engine import (
 )
 from transcripts.jobs import TranscriptJobs, transcribe_file
 from transcripts.model import resolve_model
-from transcripts.parts import RTF_LIMIT, SHORT_BELOW, Budget, Pace, SileroDetector, transcribe_part
+from transcripts.parts import (
+    FLOOR_TOKENS,
+    MIN_DECODE,
+    RTF_LIMIT,
+    SHORT_BELOW,
+    Budget,
+    Pace,
+    SileroDetector,
+    plan_chunks,
+    transcribe_part,
+)
 from transcripts.recorder import PartClosed, RecorderPolicy, SpeakerRecorder
 from transcripts.repository import TranscriptRepository
 
@@ -134,21 +148,46 @@ def test_a_part_that_loops_stays_within_its_time_budget(whisper: WhisperTranscri
     """Point 2: a part's transcription never costs more than `RTF_LIMIT` times its length,
     a decoding loop included. The telephone-band French below makes base loop (the plain
     call took 1.1-1.7 x real time on it); the worker's pace is measured first, on a clean
-    file, as a worker carries it from part to part. With a budget of 0.1 x real time (below
-    what even a clean decode costs here) the chunk is decoded greedily, its tokens cut to
-    the time left, and what falls short is marked."""
+    file, as a worker carries it from part to part.
+
+    The bound is on work: here it is kept in this process's CPU seconds, so that other
+    sessions' load (tests run at nice 19 on a shared machine, whose share of the CPU moves
+    several-fold between two decodes) does not decide the outcome; jobs keep it in wall
+    time. With a budget of 0.1 x (less than even a clean decode costs) the chunk is decoded
+    once, greedily, and only as far as ordinary speech goes; the retry is left out, and
+    what falls short is marked."""
+    clock = time.process_time
     pace = Pace()
     options = TranscribeOptions(language="fr", long_form=True, word_timestamps=True)
     warm = speech_set.make_sample("fr", "clean", variant=1)
-    transcribe_part(whisper, warm.audio, options, SileroDetector(), pace=pace)
+    transcribe_part(whisper, warm.audio, options, SileroDetector(), pace=pace,
+                    budget=Budget(warm.duration, clock=clock))
     sample = speech_set.make_sample("fr", "phone", variant=2)
-    result = transcribe_part(whisper, sample.audio, options, SileroDetector(), pace=pace)
+
+    def budget(rtf: float) -> Budget:
+        return Budget(sample.duration, rtf=rtf, clock=clock, full_pace=pace.full,
+                      cheap_pace=pace.cheap, full_token=pace.full_token,
+                      cheap_token=pace.cheap_token)
+
+    result = transcribe_part(whisper, sample.audio, options, SileroDetector(),
+                             budget=budget(RTF_LIMIT))
     assert result.report.rtf <= RTF_LIMIT, result.report
-    tight = Budget(sample.duration, rtf=0.1, full_pace=pace.full, cheap_pace=pace.cheap,
-                   full_token=pace.full_token, cheap_token=pace.cheap_token)
-    cut = transcribe_part(whisper, sample.audio, options, SileroDetector(), budget=tight)
+    calls: list[TranscribeOptions] = []
+
+    class Counted:
+        def transcribe(self, audio: Audio | str, opts: TranscribeOptions,
+                       progress: ProgressFn | None = None) -> list[Segment]:
+            calls.append(opts)
+            return whisper.transcribe(audio, opts)
+
+    cut = transcribe_part(Counted(), sample.audio, options, SileroDetector(),
+                          budget=budget(0.1))
     report = cut.report
     assert report.degraded >= 1, report
-    # The estimate of a decode's cost is a measure, not a promise: 20 % of slack.
-    assert report.seconds <= 0.1 * sample.duration * 1.2, report
+    assert len(calls) == report.chunks, calls  # no retry: no time for one
+    for call, (start, end) in zip(calls, plan_chunks(SileroDetector().speech(sample.audio),
+                                                     sample.duration), strict=True):
+        assert call.beam_size == 1 and call.temperature == (0.0,)
+        assert call.max_new_tokens is not None
+        assert call.max_new_tokens <= max(MIN_DECODE, FLOOR_TOKENS * (end - start))
     assert report.short == (report.coverage < SHORT_BELOW)
