@@ -467,18 +467,16 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
             if first.bound_tokens else None)
         cheap = not budget.fits(length, rest)
         bound = chunk_opts.max_new_tokens or FREE_MAX_TOKENS
-        cap = 0
-        if not cheap:  # beam search, unless even a loop at it would not fit
-            cap = min(bound, budget.tokens(length, rest, True, len(first.temperatures) - 1,
-                                           first.best_of))
-            cheap = cap < min(bound, 2 * MIN_TOKENS)
         if cheap:  # the machine is slow: keep within the budget, decode greedily
             degraded += 1
             chunk_opts = dataclasses.replace(chunk_opts, beam_size=1, temperature=(0.0,))
-            # The chunk is always decoded once: with no time left, greedily and as far as
-            # ordinary speech goes (a loop stops there); only retries are left out.
-            cap = min(bound, max(budget.tokens(length, rest, False),
-                                 int(FLOOR_TOKENS * length), MIN_DECODE))
+        # The chunk is always decoded once, as far as ordinary speech goes (a loop stops
+        # there); past that, only as far as the time left pays for, if it looped through
+        # its whole schedule. Retries are what is left out when time runs short.
+        afford = (budget.tokens(length, rest, False) if cheap else
+                  budget.tokens(length, rest, True, len(first.temperatures) - 1,
+                                first.best_of))
+        cap = min(bound, max(afford, int(FLOOR_TOKENS * length), MIN_DECODE))
         chunk_opts = dataclasses.replace(chunk_opts, max_new_tokens=cap)
         began = budget.elapsed
         raw: list[Segment] = []
