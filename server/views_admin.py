@@ -200,7 +200,10 @@ async def transcript_publish(request: web.Request) -> web.StreamResponse:
     cafe = await _administered(request)
     form = await _form(request)
     slug = cafe.slug
-    publish = _field(form, "publish", 5) == "1"
+    choice = _field(form, "publish", 5)
+    if choice not in ("0", "1"):  # a damaged form withdraws nothing
+        raise InvalidInput("This form is not valid.")
+    publish = choice == "1"
     # Speech with too little text, or parts not transcribed: the organiser confirms first
     # (enforced here, not by the page's script).
     if publish and _field(form, "confirm", 5) != "1" and (

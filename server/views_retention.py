@@ -23,7 +23,7 @@ from sessions.actors import Actor
 from sessions.cafe import Cafe, CafeStatus
 from sessions.errors import InvalidInput
 from sessions.roles import Role
-from transcripts.retention import CafeKeeping, delete_after, validate_days
+from transcripts.retention import DAYS_FIELD_MAX, CafeKeeping, delete_after, validate_days
 from transcripts.retention_service import RetentionService, retention_loop
 
 routes = web.RouteTableDef()
@@ -73,7 +73,7 @@ async def _organiser_cafe(request: web.Request) -> tuple[str, Cafe, Any]:
 @routes.post("/admin/cafes/{slug}/retention")
 async def retention_set(request: web.Request) -> web.StreamResponse:
     actor, cafe, form = await _organiser_cafe(request)
-    days = validate_days(_field(form, "days", 10))
+    days = validate_days(_field(form, "days", DAYS_FIELD_MAX))
     await request.app[RETENTION].set_days(cafe.id, days, actor)
     raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}?saved=1#retention")
 

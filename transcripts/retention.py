@@ -21,6 +21,7 @@ from sessions.errors import InvalidInput
 
 MIN_DAYS = 1
 MAX_DAYS = 3650
+DAYS_FIELD_MAX = 10  # characters of the form's field
 DEFAULT_DAYS = 30
 ERASED = "[effacé]"  # what replaces an erased participant's name and texts
 
@@ -56,11 +57,13 @@ class Due:
 
 
 def validate_days(raw: str) -> int:
-    """The organiser's retention period, in whole days within the bounds."""
-    try:
-        days = int(raw.strip())
-    except ValueError:
-        raise InvalidInput("The retention period must be a whole number of days.") from None
+    """The organiser's retention period, in whole days within the bounds: ASCII digits only
+    (`int()` would also read "3_0" and Arabic-Indic digits), spaces around them allowed,
+    and the whole value read (`DAYS_FIELD_MAX` characters at most), never a prefix."""
+    text = raw.strip()
+    if len(raw) > DAYS_FIELD_MAX or not (text.isascii() and text.isdigit()):
+        raise InvalidInput("The retention period must be a whole number of days.")
+    days = int(text)
     if not MIN_DAYS <= days <= MAX_DAYS:
         raise InvalidInput("The retention period must be between %(min)s and %(max)s days.",
                            min=MIN_DAYS, max=MAX_DAYS)
@@ -91,5 +94,5 @@ def same_pseudonym(a: str, b: str) -> bool:
     return a.strip().casefold() == b.strip().casefold()
 
 
-__all__ = ["DEFAULT_DAYS", "ERASED", "MAX_DAYS", "MIN_DAYS", "CafeKeeping", "Due",
+__all__ = ["DAYS_FIELD_MAX", "DEFAULT_DAYS", "ERASED", "MAX_DAYS", "MIN_DAYS", "CafeKeeping", "Due",
            "RetentionSettings", "delete_after", "due", "same_pseudonym", "validate_days"]

@@ -11,10 +11,12 @@ run), locally they vary.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -22,22 +24,35 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 from aiohttp import web
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from log_support import ServerErrors, capture_server_errors
 from page_support import Client, csrf, login, make_cafe
+from review_support import ReviewCafe, ended_cafe
 
+from server.app import create_app
+from server.config import load_config
 from server.keys import CAFES
 from sessions.clock import FixedClock
 from sessions.help_settings import HELP_LINES_MAX, HelpSettings
 from sessions.storage.tables import (
     associations,
+    audit_log,
     cafe_help,
     cafes,
+    chat_messages,
     invitations,
     login_sessions,
     organisers,
+    participants,
+    questions,
+    recordings,
+    reports,
     rtmp_destinations,
+    segments,
+    stage_state,
+    transcript_jobs,
+    votes,
     watch_lists,
 )
 
@@ -229,7 +244,7 @@ async def test_invitation_and_transcript_forms(
                     f"{base}/invitations/{quote(invitation, safe='')}/revoke",
                     {"csrf_token": token}, {303, 404, 405} | refused, invitation)
     await post_form(client, app, server_errors, f"{base}/transcript",
-                    {"publish": publish, "csrf_token": token}, {303, 409} | refused, publish)
+                    {"publish": publish, "csrf_token": token}, {303, 400, 409} | refused, publish)
 
 
 @fuzz(12)
@@ -376,3 +391,169 @@ async def test_organiser_join_form(client: Client, server_errors: ServerErrors,
         "password": password}, allow_redirects=False)
     check(sent.status, {400, 403}, server_errors, token)
     assert await snapshot(app) == before
+
+
+# --- retention and erasure (issue 11, point 5), on SQLite and PostgreSQL --------------------
+
+RETAINED = (cafes, participants, questions, chat_messages, votes, recordings, segments,
+            transcript_jobs, audit_log, reports, stage_state)
+
+
+async def retained(app: web.Application) -> dict[str, list[Any]]:
+    """Every row the retention forms can change or delete."""
+    async with app[CAFES].db.connect() as conn:
+        return {table.name: [tuple(r) for r in await conn.execute(
+            sa.select(table).order_by(*table.primary_key.columns))] for table in RETAINED}
+
+
+@pytest.fixture
+def stored_app(tmp_path: Path, database_url: str, clock: FixedClock) -> web.Application:
+    """The app on SQLite, then on PostgreSQL (what the retention forms delete is stored)."""
+    config = load_config(data_dir=tmp_path / "var", database_url=database_url,
+                         secret_key="fuzz-secret-key-0123456789-abcdefghij",
+                         retention={"enabled": False})
+    return create_app(config, clock=clock)
+
+
+@pytest.fixture
+async def ended(aiohttp_client: Any, stored_app: web.Application, clock: FixedClock,
+                tmp_path: Path) -> tuple[Client, ReviewCafe]:
+    """A logged-in organiser and an ended café with a recording, a transcript and a parent
+    who asked, chatted and was reported."""
+    client: Client = await aiohttp_client(stored_app)
+    await login(client, stored_app)
+    cafe = await ended_cafe(stored_app, clock, tmp_path / "var" / "recordings" / "parts")
+    now = clock.now()
+    async with stored_app[CAFES].db.transaction() as conn:
+        for pseudonym, key in (("Marie Dupont", "m"), ("marie dupont", "n"), ("Paul", "p")):
+            pid = (await conn.execute(participants.insert().values(
+                cafe_id=cafe.cafe_id, pseudonym=pseudonym, role="participant",
+                browser_key=key * 32, joined_at=now))).inserted_primary_key
+            assert pid is not None
+            await conn.execute(questions.insert().values(
+                cafe_id=cafe.cafe_id, author_id=pid[0], text=f"Question de {pseudonym}",
+                original_text="?", status="approved", created_at=now, updated_at=now))
+            await conn.execute(chat_messages.insert().values(
+                cafe_id=cafe.cafe_id, author_id=pid[0], text="Bonsoir", created_at=now))
+    return client, cafe
+
+
+pseudonym_value = st.one_of(
+    field_value, st.sampled_from(["Marie Dupont", "MARIE DUPONT", "Marie\x00Dupont",
+                                  "\x00", "Paul", "Pa\u0301ul", "Inconnu", "Marie Dupont ",
+                                  "é" * 80, "é" * 81, "\u2028"]))
+flag_value = st.one_of(st.sampled_from(["1", "0", "", "on", "1 ", "１"]), junk)
+days_value = st.one_of(
+    st.integers(-10, 4000).map(str),
+    st.sampled_from(["", " 30 ", "30.5", "1e3", "3_0", "٣٠", "0x1e", "+7", "-0",
+                     "9" * 30, "\x00", "30\x00", "3650", "3651", "1"]),
+    junk)
+
+
+@fuzz(30)
+@given(days=days_value, csrf_ok=st.booleans())
+# Found by this test: the field was cut to 11 characters before it was read, so a value
+# whose junk came after ten spaces was stored as the number before them (1 day).
+@example(days="1" + " " * 10 + "semaines", csrf_ok=True)
+@example(days="3_0", csrf_ok=True)  # int() reads "3_0" as 30, and "٣٠" too: not digits
+@example(days="٣٠", csrf_ok=True)
+async def test_retention_period_form(ended: tuple[Client, ReviewCafe],
+                                     stored_app: web.Application, server_errors: ServerErrors,
+                                     days: str, csrf_ok: bool) -> None:
+    """A period out of bounds, not a whole number or sent without the form's token is
+    refused with a message, and the stored period stays."""
+    client, cafe = ended
+    path = f"/admin/cafes/{cafe.slug}"
+    token = await csrf(client, path) if csrf_ok else "stale"
+    before = await retained(stored_app)
+    response = await client.post(f"{path}/retention", data={"days": days, "csrf_token": token},
+                                 allow_redirects=False)
+    check(response.status, {303, 400} | (set() if csrf_ok else {403}), server_errors, days)
+    if response.status != 303:
+        assert await retained(stored_app) == before
+        if response.status == 400:
+            assert re.search(r'role="alert"[^>]*>[^<]+<', await response.text())
+        return
+    async with stored_app[CAFES].db.connect() as conn:
+        stored = await conn.scalar(sa.select(cafes.c.recording_retention_days).where(
+            cafes.c.id == cafe.cafe_id))
+    assert stored == int(days) and 1 <= stored <= 3650
+    check((await client.get(path)).status, {200}, server_errors, days)
+
+
+@fuzz(30)
+@given(pseudonym=pseudonym_value, confirm=flag_value, delete=flag_value,
+       csrf_ok=st.booleans())
+async def test_erase_and_delete_recordings_forms(
+    ended: tuple[Client, ReviewCafe], stored_app: web.Application,
+    server_errors: ServerErrors, pseudonym: str, confirm: str, delete: str, csrf_ok: bool,
+) -> None:
+    """Erasing a participant by pseudonym (a preview, then confirmed) and deleting the
+    recordings now: refused inputs change nothing; a preview changes nothing either."""
+    client, cafe = ended
+    path = f"/admin/cafes/{cafe.slug}"
+    token = await csrf(client, path) if csrf_ok else "stale"
+    refused = set() if csrf_ok else {403}
+    before = await retained(stored_app)
+    erased = await client.post(f"{path}/erase", data={
+        "pseudonym": pseudonym, "confirm": confirm, "csrf_token": token},
+        allow_redirects=False)
+    check(erased.status, {200, 303, 400, 404} | refused, server_errors, (pseudonym, confirm))
+    if erased.status != 303:  # refused, or only the preview
+        assert await retained(stored_app) == before, (pseudonym, confirm)
+    if erased.status in (400, 404):
+        assert re.search(r'role="alert"[^>]*>[^<]+<', await erased.text())
+    before = await retained(stored_app)
+    deleted = await client.post(f"{path}/recordings/delete", data={
+        "confirm": delete, "csrf_token": token}, allow_redirects=False)
+    check(deleted.status, {303, 400} | refused, server_errors, delete)
+    if deleted.status != 303:
+        assert await retained(stored_app) == before, delete
+    check((await client.get(path)).status, {200}, server_errors, (pseudonym, delete))
+
+
+publish_body = st.one_of(
+    st.fixed_dictionaries({"published": st.one_of(st.booleans(), junk, st.integers()),
+                           "confirm": st.one_of(st.booleans(), junk, st.none())}),
+    st.dictionaries(junk, st.one_of(junk, st.booleans(), st.none()), max_size=3),
+    st.lists(st.booleans(), max_size=2), junk, st.none())
+
+
+@fuzz(30)
+@given(form=flag_value, body=publish_body, raw=st.one_of(st.none(), junk, big),
+       csrf_ok=st.booleans())
+# Found by this test: any value but "1" (a damaged form, "oui") withdrew a published
+# transcript; only "0" and "1" are read now, anything else is refused.
+@example(form="oui", body={"published": True}, raw=None, csrf_ok=True)
+async def test_withdraw_transcript_forms(
+    ended: tuple[Client, ReviewCafe], stored_app: web.Application,
+    server_errors: ServerErrors, form: str, body: Any, raw: str | None, csrf_ok: bool,
+) -> None:
+    """Withdrawing (or publishing) the transcript from the admin page and from the review
+    page's API: a 4xx and nothing stored, or done."""
+    client, cafe = ended
+    path = f"/admin/cafes/{cafe.slug}"
+    token = await csrf(client, path) if csrf_ok else "stale"
+    refused = set() if csrf_ok else {403}
+    before = await retained(stored_app)
+    response = await client.post(f"{path}/transcript", data={
+        "publish": form, "csrf_token": token}, allow_redirects=False)
+    check(response.status, {303, 400} | refused, server_errors, form)
+    if response.status != 303:
+        assert await retained(stored_app) == before
+        if response.status == 400:
+            assert re.search(r'role="alert"[^>]*>[^<]+<', await response.text())
+    else:
+        assert form in ("0", "1"), form
+    before = await retained(stored_app)
+    sent = json.dumps(body) if raw is None else raw
+    api = await client.post(f"/api/cafes/{cafe.slug}/review/publish", data=sent.encode(),
+                            headers={"X-CSRF-Token": token,
+                                     "Content-Type": "application/json"})
+    check(api.status, {200, 400, 409} | refused, server_errors, sent[:200])
+    answer = await api.json()
+    if api.status == 200:
+        assert answer["ok"] is True, answer
+    else:
+        assert answer["error"]["message"], answer
+        assert await retained(stored_app) == before, sent[:200]
