@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +39,7 @@ from sessions.settings import Limits
 from sessions.storage.database import Database, as_utc
 from sessions.storage.repo_cafes import CafeRepository
 from sessions.storage.repo_moderation import ModerationRepository
-from sessions.watchwords import Matcher, WatchAction
+from sessions.watchwords import Matcher, Verdict, WatchAction
 
 log = logging.getLogger("causerie.cafes")
 
@@ -92,6 +92,9 @@ class Joined:
     rejoined: bool
     # when the invitation behind a staff role expires (None: no invitation)
     invitation_expires_at: datetime | None = None
+    # The watched words a *flag* found in the pseudonym (`Verdict.view()`): moderators see
+    # the participant marked in their presence list; nobody else is told.
+    watch: Mapping[str, Any] | None = None
 
 
 class CafeService:
@@ -410,8 +413,8 @@ class CafeService:
             role, pseudonym = Role.PARTICIPANT, request.pseudonym
         pseudonym = cafe_rules.clean_pseudonym(pseudonym,
                                                max_length=self.limits.pseudonym_max_length)
-        if role is not Role.ORGANISER:
-            self._check_pseudonym(seen.matcher, cafe.id, pseudonym)
+        watch = (None if role is Role.ORGANISER
+                 else self._check_pseudonym(seen.matcher, cafe.id, pseudonym))
         if cafe.status is CafeStatus.ENDED:
             raise PermissionDenied("This café has ended.")
         existing = seen.participants.get(request.browser_key)
@@ -426,7 +429,7 @@ class CafeService:
         if request.address and request.address in seen.banned_addresses:
             raise Banned("Connections from your Internet address are barred from this "
                          "café for a short while.")
-        return _Admission(request.browser_key, role, pseudonym, invitation, existing)
+        return _Admission(request.browser_key, role, pseudonym, invitation, existing, watch)
 
     async def _write_join(self, conn: AsyncConnection, cafe: Cafe, a: _Admission,
                           pid: int | None, now: datetime) -> Joined:
@@ -453,18 +456,25 @@ class CafeService:
         expires_at = None if invitation is None else as_utc(invitation["expires_at"])
         invitation_id = None if invitation is None else int(invitation["id"])
         return Joined(Actor(pid, cafe.id, role, a.pseudonym), cafe, invitation_id, rejoined,
-                      expires_at)
+                      expires_at, a.watch)
 
     @staticmethod
-    def _check_pseudonym(matcher: Matcher, cafe_id: int, pseudonym: str) -> None:
+    def _check_pseudonym(matcher: Matcher, cafe_id: int,
+                         pseudonym: str) -> Mapping[str, Any] | None:
         """A watched word that holds or blocks refuses the pseudonym (it cannot wait for a
-        moderator: everyone would see it at once)."""
+        moderator: everyone would see it at once in the presence list); one that flags lets
+        it in, marked for moderators: the flag's view (`Verdict.view()`), or None."""
         verdict = matcher.verdict(pseudonym)
         if verdict.action in (WatchAction.HOLD, WatchAction.BLOCK):
-            log.info("pseudonym refused by a watched word cafe=%s", cafe_id)
+            log.info("pseudonym refused by a watched word cafe=%s action=%s", cafe_id,
+                     verdict.action.value)
             raise InvalidInput("This pseudonym contains “%(terms)s”, which is not accepted in "
                                "this café. Please choose another one.",
-                               terms=", ".join(t for t in verdict.terms))
+                               terms=", ".join(t for t in verdict.terms
+                                               if t in _refusing(verdict)))
+        if verdict.action is WatchAction.FLAG:
+            log.info("pseudonym flagged by a watched word cafe=%s", cafe_id)
+        return verdict.view()
 
     def _token_data(self, token: str) -> tuple[int, Any]:
         """The invitation id and nonce a token carries, or InvitationInvalid."""
@@ -523,6 +533,7 @@ class _Admission:
     pseudonym: str
     invitation: Any | None
     existing: Any | None  # the browser's participant row, when it comes back
+    watch: Mapping[str, Any] | None = None  # a flag's words (`Joined.watch`)
 
     @property
     def invitation_id(self) -> int | None:
@@ -544,6 +555,12 @@ def _restored(role: Role, invitation: Any | None, stored: Any | None, cafe_id: i
     if role is Role.PARTICIPANT and stored is not None and _valid(stored, cafe_id, now):
         return Role(stored["role"]), stored
     return role, invitation
+
+
+def _refusing(verdict: Verdict) -> set[str]:
+    """The terms that refuse a pseudonym (hold or block), not those that merely flag it."""
+    return {m.term for m in verdict.matches
+            if m.action in (WatchAction.HOLD, WatchAction.BLOCK)}
 
 
 def _check_may_join(cafe: Cafe, role: Role) -> None:

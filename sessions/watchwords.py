@@ -4,7 +4,8 @@ pseudonym. No I/O, no clock.
 
 - *hold*: the text waits for a moderator (a chat message too, though chat is not
   pre-moderated); a pseudonym that holds one is refused (it cannot wait).
-- *flag*: delivered, but marked for moderators.
+- *flag*: delivered, but marked for moderators (a pseudonym: let in, and marked in the
+  moderators' presence list).
 - *block*: refused, with a message naming the word.
 
 Matching ignores case and accents, and takes whole words and phrases only: the text and

@@ -10,12 +10,13 @@ from aiohttp_session import get_session
 
 from sessions.actors import Account, Actor
 from sessions.cafe import Cafe
-from sessions.roles import PERMISSIONS, Role
+from sessions.roles import PERMISSIONS, Permission, Role
 from signaling import messages as m
 from signaling import rooms, standing
 from signaling.errors import AlreadyJoined
 from signaling.events import Ack, EventSpec
 from signaling.hub import Connection, Hub
+from signaling.presence import flagged_terms
 from signaling.wire import Fragment
 
 log = logging.getLogger("causerie.signaling")
@@ -66,7 +67,7 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
         organiser=login.account if login is not None else None,
         address=conn.request.remote if conn.request is not None else None)
     actor = joined.actor
-    await hub.attach(conn, actor)
+    await hub.attach(conn, actor, flagged_terms(joined.watch))
     await standing.track(hub, conn, joined.invitation_id, joined.invitation_expires_at)
     if login is not None and actor.role is Role.ORGANISER:
         await standing.track_login(hub, conn, login.account.id, login.sid)
@@ -74,7 +75,9 @@ async def join(hub: Hub, conn: Connection, msg: m.Join) -> Ack:
     snapshot = await services.snapshots.for_actor(actor)
     # encoded once per change of presence, not once per join (`signaling.wire`); the
     # audience of a large café gets the staff only (`signaling.presence`)
-    presence = Fragment(await hub.presence.members_json(actor.cafe_id)
+    # (moderators' and organisers' marking the pseudonyms a watched word flags)
+    presence = Fragment(await hub.presence.members_json(
+                            actor.cafe_id, marked=actor.can(Permission.SEE_PENDING_QUESTIONS))
                         if actor.role in rooms.STAFF_ROLES
                         else await hub.presence.audience_json(actor.cafe_id,
                                                               hub.presence_list_limit))

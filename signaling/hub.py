@@ -39,6 +39,7 @@ from signaling.presence import (
     PresenceEntry,
     PresenceStore,
     audience_diff,
+    unmarked,
 )
 from signaling.presence_redis import RedisPresence
 from signaling.settings import SignalingLimits
@@ -72,6 +73,14 @@ class Connection:
     login_rooms: tuple[str, ...] = ()
     # counts among the café's parents for its attendance peak (`sessions.attendance`)
     parent: bool = False
+    # the watched words that flag the participant's pseudonym (moderators see them)
+    flagged: tuple[str, ...] = ()
+
+    def presence_entry(self, actor: Actor, role: str | None = None) -> PresenceEntry:
+        """This socket's participant as presence lists them (with `role` instead of the
+        actor's when it changes)."""
+        return PresenceEntry(actor.participant_id, actor.pseudonym, role or actor.role.value,
+                             self.flagged)
 
 
 class CafeObserver(Protocol):
@@ -127,9 +136,20 @@ class Hub:
                                                                      final=final)
 
     async def _emit_presence(self, cafe_id: int, diff: dict[str, Any]) -> None:
-        staff = rooms.staff_room(cafe_id)
-        await self.sio.emit("presence.changed", diff, room=staff, namespace=self.namespace)
-        await self.sio.emit("presence.changed", audience_diff(diff, self.presence_list_limit),
+        """The staff get the diff whole, the audience `audience_diff` of it. Entries whose
+        pseudonym a watched word flags carry `watch` only in the copy of the moderators and
+        organisers (as a flagged chat message does); the rest of the staff (the expert) get
+        it `unmarked`, as everyone else does."""
+        staff, plain = rooms.staff_room(cafe_id), unmarked(diff)
+        if plain is diff:
+            await self.sio.emit("presence.changed", diff, room=staff, namespace=self.namespace)
+        else:
+            moderators = rooms.moderators_room(cafe_id)
+            await self.sio.emit("presence.changed", diff, room=moderators,
+                                namespace=self.namespace)
+            await self.sio.emit("presence.changed", plain, room=staff,
+                                skip_sid=[EXCEPT_ROOM + moderators], namespace=self.namespace)
+        await self.sio.emit("presence.changed", audience_diff(plain, self.presence_list_limit),
                             room=rooms.cafe_room(cafe_id), skip_sid=[EXCEPT_ROOM + staff],
                             namespace=self.namespace)
 
@@ -154,14 +174,16 @@ class Hub:
 
     # -- joining and leaving ------------------------------------------------------------
 
-    async def attach(self, conn: Connection, actor: Actor) -> bool:
-        """Enter the rooms of `actor`, record presence; True for the participant's first
-        socket (and then tell the café, batched: `presence.changed`)."""
-        conn.actor = actor
+    async def attach(self, conn: Connection, actor: Actor,
+                     flagged: tuple[str, ...] = ()) -> bool:
+        """Enter the rooms of `actor`, record presence (`flagged`: the watched words that
+        flag its pseudonym); True for the participant's first socket (and then tell the
+        café, batched: `presence.changed`)."""
+        conn.actor, conn.flagged = actor, flagged
         joined = rooms.rooms_for(actor.cafe_id, actor.participant_id, actor.role)
         for room in joined:
             await self.sio.enter_room(conn.sid, room, namespace=self.namespace)
-        entry = PresenceEntry(actor.participant_id, actor.pseudonym, actor.role.value)
+        entry = conn.presence_entry(actor)
         conn.parent = actor.role in PARENT_ROLES
         try:
             arrival = await self.record_presence(conn, actor.cafe_id, entry)
@@ -248,7 +270,7 @@ class Hub:
             actor = conn.actor
             if actor is None:
                 continue
-            entry = PresenceEntry(actor.participant_id, actor.pseudonym, actor.role.value)
+            entry = conn.presence_entry(actor)
             await self.record_presence(conn, actor.cafe_id, entry)
             self.presence_changes.joined(actor.cafe_id, entry)
             count += 1

@@ -32,7 +32,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,7 +40,8 @@ from sessions.attendance import PARENT_ROLES
 from signaling import rooms
 
 __all__ = ["STAFF_ROLES", "Arrival", "MemoryPresence", "PresenceBatcher", "PresenceEntry",
-           "PresenceStore", "StaleHook", "audience_diff", "counts_as_parent", "encode_entries"]
+           "PresenceStore", "StaleHook", "audience_diff", "counts_as_parent", "encode_entries",
+           "flagged_terms", "unmarked"]
 
 log = logging.getLogger("causerie.signaling")
 
@@ -56,10 +57,21 @@ class PresenceEntry:
     participant_id: int
     pseudonym: str
     role: str
+    # The watched words that flag the pseudonym (`sessions.watchwords`): for the eyes of
+    # moderators and organisers only (`marked_view`); no other view carries them.
+    flagged: tuple[str, ...] = ()
 
     def view(self) -> dict[str, Any]:
         return {"participant_id": self.participant_id, "pseudonym": self.pseudonym,
                 "role": self.role}
+
+    def marked_view(self) -> dict[str, Any]:
+        """What moderators and organisers see: the entry, marked when a watched word flags
+        the pseudonym (`watch`, as on a flagged chat message)."""
+        view = self.view()
+        if self.flagged:
+            view["watch"] = {"action": "flag", "terms": list(self.flagged)}
+        return view
 
 
 PARENT_ROLE_VALUES = frozenset(role.value for role in PARENT_ROLES)
@@ -78,8 +90,25 @@ def counts_as_parent(entry: PresenceEntry, parent: bool | None) -> bool:
     return entry.role in PARENT_ROLE_VALUES if parent is None else parent
 
 
-def encode_entries(members: Sequence[PresenceEntry]) -> str:
-    return json.dumps([e.view() for e in members], separators=(",", ":"))
+def flagged_terms(watch: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The terms of a join's flag (`Joined.watch`), for its presence entry."""
+    if not watch or watch.get("action") != "flag":
+        return ()
+    return tuple(sorted(str(t) for t in watch.get("terms", ())))
+
+
+def unmarked(diff: dict[str, Any]) -> dict[str, Any]:
+    """A `presence.changed` diff without the watched-word marks (for everyone but the
+    moderators and organisers); the diff itself when it has none."""
+    if not any("watch" in e for e in diff["joined"]):
+        return diff
+    return {**diff, "joined": [{k: v for k, v in e.items() if k != "watch"}
+                               for e in diff["joined"]]}
+
+
+def encode_entries(members: Sequence[PresenceEntry], *, marked: bool = False) -> str:
+    return json.dumps([e.marked_view() if marked else e.view() for e in members],
+                      separators=(",", ":"))
 
 
 def audience_diff(diff: dict[str, Any], limit: int) -> dict[str, Any]:
@@ -106,8 +135,9 @@ class PresenceStore(Protocol):
     async def members(self, cafe_id: int) -> list[PresenceEntry]:
         """Participants present, in order of participant id."""
 
-    async def members_json(self, cafe_id: int) -> str:
-        """`members` as the JSON list of their views (the staff's join ack `presence`)."""
+    async def members_json(self, cafe_id: int, *, marked: bool = False) -> str:
+        """`members` as the JSON list of their views (the staff's join ack `presence`); with
+        `marked`, their marked views (moderators and organisers)."""
 
     async def audience_json(self, cafe_id: int, limit: int) -> str:
         """The audience's join ack `presence`: `members_json` while at most `limit` people
@@ -138,6 +168,7 @@ class MemoryPresence:
         # `members_json` per café, made again after a change; the staff's alone, likewise
         self._encoded: dict[int, str] = {}
         self._staff_encoded: dict[int, str] = {}
+        self._marked_encoded: dict[int, str] = {}  # the moderators' (`marked_view`)
         # the parents present per café, and the most there were at once
         self._parents: dict[int, set[int]] = {}
         self._peaks: dict[int, int] = {}
@@ -149,6 +180,7 @@ class MemoryPresence:
         if previous != entry:
             entries[entry.participant_id] = entry
             self._encoded.pop(cafe_id, None)
+            self._marked_encoded.pop(cafe_id, None)
             if entry.role in STAFF_ROLES or (previous and previous.role in STAFF_ROLES):
                 self._staff_encoded.pop(cafe_id, None)
         sids = self._sids.setdefault((cafe_id, entry.participant_id), set())
@@ -174,6 +206,7 @@ class MemoryPresence:
         gone = self._entries.get(cafe_id, {}).pop(participant_id, None)
         self._parents.get(cafe_id, set()).discard(participant_id)
         self._encoded.pop(cafe_id, None)
+        self._marked_encoded.pop(cafe_id, None)
         if gone is not None and gone.role in STAFF_ROLES:
             self._staff_encoded.pop(cafe_id, None)
         return True
@@ -182,11 +215,12 @@ class MemoryPresence:
         entries = self._entries.get(cafe_id, {})
         return [entries[k] for k in sorted(entries)]
 
-    async def members_json(self, cafe_id: int) -> str:
-        encoded = self._encoded.get(cafe_id)
+    async def members_json(self, cafe_id: int, *, marked: bool = False) -> str:
+        cache = self._marked_encoded if marked else self._encoded
+        encoded = cache.get(cafe_id)
         if encoded is None:
-            encoded = encode_entries(await self.members(cafe_id))
-            self._encoded[cafe_id] = encoded
+            encoded = encode_entries(await self.members(cafe_id), marked=marked)
+            cache[cafe_id] = encoded
         return encoded
 
     async def audience_json(self, cafe_id: int, limit: int) -> str:
@@ -215,6 +249,7 @@ class MemoryPresence:
     async def clear(self, cafe_id: int) -> None:
         self._entries.pop(cafe_id, None)
         self._encoded.pop(cafe_id, None)
+        self._marked_encoded.pop(cafe_id, None)
         self._parents.pop(cafe_id, None)
         self._peaks.pop(cafe_id, None)
         self._staff_encoded.pop(cafe_id, None)
@@ -227,7 +262,8 @@ class MemoryPresence:
 
 # -- coalescing presence changes -------------------------------------------------------------
 
-# (cafe_id, the staff's diff): the hub sends it to the staff, `audience_diff` of it to others
+# (cafe_id, the moderators' diff): the hub sends it to the moderators and organisers,
+# `unmarked` of it to the rest of the staff, and `audience_diff` of that to the others
 Emit = Callable[[int, dict[str, Any]], Awaitable[None]]
 Spawn = Callable[[Any], None]
 
@@ -290,7 +326,7 @@ class PresenceBatcher:
             # with `Hub.presence_recovered`, which announces everyone again)
             log.warning("presence check skipped cafe=%s: %s", cafe_id, type(exc).__name__)
             present = {pid for pid, e in changes.items() if e is not None}
-        joined = [e.view() for pid, e in sorted(changes.items())
+        joined = [e.marked_view() for pid, e in sorted(changes.items())
                   if e is not None and pid in present]
         left = [pid for pid, e in sorted(changes.items()) if e is None and pid not in present]
         if not (joined or left):

@@ -191,7 +191,8 @@ class RedisPresence:
     async def add(self, cafe_id: int, entry: PresenceEntry, sid: str, *,
                   parent: bool | None = None) -> Arrival:
         await self.start()
-        value = json.dumps({"pseudonym": entry.pseudonym, "role": entry.role})
+        value = json.dumps({"pseudonym": entry.pseudonym, "role": entry.role}
+                           | ({"flagged": list(entry.flagged)} if entry.flagged else {}))
         keys = [self._entries_key(cafe_id), self._sids_key(cafe_id, entry.participant_id),
                 self._sockets_key(self.process_id), self._staff_key(cafe_id),
                 self._parents_key(cafe_id), self._peak_key(cafe_id)]
@@ -217,11 +218,12 @@ class RedisPresence:
         entries = []
         for pid, value in raw.items():
             data = json.loads(value)
-            entries.append(PresenceEntry(int(pid), str(data["pseudonym"]), str(data["role"])))
+            entries.append(PresenceEntry(int(pid), str(data["pseudonym"]), str(data["role"]),
+                                         tuple(str(t) for t in data.get("flagged", ()))))
         return sorted(entries, key=lambda e: e.participant_id)
 
-    async def members_json(self, cafe_id: int) -> str:
-        return encode_entries(await self.members(cafe_id))
+    async def members_json(self, cafe_id: int, *, marked: bool = False) -> str:
+        return encode_entries(await self.members(cafe_id), marked=marked)
 
     async def audience_json(self, cafe_id: int, limit: int) -> str:
         if await self.count(cafe_id) <= limit:

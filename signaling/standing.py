@@ -40,7 +40,6 @@ from sessions.events import Effects
 from sessions.roles import PERMISSIONS, Permission, Role, allows
 from signaling import rooms
 from signaling.errors import InvitationEnded, LoginEnded
-from signaling.presence import PresenceEntry
 
 if TYPE_CHECKING:  # the hub calls this module
     from signaling.hub import Connection, Hub
@@ -180,7 +179,7 @@ async def role_ended(hub: Hub, conn: Connection, reason: str, *,
                   else LoginEnded(LEFT_LOGGED_OUT) if reason == LOGGED_OUT
                   else InvitationEnded(LEFT_EXPIRED))
     else:
-        entry = PresenceEntry(actor.participant_id, actor.pseudonym, Role.PARTICIPANT.value)
+        entry = conn.presence_entry(actor, Role.PARTICIPANT.value)
         # A parent now, but one who came as invited staff is not counted in the café's
         # attendance peak; an organiser whose login ended is (their stored role is a parent's).
         conn.parent = invitation_id is None

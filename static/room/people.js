@@ -1,5 +1,7 @@
-// Who is here; moderators can remove or ban a participant from the list.
+// Who is here; moderators can remove or ban a participant from the list, and see who a
+// watched word flags (their copy of the presence marks them).
 import { $, button, el } from "./dom.js";
+import { watchBadge } from "./watch.js";
 
 const STAFF = new Set(["expert", "moderator", "organiser"]);
 
@@ -92,6 +94,7 @@ export class PeoplePanel {
       el("span", { class: "name" }, p.pseudonym),
       me ? el("span", { class: "you" }, ` ${this.t("you")}`) : null,
       STAFF.has(p.role) ? el("span", { class: `badge role-${p.role}` }, this.t(`role.${p.role}`)) : null,
+      watchBadge(this.t, p.watch),
       actions);
   }
 }

@@ -90,3 +90,38 @@ def test_report_a_message_then_hide_it_and_hold_a_phone_number(
     assert "a masqué un message de Troll" in log, log
     safeguarding = organiser.locator("#safeguarding").inner_text()
     assert "0 signalement attend un modérateur" in safeguarding, safeguarding
+
+
+def test_a_flagged_pseudonym_is_marked_in_the_moderators_list_only(
+        room: Room, server: Server, cafe: Cafe, audience_browser: Browser) -> None:
+    """The organiser adds a *flag* word to the café's list on its page; a parent whose
+    pseudonym holds it gets in, and the moderator's list of people marks them with the
+    word, live; neither that parent nor another one sees the mark."""
+    server.create_organiser("mots@example.org", "Organisatrice", PASSWORD)
+    organiser = audience_browser.new_context(locale="fr-FR").new_page()
+    room.contexts.append(organiser.context)
+    organiser.goto(server.base_url + "/login")
+    organiser.fill("#email", "mots@example.org")
+    organiser.fill("#password", PASSWORD)
+    organiser.click("form[action='/login'] button[type=submit]")
+    organiser.wait_for_url("**/admin")
+    organiser.goto(f"{server.base_url}/admin/cafes/{cafe.slug}/watched-words")
+    organiser.fill("#watch-body", "nounours | flag")
+    organiser.click("form:has(#watch-body) button[type=submit]")
+    organiser.locator("text=Enregistré").first.wait_for()
+
+    moderator = room.open(audience_browser, cafe.moderator, "Sophie")
+    open_cafe(moderator)
+    paul = room.open(audience_browser, cafe.page, "Paul")
+    flagged = room.open(audience_browser, cafe.page, "Gros Nounours")
+    moderator.click("#tab-people")
+    person = moderator.locator("#presence li", has_text="Gros Nounours")
+    person.locator(".watch-pseudonym").wait_for()
+    assert person.locator(".watch-pseudonym").inner_text() == (
+        "Pseudonyme marqué par les mots surveillés\u202f: nounours")
+    assert moderator.locator("#presence li", has_text="Paul").locator(".watch").count() == 0
+    for page in (paul, flagged):
+        page.click("#tab-people")
+        page.locator("#presence li", has_text="Gros Nounours").wait_for()
+        assert page.locator("#presence .watch").count() == 0
+        assert "mots surveillés" not in page.inner_text("#room")

@@ -5,6 +5,7 @@ café's attendance peak on both twins (memory, and Redis shared by two processes
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -157,3 +158,31 @@ async def test_a_dead_process_parents_leave_the_count_not_the_peak(prefix: str) 
     finally:
         await dead.close()
         await alive.close()
+
+
+@pytest.mark.redis
+async def test_a_flagged_pseudonym_is_shared_for_moderators_only(prefix: str) -> None:
+    """The watched words that flag a pseudonym travel with its entry between processes;
+    the café's views never carry them, the moderators' marked view does (as in
+    `MemoryPresence`)."""
+    one = RedisPresence(REDIS_URL, prefix, process_id="one", heartbeat_ttl=5)
+    other = RedisPresence(REDIS_URL, prefix, process_id="other", heartbeat_ttl=5)
+    memory = MemoryPresence()
+    try:
+        flagged = PresenceEntry(4, "Gros nounours", "participant", ("nounours",))
+        plain = PresenceEntry(5, "Lucie", "participant")
+        for store in (one, memory):
+            await store.add(2, flagged, "s1")
+            await store.add(2, plain, "s2")
+        for store in (other, memory):
+            assert await store.members(2) == [flagged, plain]
+            public = json.loads(await store.members_json(2))
+            assert public == [flagged.view(), plain.view()] and "watch" not in str(public)
+            for limit in (1, 50):  # a large café's audience list, and a small one's
+                assert "watch" not in await store.audience_json(2, limit)
+            staff = json.loads(await store.members_json(2, marked=True))
+            assert staff[0]["watch"] == {"action": "flag", "terms": ["nounours"]}
+            assert "watch" not in staff[1]
+    finally:
+        await one.close()
+        await other.close()

@@ -5,20 +5,23 @@ pseudonym through real sockets."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from qa_support import join, make_cafe, services
-from signaling_fixtures import Live, invite
+from signaling_fixtures import Live, invite, login_cookie
 from signaling_fixtures import make_cafe as make_live_cafe
 
+from server.auth import create_organiser
+from server.keys import SERVICES
 from sessions.clock import FixedClock
 from sessions.errors import InvalidInput, InvalidTransition
 from sessions.events import Audience
 from sessions.roles import Role
 from sessions.service_watch import WatchService
 from sessions.storage.database import Database
-from sessions.storage.tables import cafes, chat_messages, organisers, questions
+from sessions.storage.tables import cafes, chat_messages, organisers, participants, questions
 from sessions.watchwords import MAX_TERMS, WatchAction
 
 
@@ -135,3 +138,80 @@ async def test_sockets_hold_release_and_pseudonyms(live: Live) -> None:
     assert pending["watch"] == {"action": "hold", "terms": ["@email"]}
     await asyncio.sleep(0.2)
     assert "qa.question" not in paul.events
+
+
+def _marks(events: list[Any]) -> list[Any]:
+    """Every `watch` mark in presence payloads (join ack lists or `presence.changed`)."""
+    entries = [e for payload in events for e in (
+        payload if isinstance(payload, list) else payload["joined"])]
+    return [e["watch"] for e in entries if "watch" in e]
+
+
+async def test_flagged_pseudonym_is_marked_for_moderators_only(live: Live) -> None:
+    """A pseudonym a *flag* word matches gets in, marked in the presence the moderators and
+    organisers receive (live and in their join snapshot), never in the audience's, nor in
+    what the participant gets; *hold* and *block* refuse it, naming only their own words."""
+    cafe = await make_live_cafe(live.cafes, live=True)
+    await live.app[SERVICES].watch.save_cafe_list(
+        cafe.id, "nounours | flag\ncrétin | block\nrappelle-moi | hold")
+    organiser_id = await create_organiser(live.cafes, "orga@example.org", "Claire",
+                                          "correct horse battery")
+    cookie = await login_cookie(live.app, organiser_id)
+    organiser = await live.peer(headers={"Cookie": f"causerie_session={cookie}"})
+    assert (await organiser.join(cafe, "ignored"))["participant"]["role"] == "organiser"
+    moderator = await live.peer()
+    await moderator.join(cafe, "Modo", invite=await invite(live.cafes, cafe, Role.MODERATOR))
+    expert = await live.peer()
+    await expert.join(cafe, "Dr Martin", invite=await invite(live.cafes, cafe, Role.EXPERT))
+    paul = await live.peer()
+    await paul.join(cafe, "Paul")
+
+    flagged, key = await live.peer(), "flagged-browser-0001"
+    ack = await flagged.join(cafe, "Gros NOUNOURS", browser_key=key)
+    assert ack["ok"] is True, ack
+    fid = ack["participant"]["id"]
+    assert "watch" not in ack["participant"] and not _marks([ack["presence"]])
+
+    for staff in (moderator, organiser):
+        diff = await staff.presence_change(joined=fid)
+        entry = next(e for e in diff["joined"] if e["participant_id"] == fid)
+        assert entry["watch"] == {"action": "flag", "terms": ["nounours"]}
+        assert entry["pseudonym"] == "Gros NOUNOURS"
+    for audience in (paul, expert, flagged):
+        await audience.presence_change(joined=fid)
+    await asyncio.sleep(0.5)  # any second copy would have arrived by now
+    for audience in (paul, expert, flagged):
+        assert not _marks(audience.events["presence.changed"])
+    for staff in (moderator, organiser):  # one copy each, the marked one
+        assert [e["participant_id"] for d in staff.events["presence.changed"]
+                for e in d["joined"]].count(fid) == 1
+
+    # Who joins later: a moderator's snapshot marks the participant, a parent's does not.
+    second = await live.peer()
+    snapshot = (await second.join(cafe, "Modo 2", invite=await invite(
+        live.cafes, cafe, Role.MODERATOR)))["presence"]
+    assert [e.get("watch") for e in snapshot if e["participant_id"] == fid] == [
+        {"action": "flag", "terms": ["nounours"]}]
+    assert [e for e in snapshot if "watch" in e and e["participant_id"] != fid] == []
+    late = await live.peer()
+    assert not _marks([(await late.join(cafe, "Léa"))["presence"]])
+
+    # The same browser coming back under a plain pseudonym is no longer marked.
+    assert (await flagged.call("leave", {}))["ok"] is True
+    await moderator.presence_change(left=fid)
+    seen = len(moderator.events["presence.changed"])
+    assert (await flagged.join(cafe, "Lucie", browser_key=key))["participant"]["id"] == fid
+    back = await moderator.next("presence.changed", count=seen + 1)
+    assert [e for e in back["joined"] if e["participant_id"] == fid] == [
+        {"participant_id": fid, "pseudonym": "Lucie", "role": "participant"}]
+
+    # Hold and block refuse the pseudonym; the message names the refusing word only.
+    for name, word in (("Nounours crétin", "crétin"), ("Nounours rappelle-moi", "rappelle-moi"),
+                       ("Appelle 06 12 34 56 78", "@telephone")):
+        refused = await (await live.peer()).join(cafe, name)
+        assert refused["error"]["code"] == "invalid_input", refused
+        assert word in refused["error"]["message"]
+        assert "nounours" not in refused["error"]["message"].casefold()
+    async with live.cafes.db.connect() as conn:
+        names = set(await conn.scalars(sa.select(participants.c.pseudonym)))
+    assert not any("crétin" in n or "rappelle" in n or "06 12" in n for n in names)
