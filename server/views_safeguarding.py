@@ -1,7 +1,7 @@
-"""Organiser pages of safeguarding: the watched-word lists (the organiser's default list and
-each café's own), with an import from a text file; a café's reports and the evidence
-export (reports and moderation log, CSV and JSON). Every form carries a CSRF token; every
-page needs a login."""
+"""Organiser pages of safeguarding: the watched-word lists (the association's default list,
+edited by its organisers only, and each café's own), with an import from a text file; a
+café's reports and the evidence export (reports and moderation log, CSV and JSON). Every
+form carries a CSRF token; every page needs a login."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from server import auth, evidence
 from server.keys import CAFES, CATALOGS, CONFIG, SERVICES
 from server.web_errors import LANG
 from sessions.actors import Actor
+from sessions.associations import SLUG_MAX, Association
 from sessions.cafe import Cafe
 from sessions.errors import InvalidInput
 from sessions.moderation import AuditEntry
 from sessions.reports import ReportStatus
-from sessions.roles import Role
+from sessions.roles import AccountPermission, Role
 from sessions.service_moderation import AUDIT_PAGE_MAX
 from sessions.watchwords import MAX_LIST_CHARS, MAX_TERM_LENGTH, MAX_TERMS, parse_list
 
@@ -54,19 +55,21 @@ async def _list_form(request: web.Request) -> str:
     return body[: 2 * MAX_LIST_CHARS]
 
 
-def _page(request: web.Request, *, cafe: Cafe | None, body: str, error: str | None = None,
-          saved: bool = False, status: int = 200) -> web.Response:
+def _page(request: web.Request, *, cafe: Cafe | None, association: Association,
+          body: str, error: str | None = None, saved: bool = False,
+          status: int = 200) -> web.Response:
     terms = 0
     if error is None:
         try:
             terms = len(parse_list(body))
         except InvalidInput:
             terms = 0
+    default_url = f"/admin/associations/{association.slug}/watched-words"
     return aiohttp_jinja2.render_template("admin/watched_words.html", request, {
-        "cafe": cafe, "body": body, "error": error, "saved": saved, "terms": terms,
-        "max_terms": MAX_TERMS, "max_term_length": MAX_TERM_LENGTH,
-        "action_url": f"/admin/cafes/{cafe.slug}/watched-words" if cafe
-        else "/admin/watched-words",
+        "cafe": cafe, "association": association, "body": body, "error": error,
+        "saved": saved, "terms": terms, "max_terms": MAX_TERMS,
+        "max_term_length": MAX_TERM_LENGTH, "default_url": default_url,
+        "action_url": f"/admin/cafes/{cafe.slug}/watched-words" if cafe else default_url,
     }, status=status)
 
 
@@ -75,28 +78,49 @@ def _error(request: web.Request, exc: InvalidInput) -> str:
 
 
 @routes.get("/admin/watched-words", name="watched_words")
+async def own_default_list(request: web.Request) -> web.Response:
+    """The default list is the association's: this older address leads to the list of the
+    organiser's own association (403 for an account of none)."""
+    organiser = await auth.require_organiser(request, request.app[CAFES])
+    organiser.require(AccountPermission.ADMINISTER_ASSOCIATION, organiser.association_id)
+    assert organiser.association_id is not None  # require() refused None
+    association = await request.app[CAFES].associations.get_by_id(organiser.association_id)
+    raise web.HTTPSeeOther(f"/admin/associations/{association.slug}/watched-words")
+
+
+async def _association(request: web.Request) -> Association:
+    """The association of the URL, for one of its own organisers (403 for anyone else)."""
+    organiser = await auth.require_organiser(request, request.app[CAFES])
+    return await request.app[CAFES].associations.administered(
+        organiser, request.match_info["slug"][:SLUG_MAX])
+
+
+@routes.get("/admin/associations/{slug}/watched-words", name="association_watched_words")
 async def default_list(request: web.Request) -> web.Response:
-    organiser = await auth.require_organiser(request, request.app[CAFES])
-    body = await request.app[SERVICES].watch.default_list(organiser.id)
-    return _page(request, cafe=None, body=body, saved=request.query.get("saved") == "1")
+    association = await _association(request)
+    body = await request.app[SERVICES].watch.default_list(association.id)
+    return _page(request, cafe=None, association=association, body=body,
+                 saved=request.query.get("saved") == "1")
 
 
-@routes.post("/admin/watched-words")
+@routes.post("/admin/associations/{slug}/watched-words")
 async def default_list_save(request: web.Request) -> web.StreamResponse:
-    organiser = await auth.require_organiser(request, request.app[CAFES])
+    association = await _association(request)
     body = await _list_form(request)
     try:
-        await request.app[SERVICES].watch.save_default_list(organiser.id, body)
+        await request.app[SERVICES].watch.save_default_list(association.id, body)
     except InvalidInput as exc:
-        return _page(request, cafe=None, body=body, error=_error(request, exc), status=400)
-    raise web.HTTPSeeOther("/admin/watched-words?saved=1")
+        return _page(request, cafe=None, association=association, body=body,
+                     error=_error(request, exc), status=400)
+    raise web.HTTPSeeOther(f"/admin/associations/{association.slug}/watched-words?saved=1")
 
 
 @routes.get("/admin/cafes/{slug}/watched-words", name="cafe_watched_words")
 async def cafe_list(request: web.Request) -> web.Response:
     _, cafe = await auth.require_cafe_organiser(request, request.app[CAFES])
     body = await request.app[SERVICES].watch.cafe_list(cafe.id)
-    return _page(request, cafe=cafe, body=body, saved=request.query.get("saved") == "1")
+    return _page(request, cafe=cafe, association=await _cafe_association(request, cafe),
+                 body=body, saved=request.query.get("saved") == "1")
 
 
 @routes.post("/admin/cafes/{slug}/watched-words")
@@ -106,8 +130,13 @@ async def cafe_list_save(request: web.Request) -> web.StreamResponse:
     try:
         await request.app[SERVICES].watch.save_cafe_list(cafe.id, body)
     except InvalidInput as exc:
-        return _page(request, cafe=cafe, body=body, error=_error(request, exc), status=400)
+        return _page(request, cafe=cafe, association=await _cafe_association(request, cafe),
+                     body=body, error=_error(request, exc), status=400)
     raise web.HTTPSeeOther(f"/admin/cafes/{cafe.slug}/watched-words?saved=1")
+
+
+async def _cafe_association(request: web.Request, cafe: Cafe) -> Association:
+    return await request.app[CAFES].associations.get_by_id(cafe.association_id)
 
 
 @routes.get(r"/admin/cafes/{slug}/safeguarding.{fmt:csv|json}", name="evidence")

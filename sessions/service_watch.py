@@ -1,9 +1,10 @@
-"""The watched-word lists of cafés and organisers, and the matcher each café applies to
+"""The watched-word lists of cafés and associations, and the matcher each café applies to
 questions, chat messages and pseudonyms (`sessions.watchwords`).
 
-A café's terms are its organiser's default list (the shipped French list until the
-organiser edits theirs) followed by the café's own list, whose actions win for a term in
-both. The organiser's pages call the setters (they check the login)."""
+A café's terms are its association's default list (the shipped French list until one of
+the association's organisers edits it) followed by the café's own list, whose actions win
+for a term in both. The organiser's pages call the setters (they check the login and that
+the organiser acts for that association or café)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,12 @@ class WatchService:
 
     # reading
 
-    async def default_list(self, organiser_id: int | None) -> str:
-        if organiser_id is None:
+    async def default_list(self, association_id: int | None) -> str:
+        """The association's default list (the shipped one until edited)."""
+        if association_id is None:
             return DEFAULT_LIST_FR
         async with self.db.connect() as conn:
-            body = await self.repo.body(conn, organiser_id=organiser_id)
+            body = await self.repo.body(conn, association_id=association_id)
         return DEFAULT_LIST_FR if body is None else body
 
     async def cafe_list(self, cafe_id: int) -> str:
@@ -50,8 +52,9 @@ class WatchService:
 
     async def matcher_in(self, conn: AsyncConnection, cafe_id: int) -> Matcher:
         """The café's matcher, read in the caller's transaction."""
-        owner = await self.repo.cafe_owner(conn, cafe_id)
-        default = None if owner is None else await self.repo.body(conn, organiser_id=owner)
+        association = await self.repo.cafe_association(conn, cafe_id)
+        default = (None if association is None
+                   else await self.repo.body(conn, association_id=association))
         own = await self.repo.body(conn, cafe_id=cafe_id) or ""
         return self._compiled(DEFAULT_LIST_FR if default is None else default, own)
 
@@ -81,12 +84,14 @@ class WatchService:
         log.info("watched words saved cafe=%s terms=%s", cafe_id, len(terms))
         return terms
 
-    async def save_default_list(self, organiser_id: int, body: str) -> list[WatchTerm]:
+    async def save_default_list(self, association_id: int, body: str) -> list[WatchTerm]:
+        """Replace the association's default list (the caller checked that the organiser
+        administers this association)."""
         terms = parse_list(body)
         async with self.db.transaction() as conn:
             await self.repo.save(conn, _normal(body), self.clock.now(),
-                                 organiser_id=organiser_id)
-        log.info("default watched words saved organiser=%s terms=%s", organiser_id,
+                                 association_id=association_id)
+        log.info("default watched words saved association=%s terms=%s", association_id,
                  len(terms))
         return terms
 

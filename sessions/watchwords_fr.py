@@ -1,6 +1,7 @@
 """The default list of watched words shipped with Causerie (French): harassment and hate
-vocabulary, and the personal-data patterns, all held for a moderator. An organiser edits
-their own copy on the admin page; a café adds its own terms to it."""
+vocabulary, and the personal-data patterns, all held for a moderator. An association applies
+it until one of its organisers edits the association's copy on the admin page; a café adds
+its own terms to it. (Migration 0016 keeps a frozen copy of it, as it was then.)"""
 
 from __future__ import annotations
 

@@ -314,14 +314,15 @@ redactions = sa.Table(
 )
 
 # A list of watched words (sessions.watchwords): one per café (its own terms) and one per
-# organiser (their default list, which every café they created starts from).
+# association (its default list, edited by its organisers, which every café of the
+# association applies under its own terms).
 watch_lists = sa.Table(
     "watch_lists", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("cafe_id", sa.Integer, sa.ForeignKey("cafes.id", ondelete="CASCADE"),
               unique=True),
-    sa.Column("organiser_id", sa.Integer, sa.ForeignKey("organisers.id", ondelete="CASCADE"),
-              unique=True),
+    sa.Column("association_id", sa.Integer,
+              sa.ForeignKey("associations.id", ondelete="CASCADE"), unique=True),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
 )

@@ -163,3 +163,52 @@ async def test_scheduled_cafe_of_b_refuses_a_organiser_socket(two: Two) -> None:
     ack = await peer.call("join", {"cafe": later.slug, "pseudonym": "Alice",
                                    "browser_key": "s" * 32})
     assert ack.get("error", {}).get("code") == "forbidden", ack
+
+
+async def test_default_watched_words_belong_to_the_association(two: Two) -> None:
+    """(Issue 11, point 3.) The default list of watched words is the association's: only
+    its own organisers read and edit it (403 for an organiser of another association, and
+    nothing stored), and every café of that association, new ones included, applies it;
+    the other association's cafés do not."""
+    from datetime import timedelta
+
+    from server.keys import SERVICES
+    from sessions.cafe import validate_draft
+    from sessions.watchwords import WatchAction
+
+    watch = two.app[SERVICES].watch
+    path = f"/admin/associations/{two.b.association.slug}/watched-words"
+    refused = [await two.request(two.a, "GET", path),
+               await two.request(two.a, "POST", path, data={
+                   "csrf_token": two.a.csrf, "body": "nounours | block"})]
+    assert refused == [403, 403]
+    assert "nounours" not in await watch.default_list(two.b.association.id)
+    assert await two.request(two.b, "POST", path, data={
+        "csrf_token": two.b.csrf, "body": "nounours | block\n@telephone"}) == 303
+    assert "nounours | block" in await watch.default_list(two.b.association.id)
+    # A's list is still the shipped one, and A's page of it is A's own.
+    assert "nounours" not in await watch.default_list(two.a.association.id)
+    own = f"/admin/associations/{two.a.association.slug}/watched-words"
+    assert await two.request(two.a, "GET", own) == 200
+    async with aiohttp.ClientSession() as http, http.get(
+            two.url("/admin/watched-words"), headers=two.a.headers,
+            allow_redirects=False) as response:  # the older address: one's own list
+        assert (response.status, response.headers["Location"]) == (303, own)
+
+    clock = two.app[CAFES].clock
+    draft = validate_draft(title="Nouveau café", description="", theme="screens",
+                           language="fr", starts_at=clock.now() + timedelta(days=3),
+                           duration_minutes=60, now=clock.now(), is_new=True)
+    new_b = await two.app[CAFES].create_cafe(draft, two.b.organiser_id, two.b.association.id)
+    new_a = await two.app[CAFES].create_cafe(draft, two.a.organiser_id, two.a.association.id)
+    for cafe_id in (new_b.id, two.b.cafe.id):
+        assert (await watch.verdict(cafe_id, "Mon NOUNOURS")).action is WatchAction.BLOCK
+        assert (await watch.verdict(cafe_id, "salope")).action is None  # B's list replaced it
+    for cafe_id in (new_a.id, two.a.cafe.id):
+        assert (await watch.verdict(cafe_id, "Mon nounours")).action is None
+        assert (await watch.verdict(cafe_id, "salope")).action is WatchAction.HOLD
+    # A café page's link leads to its association's list.
+    async with aiohttp.ClientSession() as http, http.get(
+            two.url(f"/admin/cafes/{new_b.slug}/watched-words"),
+            headers=two.b.headers) as response:
+        assert f'href="{path}" id="default-list-link"' in await response.text()

@@ -145,6 +145,7 @@ async def test_query_strings(client: Client, organiser: str, server_errors: Serv
                              app: web.Application, code: str, target: str, theme: str,
                              invite: str, saved: str) -> None:
     before = await snapshot(app)
+    association = (await app[CAFES].associations.first()).slug
     switched = await client.get(f"/lang/{quote(code, safe='')}",
                                 params={"next": target}, allow_redirects=False)
     check(switched.status, {303, 404}, server_errors, (code, target))
@@ -156,6 +157,8 @@ async def test_query_strings(client: Client, organiser: str, server_errors: Serv
                          ("/login", {"next": target}), ("/admin", {"saved": saved}),
                          (f"/admin/cafes/{organiser}", {"saved": saved}),
                          ("/admin/password", {"x": saved}),
+                         (f"/admin/associations/{association}/watched-words",
+                          {"saved": saved}),
                          (f"/cafes/{organiser}/privacy", {"x": saved}),
                          (f"/admin/cafes/{organiser}/help", {"saved": saved})):
         response = await client.get(path, params=params, allow_redirects=False)
@@ -283,7 +286,9 @@ async def test_watched_word_forms(
     client: Client, organiser: str, server_errors: ServerErrors, app: web.Application,
     body: str, upload: bytes | None, default: bool, csrf_ok: bool,
 ) -> None:
-    path = "/admin/watched-words" if default else f"/admin/cafes/{organiser}/watched-words"
+    association = (await app[CAFES].associations.first()).slug
+    path = (f"/admin/associations/{association}/watched-words" if default
+            else f"/admin/cafes/{organiser}/watched-words")
     token = await csrf(client, path) if csrf_ok else "stale"
     form = aiohttp.FormData()
     form.add_field("csrf_token", token)

@@ -273,3 +273,94 @@ def test_search_themes_migration_carries_an_existing_database(database_url: str)
         assert asyncio.run(columns()) == {"segments_fts"}
     upgrade(database_url)
     command.check(alembic_config(database_url))
+
+
+def test_watch_lists_migration_merges_organiser_lists_into_their_association(
+        database_url: str) -> None:
+    """(Issue 11, point 3.) A database at the previous head (0015) where organisers had
+    default lists: after the upgrade each association has one list, its organisers' lists
+    merged with no term lost (a term in two lists once, with the stronger action; the
+    shipped list joins when one of them had never edited theirs); cafés' own lists stay;
+    an association whose organisers never edited one gets no row. Down again: each
+    organiser gets their association's list."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from sessions.watchwords import Matcher, WatchAction, parse_list
+    from sessions.watchwords_fr import DEFAULT_LIST_FR
+
+    command.downgrade(alembic_config(database_url), "0015")
+    now = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
+    Rows = list[list[tuple[object, ...]]]
+
+    async def run(statements: list[tuple[str, dict[str, object]]]) -> Rows:
+        engine = create_async_engine(database_url)
+        out: Rows = []
+        try:
+            async with engine.begin() as conn:
+                for sql, params in statements:
+                    result = await conn.execute(sa.text(sql), params)
+                    out.append([tuple(r) for r in result] if result.returns_rows else [])
+        finally:
+            await engine.dispose()
+        return out
+
+    association = ("INSERT INTO associations (id, slug, name, created_at) "
+                   "VALUES (:id, :slug, :slug, :now)")
+    organiser = ("INSERT INTO organisers (id, email, display_name, password_hash, created_at, "
+                 "association_id, platform_admin) VALUES (:id, :email, 'O', 'x', :now, :a, "
+                 "false)")
+    listed = ("INSERT INTO watch_lists (organiser_id, cafe_id, body, updated_at) "
+              "VALUES (:o, :c, :body, :now)")
+    asyncio.run(run([
+        ("DELETE FROM associations", {}),
+        (association, {"id": 1, "slug": "parents", "now": now}),
+        (association, {"id": 2, "slug": "pères", "now": now}),
+        (association, {"id": 3, "slug": "jamais", "now": now}),
+        (organiser, {"id": 1, "email": "a@x.org", "now": now, "a": 1}),
+        (organiser, {"id": 2, "email": "b@x.org", "now": now, "a": 1}),
+        (organiser, {"id": 3, "email": "c@x.org", "now": now, "a": 2}),
+        (organiser, {"id": 4, "email": "d@x.org", "now": now, "a": 2}),
+        (organiser, {"id": 5, "email": "e@x.org", "now": now, "a": 3}),
+        ("INSERT INTO cafes (id, association_id, slug, title, description, theme, language, "
+         "starts_at, duration_minutes, status, transcript_published, glossary, created_by, "
+         "created_at) VALUES (7, 1, 'c', 'C', '', 'screens', 'fr', :now, 60, 'scheduled', "
+         "false, '', 1, :now)", {"now": now}),
+        # association 1: two edited lists, overlapping, with different actions
+        (listed, {"o": 1, "c": None, "now": now,
+                  "body": "# Claire\nidiot | flag\n@telephone | hold\nÉcrans | flag\n"}),
+        (listed, {"o": 2, "c": None, "now": now,
+                  "body": "IDIOT | bloquer\ncrétin\nécrans | flag\n# Paul\n"}),
+        # association 2: one edited list, one organiser on the shipped list
+        (listed, {"o": 3, "c": None, "now": now, "body": "nounours | flag\npute | flag\n"}),
+        (listed, {"o": None, "c": 7, "now": now, "body": "lucas | hold\n"}),
+    ]))
+    upgrade(database_url)
+    assert current_revision(database_url) == head_revision()
+    (rows,) = asyncio.run(run([
+        ("SELECT association_id, cafe_id, body FROM watch_lists ORDER BY id", {})]))
+    by_association = {a: str(body) for a, c, body in rows if a is not None}
+    assert set(by_association) == {1, 2}  # association 3 keeps the shipped list (no row)
+    assert [(c, body) for a, c, body in rows if a is None] == [(7, "lucas | hold\n")]
+
+    first = {t.term: t.action for t in parse_list(by_association[1])}
+    assert first == {"idiot": WatchAction.BLOCK, "@telephone": WatchAction.HOLD,
+                     "Écrans": WatchAction.FLAG, "crétin": WatchAction.HOLD}
+    assert "# Claire" in by_association[1] and "# Paul" in by_association[1]
+    second = Matcher(parse_list(by_association[2]))
+    assert second.verdict("gros nounours").action is WatchAction.FLAG
+    assert second.verdict("pute").action is WatchAction.HOLD  # the shipped list's, stronger
+    for term in parse_list(DEFAULT_LIST_FR):  # every shipped term is still there
+        assert second.verdict(term.term if term.pattern is None else "06 12 34 56 78").action
+    command.check(alembic_config(database_url))
+
+    command.downgrade(alembic_config(database_url), "0015")
+    (rows,) = asyncio.run(run([
+        ("SELECT organiser_id, body FROM watch_lists WHERE organiser_id IS NOT NULL "
+         "ORDER BY organiser_id", {})]))
+    assert [o for o, _ in rows] == [1, 2, 3, 4]
+    assert rows[0][1] == rows[1][1] == by_association[1]
+    upgrade(database_url)

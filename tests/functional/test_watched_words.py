@@ -21,28 +21,30 @@ from sessions.events import Audience
 from sessions.roles import Role
 from sessions.service_watch import WatchService
 from sessions.storage.database import Database
-from sessions.storage.tables import cafes, chat_messages, organisers, participants, questions
+from sessions.storage.tables import associations, cafes, chat_messages, participants, questions
 from sessions.watchwords import MAX_TERMS, WatchAction
 
 
-async def _organiser(db: Database, clock: FixedClock, email: str) -> int:
+async def _association(db: Database, clock: FixedClock, slug: str) -> int:
     async with db.transaction() as conn:
-        return int((await conn.execute(sa.insert(organisers).values(
-            email=email, display_name="Claire", password_hash="x", created_at=clock.now(),
-        ).returning(organisers.c.id))).scalar_one())
+        return int((await conn.execute(sa.insert(associations).values(
+            slug=slug, name=slug.title(), created_at=clock.now(),
+        ).returning(associations.c.id))).scalar_one())
 
 
 async def test_lists_default_then_cafe(db: Database, clock: FixedClock) -> None:
     watch = WatchService(db, clock)
     cafe = await make_cafe(db, clock)
-    # No organiser list yet: the shipped French list holds a phone number.
+    # No association list yet: the shipped French list holds a phone number.
     assert (await watch.verdict(cafe, "06 12 34 56 78")).action is WatchAction.HOLD
-    organiser = await _organiser(db, clock, "claire@example.org")
+    association = await _association(db, clock, "parents")
+    other = await _association(db, clock, "autres")
     async with db.transaction() as conn:
         await conn.execute(sa.update(cafes).where(cafes.c.id == cafe).values(
-            created_by=organiser))
-    await watch.save_default_list(organiser, "idiot | flag\n@email\n")
-    assert "idiot | flag" in await watch.default_list(organiser)
+            association_id=association))
+    await watch.save_default_list(association, "idiot | flag\n@email\n")
+    assert "idiot | flag" in await watch.default_list(association)
+    assert "idiot" not in await watch.default_list(other)  # another association's
     assert (await watch.verdict(cafe, "06 12 34 56 78")).action is None  # their own list now
     assert (await watch.verdict(cafe, "Un IDIOT")).action is WatchAction.FLAG
     await watch.save_cafe_list(cafe, "idiot | block\nécrans | flag")
@@ -52,8 +54,8 @@ async def test_lists_default_then_cafe(db: Database, clock: FixedClock) -> None:
     with pytest.raises(InvalidInput):
         await watch.save_cafe_list(cafe, "\n".join(f"mot{i}" for i in range(MAX_TERMS + 1)))
     assert "écrans" in await watch.cafe_list(cafe)  # the refused list changed nothing
-    other = await make_cafe(db, clock)
-    assert await watch.cafe_list(other) == ""
+    second = await make_cafe(db, clock)
+    assert await watch.cafe_list(second) == ""
 
 
 async def test_question_and_chat_actions(db: Database, clock: FixedClock) -> None:

@@ -1,5 +1,5 @@
-"""The organiser's watched-word pages: the default list and a café's list, edited in the
-text area or imported from a text file, bounded, behind the login and CSRF."""
+"""The organiser's watched-word pages: the association's default list and a café's list,
+edited in the text area or imported from a text file, bounded, behind the login and CSRF."""
 
 from __future__ import annotations
 
@@ -53,13 +53,25 @@ async def test_cafe_list_import_and_default_list(client: Client, app: web.Applic
     assert forged.status == 403
     assert (await watch.verdict(cafe.id, "crétin")).action is WatchAction.BLOCK  # unchanged
 
-    default = await (await client.get("/admin/watched-words")).text()
+    # The default list is the association's, linked from the café's list.
+    association = await app[CAFES].associations.get_by_id(cafe.association_id)
+    default_path = f"/admin/associations/{association.slug}/watched-words"
+    assert f'href="{default_path}"' in await (await client.get(path)).text()
+    moved = await client.get("/admin/watched-words", allow_redirects=False)
+    assert (moved.status, moved.headers["Location"]) == (303, default_path)
+    default = await (await client.get(default_path)).text()
     assert "@telephone | hold" in default  # the shipped French list until edited
-    token = await csrf(client, "/admin/watched-words")
-    saved = await client.post("/admin/watched-words", allow_redirects=False,
+    assert "chaque café de l’association l’applique" in default
+    token = await csrf(client, default_path)
+    saved = await client.post(default_path, allow_redirects=False,
                               data={"csrf_token": token, "body": "idiot | flag"})
     assert saved.status == 303
-    assert "idiot | flag" in await (await client.get("/admin/watched-words")).text()
+    assert "idiot | flag" in await (await client.get(default_path)).text()
+    assert (await watch.verdict(cafe.id, "un idiot")).action is WatchAction.FLAG
+    assert (await watch.verdict(cafe.id, "salope")).action is None  # the shipped list replaced
+    refused = await client.post(default_path, data={"csrf_token": token, "body": "x | non"})
+    assert refused.status == 400 and "Ligne 1" in await refused.text()
+    assert "idiot | flag" in await (await client.get(default_path)).text()
 
 
 async def test_review_page_marks_watched_words(client: Client, app: web.Application,
