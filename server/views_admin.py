@@ -259,7 +259,8 @@ def _form_error(request: web.Request, cafe: Cafe | None, form: Any,
     return aiohttp_jinja2.render_template(
         "admin/cafe_form.html", request,
         {"cafe": cafe, "values": values, "errors": message,
-         "themes": THEMES, "invitations": [], "extra_sections": []},
+         "themes": THEMES, "invitations": [], "extra_sections": [],
+         "confirm_publish": False, "publish_warnings": 0},
         status=400)
 
 

@@ -214,6 +214,9 @@ async def test_cafe_create_form(client: Client, organiser: str, server_errors: S
 
 @fuzz(50)
 @given(form=cafe_form(), ended=st.booleans())
+# Found by this test: a refused edit of an ended café rendered the page's transcript
+# section without its publishing state (a 500, jinja's undefined `confirm_publish`).
+@example(form={**VALID, "title": ""}, ended=True)
 async def test_cafe_edit_form(client: Client, organiser: str, server_errors: ServerErrors,
                               app: web.Application, form: dict[str, str],
                               ended: bool) -> None:
