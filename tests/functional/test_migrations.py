@@ -7,6 +7,26 @@ from alembic import command
 
 from server.migrate import alembic_config, current_revision, head_revision, upgrade
 
+Rows = list[list[tuple[object, ...]]]
+
+
+async def run_sql(database_url: str, statements: list[tuple[str, dict[str, object]]]) -> Rows:
+    """Run raw SQL in one transaction (the schema of an older head, without the models);
+    the rows of each statement."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    out: Rows = []
+    try:
+        async with engine.begin() as conn:
+            for sql, params in statements:
+                result = await conn.execute(sa.text(sql), params)
+                out.append([tuple(r) for r in result] if result.returns_rows else [])
+    finally:
+        await engine.dispose()
+    return out
+
 
 def test_single_head_and_schema_matches_metadata(database_url: str) -> None:
     assert current_revision(database_url) == head_revision()
@@ -28,25 +48,12 @@ def test_associations_migration_carries_an_existing_database(database_url: str) 
     import asyncio
     from datetime import UTC, datetime
 
-    import sqlalchemy as sa
-    from sqlalchemy.ext.asyncio import create_async_engine
 
     command.downgrade(alembic_config(database_url), "0011")
     now = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
 
-    Rows = list[list[tuple[object, ...]]]
-
     async def run(statements: list[tuple[str, dict[str, object]]]) -> Rows:
-        engine = create_async_engine(database_url)
-        out: Rows = []
-        try:
-            async with engine.begin() as conn:
-                for sql, params in statements:
-                    result = await conn.execute(sa.text(sql), params)
-                    out.append([tuple(r) for r in result] if result.returns_rows else [])
-        finally:
-            await engine.dispose()
-        return out
+        return await run_sql(database_url, statements)
 
     cafe = ("INSERT INTO cafes (slug, title, description, theme, language, starts_at, "
             "duration_minutes, status, transcript_published, glossary, created_by, created_at)"
@@ -286,27 +293,13 @@ def test_watch_lists_migration_merges_organiser_lists_into_their_association(
     import asyncio
     from datetime import UTC, datetime
 
-    import sqlalchemy as sa
-    from sqlalchemy.ext.asyncio import create_async_engine
-
     from sessions.watchwords import Matcher, WatchAction, parse_list
     from sessions.watchwords_fr import DEFAULT_LIST_FR
 
     command.downgrade(alembic_config(database_url), "0015")
     now = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
-    Rows = list[list[tuple[object, ...]]]
-
     async def run(statements: list[tuple[str, dict[str, object]]]) -> Rows:
-        engine = create_async_engine(database_url)
-        out: Rows = []
-        try:
-            async with engine.begin() as conn:
-                for sql, params in statements:
-                    result = await conn.execute(sa.text(sql), params)
-                    out.append([tuple(r) for r in result] if result.returns_rows else [])
-        finally:
-            await engine.dispose()
-        return out
+        return await run_sql(database_url, statements)
 
     association = ("INSERT INTO associations (id, slug, name, created_at) "
                    "VALUES (:id, :slug, :slug, :now)")
