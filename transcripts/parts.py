@@ -88,6 +88,8 @@ ORDINARY_TOKENS = 5
 # fast French (185 words a minute) with its punctuation and timestamps. Speech is not left
 # out for want of time; past this, a decode is a loop, and that is what the bound cuts.
 FLOOR_TOKENS = 7
+# How much of its beam-search pace a worker keeps after a part decoded all greedily.
+PACE_DECAY = 0.8
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,7 @@ class Budget:
     full_token: float = 0.03
     cheap_token: float | None = None
     started: float = 0.0
+    measured_full: bool = False  # a beam-search decode set `full_pace` in this part
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -421,6 +424,7 @@ class Budget:
                 self.cheap_pace = took / seconds
             else:
                 self.full_pace = took / seconds
+                self.measured_full = True
 
 
 # -- the shell around the model -------------------------------------------------------------
@@ -539,7 +543,12 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
     if progress is not None:
         progress(1.0)
     if pace is not None:  # what the next part of this worker starts from
-        pace.full, pace.cheap = budget.full_pace, budget.cheap_pace
+        # A part decoded all greedily never measured beam search again: its pace decays
+        # towards the first guess, so a worker that one slow stretch made greedy comes
+        # back to beam search (and measures it) a few parts later.
+        pace.full = budget.full_pace if budget.measured_full else max(
+            Pace.full, PACE_DECAY * budget.full_pace)
+        pace.cheap = budget.cheap_pace
         pace.full_token, pace.cheap_token = budget.full_token, budget.cheap_token
     report = PartReport(
         audio_seconds=round(duration, 3), speech_seconds=round(sum(e - s for s, e in speech), 3),

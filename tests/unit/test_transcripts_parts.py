@@ -293,3 +293,23 @@ def test_a_decode_gets_the_tokens_the_time_left_allows() -> None:
     clock.now = 6.0  # 2 s left: an ordinary decode of 10 s (50 tokens) no longer fits
     assert budget.tokens(10.0, 0.0, beam=True) == 0
     assert budget.tokens(4.0, 0.0, beam=False) == 100 - 20
+
+
+def test_a_worker_made_greedy_comes_back_to_beam_search() -> None:
+    """A worker whose pace says beam search does not fit decodes greedily, and so never
+    measures beam search again: after each all-greedy part the pace decays, so a few parts
+    later (the machine quiet again) beam search is back and measured."""
+    from transcripts.parts import Pace
+
+    clock = Clock()
+    speech = [(0.5, 14.0)]
+    fake = FakeWhisper(speech, clock=clock, cost=0.2, cheap=0.05)
+    pace = Pace(full=1.0, cheap=0.05)
+    beams = []
+    for _ in range(8):
+        fake.calls.clear()
+        transcribe_part(fake, audio_of(15.0), TranscribeOptions(), Spans(speech),
+                        budget=Budget(15.0, clock=clock, full_pace=pace.full,
+                                      cheap_pace=pace.cheap), pace=pace)
+        beams.append(fake.calls[0].beam_size != 1)
+    assert not beams[0] and beams[-1] and pace.full < 0.3, (beams, pace)
