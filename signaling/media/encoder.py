@@ -14,8 +14,11 @@ and the output waits for the next keyframe.
 
 An `OutputSpec` with ``retry=True`` reopens its destination after an error, with back-off
 (1 s doubling to ``max_backoff``), starting again at a keyframe; without it, an error ends
-that output (``status.state == "failed"``). Logs name an output by ``spec.name``, never by
-its URL (an RTMP URL carries a stream key).
+that output (``status.state == "failed"``). With ``process=True`` (network destinations) the
+output's thread muxes FLV into a child process that pushes it (`push_process`: PyAV opens
+a network output holding the GIL, which a slow destination would hold for the whole
+server). Logs name an output by ``spec.name``, never by its URL (an RTMP URL carries a
+stream key).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from av.video.stream import VideoStream
 from signaling.settings import BroadcastSettings
 
 from .programme import AUDIO_RATE, ProgrammeTick
+from .push_process import PushChild
 
 logger = logging.getLogger("causerie.media")
 
@@ -61,7 +65,9 @@ class OutputSpec:
     """Where the encoded programme goes: ``av.open(url, "w", format=format, options=...)``.
 
     ``name`` names it in logs and statuses (never the URL). ``container_options`` are the
-    muxer's own (``hls_time``...); ``retry``: reopen after errors (network destinations).
+    muxer's own (``hls_time``...); ``retry``: reopen after errors (network destinations);
+    ``process``: push from a child process (``flv`` to a network URL), which must be live
+    within ``open_timeout`` seconds.
     """
 
     name: str
@@ -72,6 +78,11 @@ class OutputSpec:
     max_backoff: float = 30.0
     max_packets: int = 2_000
     open_timeout: float = 10.0
+    process: bool = False
+
+
+class PushFailed(Exception):
+    """A push process ended: its message is the child's (no URL)."""
 
 
 @dataclass(slots=True)
@@ -146,6 +157,11 @@ class Output:
         self._thread.join(timeout)
         self._stop.set()
 
+    def wait_closed(self, timeout: float) -> None:
+        """Block until the output's thread ended (closed by its encoder), or ``timeout``."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
     def _next(self) -> EncodedPacket | None:
         with self._ready:
             while not self._queue:
@@ -164,7 +180,8 @@ class Output:
             try:
                 ended = self._mux_until_error()
             except Exception as exc:  # any muxer or network error: the output's own
-                error = f"{type(exc).__name__}: {exc}".replace(self.spec.url, "<url>")
+                error = (str(exc) if isinstance(exc, PushFailed)
+                         else f"{type(exc).__name__}: {exc}").replace(self.spec.url, "<url>")
                 logger.warning("output failed name=%s: %s", self.spec.name, error)
                 if not self.spec.retry:
                     self._set("failed", error)
@@ -203,37 +220,79 @@ class Output:
     def _mux_until_error(self) -> bool:
         """Open, mux from the next keyframe on; True at the end of the programme."""
         spec = self.spec
+        if spec.process:
+            return self._push_until_error()
         options = dict(spec.options)
         container = av.open(spec.url, "w", format=spec.format, options=options,
                             timeout=spec.open_timeout)
         assert isinstance(container, OutputContainer)
         try:
-            video = container.add_stream_from_template(self._templates[0])
-            audio = container.add_stream_from_template(self._templates[1])
-            streams = {"video": video, "audio": audio}
-            started = False
-            while True:
-                packet = self._next()
-                if packet is None:
-                    return True
-                if not started:
-                    if packet.kind != "video" or not packet.keyframe:
-                        self.status.dropped += 1
-                        continue
-                    started = True
-                    self._set("live")
-                out = av.Packet(packet.data)
-                out.pts, out.dts = packet.pts, packet.dts
-                out.time_base = packet.time_base
-                out.is_keyframe = packet.keyframe
-                out.stream = streams[packet.kind]
-                container.mux(out)
-                self.status.packets += 1
+            return self._mux(container, None)
         finally:
             try:
                 container.close()
             except Exception as exc:  # closing a broken connection
                 logger.info("output close name=%s: %s", spec.name, type(exc).__name__)
+
+    def _push_until_error(self) -> bool:
+        """The same, as FLV into a push process (see `push_process`)."""
+        child = PushChild(self.spec.url, self.spec.open_timeout)
+        ended = False
+        try:
+            # each packet on to the child at once (a still picture makes tiny packets,
+            # which would wait for a full buffer)
+            container = av.open(child.stdin, "w", format="flv", options={
+                "flvflags": "no_duration_filesize", "flush_packets": "1"})
+            assert isinstance(container, OutputContainer)
+            try:
+                ended = self._mux(container, child)
+            finally:
+                try:
+                    container.close()
+                except Exception:  # the child is gone: said below
+                    ended = False
+            if not ended:
+                child.ended.wait(2.0)  # its last words
+                raise PushFailed(child.error or "the push process ended")
+            child.close()
+            return True
+        except OSError as exc:  # a write to a child that ended
+            child.ended.wait(2.0)
+            raise PushFailed(child.error or f"{type(exc).__name__}: {exc}") from None
+        finally:
+            if not ended:
+                child.kill()
+
+    def _mux(self, container: OutputContainer, child: PushChild | None) -> bool:
+        """Mux from the next keyframe on; True at the end of the programme, False when
+        ``child`` ended."""
+        video = container.add_stream_from_template(self._templates[0])
+        audio = container.add_stream_from_template(self._templates[1])
+        streams = {"video": video, "audio": audio}
+        started = False
+        while True:
+            packet = self._next()
+            if packet is None:
+                return True
+            if child is not None:
+                if child.ended.is_set():
+                    return False
+                if child.live.is_set() and self.status.state != "live":
+                    self._set("live")
+            if not started:
+                if packet.kind != "video" or not packet.keyframe:
+                    self.status.dropped += 1
+                    continue
+                started = True
+                if child is None:
+                    self._set("live")
+            out = av.Packet(packet.data)
+            out.pts, out.dts = packet.pts, packet.dts
+            out.time_base = packet.time_base
+            out.is_keyframe = packet.keyframe
+            out.stream = streams[packet.kind]
+            container.mux(out)
+            self.status.packets += 1
 
 
 class ProgrammeEncoder:

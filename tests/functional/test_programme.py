@@ -1,11 +1,13 @@
 """The café's programme with real aiortc publishers: the camera's pictures and every stage
 speaker's audio mixed, encoded once (libx264 + AAC), packaged as HLS on disk; and the
-encoder's bounds (pictures dropped when behind, a failing output beside a working one)."""
+encoder's bounds (pictures dropped when behind, a failing output beside a working one, a
+silent destination that holds only its push process)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -155,3 +157,34 @@ async def test_a_failing_output_leaves_the_others_and_hides_its_url(tmp_path: Pa
     await asyncio.to_thread(encoder.close)
     assert (hls.status.state, remote.status.state) == ("closed", "closed")
     assert len(layout.segments()) >= 2
+
+
+async def test_a_silent_destination_costs_only_its_push_process(tmp_path: Path) -> None:
+    """A destination that accepts TCP and never answers: pushed from the main process, PyAV's
+    open would hold the GIL (and freeze this loop) for as long; from its push process, the
+    loop keeps its pace, the push gives up after its open timeout and retries."""
+    settings = BroadcastSettings(width=320, height=240, fps=30)
+    encoder = ProgrammeEncoder(settings, "cafe=test")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # never accepted, never answered: the kernel completes the handshake
+    secret = f"rtmp://127.0.0.1:{silent.getsockname()[1]}/live/SECRET-KEY"
+    remote = encoder.add_output(OutputSpec("youtube", secret, "flv", retry=True,
+                                           open_timeout=2.0, max_backoff=1.0, process=True))
+    encoder.start()
+    gaps: list[float] = []
+    last = time.monotonic()
+    try:
+        for index in range(150):  # 5 s of programme
+            encoder.offer(_tick(index, settings, None))
+            await asyncio.sleep(1 / 30)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+        await _until(lambda: remote.status.reconnects >= 1, 10)
+    finally:
+        await asyncio.to_thread(encoder.close)
+        silent.close()
+    assert max(gaps) < 0.5, max(gaps)
+    assert remote.status.error == "TimeoutError: no answer within 2 s", remote.status.error
+    assert remote.status.state == "closed"
