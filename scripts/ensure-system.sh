@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# What the test suite needs from the system: Chromium, espeak-ng, sox, nginx and its RTMP
-# module (the proxy and RTMP ingest of tests/functional/nginx_support.py) from apt, and the
+# What the test suite needs from the system: Chromium, espeak-ng, sox, nginx with its RTMP
+# and stream modules (the proxy, the RTMP ingest and its TLS front of
+# tests/functional/nginx_support.py), the CA certificates rtmps:// pushes are verified
+# against (ca-certificates), from apt, and the
 # PostgreSQL and Redis services running on 127.0.0.1. Installs or starts only what is missing.
 set -euo pipefail
 
@@ -16,6 +18,8 @@ command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing from apt: ${missing[*]}"
   as_root apt-get update -qq
@@ -35,4 +39,4 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
   for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
-echo "system ready: chromium, espeak-ng, sox, nginx (rtmp), PostgreSQL, Redis"
+echo "system ready: chromium, espeak-ng, sox, nginx (rtmp, stream), PostgreSQL, Redis"

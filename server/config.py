@@ -51,6 +51,17 @@ class SimulcastConfig(DestinationLimits):
     # A Fernet key (urlsafe base64, 32 bytes) sealing the stream keys at rest. Empty: one
     # derived from `secret_key` (changing that secret makes the stored keys unreadable).
     stream_key_secret: str = ""
+    # rtmps:// destinations: their server's certificate is verified (chain and host name)
+    # against this PEM file of certificate authorities; empty: the system's (Debian's
+    # ca-certificates, /etc/ssl/certs).
+    ca_file: str = ""
+
+    @field_validator("ca_file")
+    @classmethod
+    def _pem_file(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError("a PEM file of certificate authorities")
+        return value
 
     @field_validator("stream_key_secret")
     @classmethod

@@ -10,8 +10,13 @@ of the same encoder (``flv``), reconnecting with back-off (`signaling.media.enco
 - `MemoryStatusBoard` / `RedisStatusBoard`: those statuses, read by the admin page on any
   process (entries expire when the media node stops writing them).
 
-A destination that refuses, disappears or stalls costs only its own output thread: the
-encoder drops that output's packets when its queue is full, the café goes on. Logs name a
+An ``rtmps://`` destination is pushed through a `signaling.media.tls_tunnel.TlsTunnel`
+(plain RTMP to 127.0.0.1, TLS from there, the certificate verified against
+`simulcast.ca_file` or the system's authorities): FFmpeg's own rtmps does not verify it.
+
+A destination that refuses, disappears or stalls costs only its own output thread and push
+process (`signaling.media.push_process`): the encoder drops that output's packets when its
+queue is full, the café goes on. Logs name a
 destination by café and id, never its URL or key.
 """
 
@@ -22,10 +27,12 @@ import base64
 import contextlib
 import json
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from cryptography.fernet import Fernet, InvalidToken
@@ -35,6 +42,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from server.config import SimulcastConfig
 from sessions.service_destinations import DestinationService, PushTarget
 from signaling.media.encoder import Output, OutputSpec
+from signaling.media.tls_tunnel import TlsTunnel, verifying_context
 
 log = logging.getLogger("causerie.simulcast")
 
@@ -74,16 +82,22 @@ class DestinationStatus:
     retry_at: float = 0.0  # wall clock
     reconnects: int = 0
     packets: int = 0
+    certificate_refused: bool = False  # rtmps: the server's certificate did not verify
 
     @classmethod
-    def of(cls, output: Output, secrets: tuple[str, ...]) -> DestinationStatus:
+    def of(cls, output: Output, secrets: tuple[str, ...],
+           tunnel: TlsTunnel | None = None) -> DestinationStatus:
         status = output.status
         error = status.error
+        refused = False
+        if tunnel is not None and tunnel.error and status.state != "live":
+            # FFmpeg only saw its loopback connection end: the tunnel knows why.
+            error, refused = tunnel.error, tunnel.certificate_refused
         for secret in secrets:
             if secret:
                 error = error.replace(secret, "••••")
         return cls(status.state, error[:200], status.retry_at, status.reconnects,
-                   status.packets)
+                   status.packets, refused)
 
 
 class StatusBoard(Protocol):
@@ -162,6 +176,7 @@ class _Broadcasts(Protocol):
 class _Push:
     target: PushTarget
     output: Output | None  # None: the key could not be opened
+    tunnel: TlsTunnel | None = None  # rtmps: where the output pushes plain RTMP to
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -179,6 +194,7 @@ class Simulcast:
         self.destinations = destinations
         self.board = board
         self.config = config
+        self.tls: ssl.SSLContext = verifying_context(config.ca_file)
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
     def on_broadcast(self, broadcast: _Broadcast) -> None:
@@ -204,10 +220,15 @@ class Simulcast:
         finally:
             # The programme ended: its encoder closed every output. Cancelled (a new run
             # or the app's end): close ours here.
-            if self.broadcasts.live(cafe_id) is broadcast:
-                for push in pushes.values():
-                    if push.output is not None:
-                        await asyncio.to_thread(broadcast.encoder.remove_output, push.output)
+            live = self.broadcasts.live(cafe_id) is broadcast
+            for push in pushes.values():
+                if live and push.output is not None:
+                    await asyncio.to_thread(broadcast.encoder.remove_output, push.output)
+                if push.tunnel is not None:
+                    if push.output is not None:  # its last seconds still go through it
+                        await asyncio.to_thread(push.output.wait_closed,
+                                                self.config.open_timeout_seconds)
+                    await push.tunnel.aclose()
             with contextlib.suppress(Exception):
                 await self.board.clear(cafe_id)
             if self._tasks.get(cafe_id) is asyncio.current_task():
@@ -220,22 +241,39 @@ class Simulcast:
             push = pushes.pop(gone)
             if push.output is not None:
                 await asyncio.to_thread(broadcast.encoder.remove_output, push.output)
+            if push.tunnel is not None:
+                await push.tunnel.aclose()
             log.info("simulcast stopped cafe=%s destination=%s", cafe_id, gone)
         for destination_id, target in targets.items():
             if destination_id in pushes:
                 continue
-            output = None
+            output = tunnel = None
             if target.url:
+                name = f"cafe={cafe_id}-destination={destination_id}"
+                url = target.url
+                if urlsplit(url).scheme.lower() == "rtmps":
+                    tunnel, url = await self._tunnel(name, url)
                 output = broadcast.encoder.add_output(OutputSpec(
-                    f"cafe={cafe_id}-destination={destination_id}", target.url, "flv",
-                    retry=True, max_backoff=self.config.retry_max_seconds,
-                    open_timeout=self.config.open_timeout_seconds))
-                log.info("simulcast started cafe=%s destination=%s", cafe_id, destination_id)
-            pushes[destination_id] = _Push(target, output)
+                    name, url, "flv", retry=True, max_backoff=self.config.retry_max_seconds,
+                    open_timeout=self.config.open_timeout_seconds, process=True))
+                log.info("simulcast started cafe=%s destination=%s tls=%s", cafe_id,
+                         destination_id, tunnel is not None)
+            pushes[destination_id] = _Push(target, output, tunnel)
         await self.board.write(cafe_id, {
-            d: (DestinationStatus.of(p.output, p.secrets) if p.output is not None
+            d: (DestinationStatus.of(p.output, p.secrets, p.tunnel) if p.output is not None
                 else DestinationStatus("unreadable"))
             for d, p in pushes.items()})
+
+    async def _tunnel(self, name: str, url: str) -> tuple[TlsTunnel, str]:
+        """A started tunnel to an ``rtmps://`` URL's server, and the ``rtmp://`` URL on
+        loopback that reaches it (same application and stream key)."""
+        parts = urlsplit(url)
+        assert parts.hostname is not None  # validated when it was added
+        tunnel = TlsTunnel(name, parts.hostname, parts.port or RTMPS_PORT, self.tls,
+                           connect_timeout=self.config.open_timeout_seconds)
+        port = await tunnel.start()
+        query = f"?{parts.query}" if parts.query else ""
+        return tunnel, f"rtmp://127.0.0.1:{port}{parts.path}{query}"
 
     async def aclose(self) -> None:
         for task in list(self._tasks.values()):
@@ -247,6 +285,9 @@ class Simulcast:
 def retry_in(status: DestinationStatus, now: float | None = None) -> int:
     """Whole seconds until the next attempt (at least 1 while retrying)."""
     return max(1, round(status.retry_at - (time.time() if now is None else now)))
+
+
+RTMPS_PORT = 443  # FFmpeg's, YouTube's and Facebook's
 
 
 DESTINATIONS = web.AppKey("destinations", DestinationService)

@@ -63,7 +63,10 @@ def status_line(request: web.Request, cafe: Cafe, status: DestinationStatus | No
         return t(lang, "Connected.")
     if status.state == "retrying":
         line = t(lang, "Reconnecting in %(seconds)s s.", seconds=retry_in(status, time.time()))
-        if status.error:
+        if status.certificate_refused:
+            line += " " + t(lang, "The server's certificate was refused: %(error)s",
+                            error=status.error)
+        elif status.error:
             line += " " + t(lang, "Error: %(error)s", error=status.error)
         return line
     if status.state == "unreadable":
@@ -94,6 +97,5 @@ async def simulcast_section(request: web.Request, cafe: Cafe) -> dict[str, Any]:
         "template": "admin/_simulcast.html",
         "context": {"rows": rows, "error": request.get(ERROR_KEY, ""),
                     "can_add": config.enabled and len(destinations) < config.max_destinations,
-                    "max": config.max_destinations, "url_max": config.url_max_length,
-                    "key_max": config.key_max_length},
+                    "max": config.max_destinations},
     }

@@ -36,7 +36,9 @@ class PushChild:
         self.ended = threading.Event()
         self.error = ""
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "signaling.media.push_process"], stdin=subprocess.PIPE,
+            # by path, with -P (its folder not on sys.path): `-m` would import the whole
+            # media package first (0.9 s to start, against 0.2 s)
+            [sys.executable, "-P", __file__], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)  # no delay
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self.stdin: IO[bytes] = self._proc.stdin
@@ -117,7 +119,9 @@ def main() -> int:
             finally:
                 target.close()
     except Exception as exc:  # any error is the push's: say it, without the URL
-        message = f"{type(exc).__name__}: {exc}".replace(url, "<url>")
+        message = f"{type(exc).__name__}: {exc}"
+        if url:
+            message = message.replace(url, "<url>")
         print("error " + " ".join(message.split())[:300], flush=True)
         return 1
     return 0
