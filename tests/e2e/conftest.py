@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# The functional tests' nginx (`nginx_support`: the simulcast test's RTMP ingest), also when
+# only the browser tests run.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "functional"))
 from e2e_harness import CHROMIUM_FLAGS, Cafe, Namespace, Server, speech_wav
 from e2e_pages import Room, room_telling_on_failure
 from e2e_spoken import (  # noqa: F401 (fixtures, shared here with every module)
