@@ -6,7 +6,7 @@ the RTMP port), with a certificate authority made by the test and given to the a
 The café goes live with an aiortc expert (a moving picture, espeak speech); it has two rtmps
 destinations on the same ingest: one whose certificate that authority signed, one with a
 self-signed certificate. The first is pushed and what nginx recorded is read back (H.264 and
-AAC, the duration it was connected, Whisper hears the expert's sentence); the second never
+AAC, the duration it was connected, the programme's own sound packets); the second never
 gets a byte (nothing recorded under its key) and the admin page says the certificate was
 refused, reconnecting. The stream keys are in no log.
 
@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from aiortc import RTCPeerConnection
 from revocation_support import organiser
 from signaling_fixtures import Live, invite, make_cafe
 from simulcast_support import (
-    EXPECTED_WORDS,
     SPEECH,
     RtmpsServer,
     admin_status,
@@ -38,8 +38,6 @@ from simulcast_support import (
     read_flv,
     rtmps_server,
     until,
-    whisper_model,
-    words,
 )
 from transcripts_support import speak
 
@@ -49,8 +47,6 @@ from sessions.roles import Role
 
 KEY = "yt-like-key-9fK2-rtmps"
 ROGUE_KEY = "fb-like-key-4Zq8-rogue"
-pytestmark = pytest.mark.whisper
-__all__ = ["whisper_model"]  # the fixture, imported for the test below
 
 
 @pytest.fixture
@@ -69,9 +65,22 @@ def config(tmp_path: Path, sqlite_url: str, server: RtmpsServer) -> Config:
                    "open_timeout_seconds": 30})
 
 
+def _audio_packets(path: Path) -> list[bytes]:
+    """The AAC frames of a file (an MPEG-TS segment's without their ADTS header)."""
+    frames = []
+    with av.open(str(path)) as container:
+        for packet in container.demux(audio=0):
+            data = bytes(packet)
+            if len(data) > 9 and data[0] == 0xFF and data[1] & 0xF0 == 0xF0:
+                data = data[7 if data[1] & 1 else 9:]
+            if len(data) > 16:  # not an empty frame (silence repeats)
+                frames.append(data)
+    return frames
+
+
 async def test_programme_pushed_over_verified_tls_and_not_to_an_unverified_server(
         live: Live, pcs: list[RTCPeerConnection], tmp_path: Path, server: RtmpsServer,
-        whisper_model: Any, caplog: pytest.LogCaptureFixture,
+        caplog: pytest.LogCaptureFixture,
         capfd: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)
     speech = speak(SPEECH, "en+m3", tmp_path / "speech.wav", lead_silence=0.5)
@@ -107,7 +116,7 @@ async def test_programme_pushed_over_verified_tls_and_not_to_an_unverified_serve
         assert lines[str(rogue.id)].startswith("Reconnexion dans "), lines
         assert "Certificat du serveur refusé\u00a0: " in lines[str(rogue.id)], lines
 
-        await asyncio.sleep(8)  # 8 s of programme over TLS
+        await asyncio.sleep(14)  # 14 s of programme over TLS: the sentence, looped, twice
         still = await status(rogue.id, "retrying")
         assert still is not None and still.reconnects >= 2, still  # retried, with back-off
         assert (await expert.call("cafe.end", {}))["ok"] is True
@@ -125,8 +134,18 @@ async def test_programme_pushed_over_verified_tls_and_not_to_an_unverified_serve
     # the time it was connected, give or take the status refresh (0.5 s), the push
     # process's start (what it got before saying it was live) and a keyframe interval
     assert pushed - 3.0 <= duration <= pushed + 3.0, (duration, pushed)
-    heard = await asyncio.to_thread(words, whisper_model, files[0])
-    assert len(heard & EXPECTED_WORDS) >= 4, heard
+    # The sound is the programme's, packet for packet (the push remuxes it): the AAC
+    # packets nginx got are the ones the café's own HLS segments keep. (That the
+    # programme's sound is the expert's voice, Whisper checks in test_simulcast_rtmp.py:
+    # on a loaded machine the aiortc expert's speech reaches the programme garbled, its
+    # HLS replay included, whatever the push does.)
+    pushed_audio = _audio_packets(files[0])
+    kept: set[bytes] = set()
+    for segment in (tmp_path / "var" / "programme" / str(cafe.id)).glob("r*/seg-*.ts"):
+        kept |= set(_audio_packets(segment))
+    assert len(pushed_audio) > 40 * 10, len(pushed_audio)  # 10 s of 21 ms packets
+    shared = sum(1 for packet in pushed_audio if packet in kept)
+    assert shared >= 0.95 * len(pushed_audio), (shared, len(pushed_audio))
 
     out, err = capfd.readouterr()
     for key in (KEY, ROGUE_KEY):
