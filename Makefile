@@ -42,7 +42,7 @@ typecheck:
 	$(BIN)/mypy
 
 pytest:
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=40
 
 bench:
 	$(BIN)/python bench/media_fanout.py --quick

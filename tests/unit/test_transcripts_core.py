@@ -395,6 +395,9 @@ async def test_job_retries_without_hotwords_when_whisper_echoes_them(
     # hotwords (an English café's default), an echo of them is still caught and the chunk
     # done again without.
     monkeypatch.setattr("transcripts.jobs.WORDS_AS", {"fr": "hotwords", "en": "hotwords"})
+    # What is tested is the echo's retry, not the part's time bound: of a 1 s part (0.5 s
+    # of work at most, the VAD's included) the bound would leave the retry out.
+    monkeypatch.setattr("transcripts.parts.BUDGET_SHARE", 50.0)
     cafe_id, rid = await _cafe_with_recording(db, tmp_path)
     fake = EchoingTranscriber()
     jobs = TranscriptJobs(TranscriptRepository(db), TranscriberPool(lambda: fake,
