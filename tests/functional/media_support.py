@@ -50,6 +50,12 @@ async def publish_tone(peer: Caller, pcs: list[RTCPeerConnection]) -> dict[str, 
     pc = RTCPeerConnection(build_configuration())
     pcs.append(pc)
     pc.addTransceiver(Tone(), direction="sendonly")
+    return await negotiate_publish(peer, pc)
+
+
+async def negotiate_publish(peer: Caller, pc: RTCPeerConnection) -> dict[str, Any]:
+    """`media.publish` with ``pc``'s offer (its tracks already added), as a browser sends
+    it; the server's answer applied when the ack is ok. The ack."""
     with offered_host_addresses(("127.0.0.1",)):
         await pc.setLocalDescription(await pc.createOffer())
     assert pc.localDescription is not None

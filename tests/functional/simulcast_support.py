@@ -18,18 +18,19 @@ from typing import Any
 import aiohttp
 import av
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaPlayer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from media_support import negotiate_publish
 from nginx_support import Nginx, free_port, nginx_binary, rtmp_ingest, tls_front
 from revocation_support import PASSWORD
 from signaling_fixtures import Peer
 from test_media_forwarding import MovingPicture
 
-from signaling.media import build_configuration, offered_host_addresses
+from signaling.media import build_configuration
 
 SPEECH = ("Parents should talk with their children about screens, video games and social "
           "networks, every evening, before bed.")
@@ -153,13 +154,8 @@ async def publish_expert(expert: Peer, speech: Path, pcs: list[RTCPeerConnection
     assert player.audio is not None
     pc.addTrack(player.audio)
     pc.addTrack(MovingPicture())
-    with offered_host_addresses(("127.0.0.1",)):
-        await pc.setLocalDescription(await pc.createOffer())
-    assert pc.localDescription is not None
-    ack = await expert.call("media.publish", {"sdp": pc.localDescription.sdp,
-                                              "type": "offer"})
+    ack = await negotiate_publish(expert, pc)
     assert ack["ok"] is True, ack
-    await pc.setRemoteDescription(RTCSessionDescription(ack["sdp"], "answer"))
 
 
 @pytest.fixture(scope="session")

@@ -16,15 +16,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaPlayer
+from media_support import negotiate_publish
 from signaling_fixtures import Live, invite, make_cafe
 
 from server.app import create_app
 from server.config import Config
 from sessions.clock import SystemClock
 from sessions.roles import Role
-from signaling.media import build_configuration, offered_host_addresses
+from signaling.media import build_configuration
 from transcripts.keys import TRANSCRIPTS
 
 pytestmark = pytest.mark.whisper
@@ -78,13 +79,8 @@ async def test_captions_then_searchable_transcript(live: Live, tmp_path: Path) -
     assert player.audio is not None
     pc.addTransceiver(player.audio, direction="sendonly")
     try:
-        with offered_host_addresses(("127.0.0.1",)):
-            await pc.setLocalDescription(await pc.createOffer())
-        assert pc.localDescription is not None
-        ack = await expert.call("media.publish", {"sdp": pc.localDescription.sdp,
-                                                  "type": "offer"})
+        ack = await negotiate_publish(expert, pc)
         assert ack["ok"] is True, ack
-        await pc.setRemoteDescription(RTCSessionDescription(ack["sdp"], "answer"))
         publishing = time.monotonic() - opened
 
         # Live captions reach the parent while the expert speaks.
