@@ -41,8 +41,11 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# Two pytest-xdist workers (one per core; each test file stays on one worker), then the
+# `serial` tests alone: the browser scenarios and the bounds on the machine's time.
 pytest:
-	$(BIN)/pytest -q --durations=40
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not serial" --durations=25
+	$(BIN)/pytest -q -m serial --durations=25
 
 bench:
 	$(BIN)/python bench/media_fanout.py --quick

@@ -55,6 +55,17 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("CAUSERIE_WHISPER__LIVE_CAPTIONS", "false")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every browser test is `serial`: `make test` runs the rest on two pytest-xdist workers,
+    then the serial ones alone (Playwright's sync API keeps its own event loop running in
+    the process, and the browser scenarios measure what a person waits for)."""
+    e2e = REPO / "tests" / "e2e"
+    for item in items:
+        if item.path.is_relative_to(e2e):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.serial)
+
+
 def in_thread(work: Callable[[], T]) -> T:
     """Run blocking set-up (an `asyncio.run`, an Alembic upgrade) in a thread of its own, so
     fixtures may call it whether or not an event loop runs in this one."""

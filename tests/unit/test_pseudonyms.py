@@ -14,7 +14,9 @@ from sessions.errors import InvalidInput
 
 
 def sample(categories: frozenset[str], per_category: int = 12) -> list[str]:
-    found: dict[str, list[str]] = {c: [] for c in categories}
+    # sorted: a frozenset's order follows the hash seed, and every pytest-xdist worker
+    # must collect the same tests in the same order
+    found: dict[str, list[str]] = {c: [] for c in sorted(categories)}
     for point in range(sys.maxunicode + 1):
         ch = chr(point)
         kind = unicodedata.category(ch)
