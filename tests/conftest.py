@@ -56,13 +56,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every browser test is `serial`: `make test` runs the rest on two pytest-xdist workers,
-    then the serial ones alone (Playwright's sync API keeps its own event loop running in
-    the process, and the browser scenarios measure what a person waits for)."""
+    """Every browser test and every real-Whisper test is `serial`: `make test` runs the rest
+    on two pytest-xdist workers, then the serial ones alone. Playwright's sync API keeps its
+    own event loop running in the process; the browser scenarios measure what a person
+    waits for; a part's transcription has a time budget, which a parallel worker's share of
+    the cores would decide (it gives up speech, marked short, to keep within it)."""
     e2e = REPO / "tests" / "e2e"
     for item in items:
         if item.path.is_relative_to(e2e):
             item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.serial)
+        elif item.get_closest_marker("whisper") is not None:
             item.add_marker(pytest.mark.serial)
 
 

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,13 @@ class TranscribeOptions:
     # Candidates sampled at a fallback temperature (faster-whisper's default 5: a loop that
     # falls back costs five decodes of up to the token bound each).
     best_of: int = 5
+    # The seconds this decode may take, by `clock` (None: time.perf_counter): no further
+    # 30 s window is decoded once the time left is less than the longest one took. A
+    # looping chunk is decoded window after window (each stop at a timestamp seeks there
+    # and decodes again), each up to its token bound, so a bound on tokens alone let a part
+    # overrun its time budget (0.52-0.59 x against 0.5).
+    time_limit: float | None = None
+    clock: Callable[[], float] | None = None
 
 
 # Whisper decodes at most 448 tokens, prompt included: faster-whisper keeps up to 223 of
@@ -212,7 +220,12 @@ class WhisperTranscriber:
         )
         duration = float(info.duration) or 1.0
         out: list[Segment] = []
+        clock = options.clock or time.perf_counter
+        began = last = clock()
+        window = 0.0  # the longest wait for a segment: one window's decode
         for seg in segments:
+            now = clock()
+            window, last = max(window, now - last), now
             text = seg.text.strip()
             if text:
                 words = tuple(
@@ -225,6 +238,12 @@ class WhisperTranscriber:
                                    len(seg.tokens or ())))
             if progress is not None:
                 progress(min(1.0, float(seg.end) / duration))
+            # A window cannot be interrupted: stop before one that may not end in time.
+            if (options.time_limit is not None
+                    and clock() - began + window > options.time_limit):
+                log.info("decode stopped at its time limit limit=%.2fs at=%.1fs of %.1fs",
+                         options.time_limit, float(seg.end), duration)
+                break  # closing the generator decodes no further window
         if progress is not None:
             progress(1.0)
         return out

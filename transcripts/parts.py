@@ -408,6 +408,14 @@ class Budget:
         fit = int(left / (one + fallbacks * best_of * self._cheap_token()))
         return max(0, fit - DECODE_OVERHEAD * (1 + fallbacks))
 
+    def limited(self, options: TranscribeOptions, rest: float) -> TranscribeOptions:
+        """`options` with the time this decode may take: what is left once the rest of the
+        part is paid for at the cheap pace. The engine decodes no window past it (a loop is
+        decoded window after window, each to its token bound); the window that crosses it
+        is what `BUDGET_SHARE` leaves room for."""
+        left = self.rtf * BUDGET_SHARE * self.audio_seconds - self.elapsed - rest * self._cheap()
+        return dataclasses.replace(options, time_limit=max(0.0, left), clock=self.clock)
+
     def record_tokens(self, seconds: float, tokens: int, took: float, cheap: bool) -> None:
         """A decode of `seconds` of audio gave `tokens` in `took` s (counted as at least
         `ORDINARY_TOKENS` a second: the encoder's fixed cost is not a token's)."""
@@ -485,7 +493,7 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
         began = budget.elapsed
         raw: list[Segment] = []
         if cap >= MIN_DECODE:
-            raw = transcriber.transcribe(piece, chunk_opts)
+            raw = transcriber.transcribe(piece, budget.limited(chunk_opts, rest))
             took = budget.elapsed - began
             tokens = sum(seg.tokens for seg in raw)
             budget.record_tokens(length, tokens, took, cheap)
@@ -503,8 +511,8 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
                                                            len(SAFE_TEMPERATURES) - 1))
         if echoed and budget.fits(length, rest, 1.2) and again_cap >= MIN_TOKENS:
             retried += 1  # invented text: all of it again
-            found, cuts = _clean(transcriber.transcribe(piece, dataclasses.replace(
-                safe, max_new_tokens=again_cap)))
+            found, cuts = _clean(transcriber.transcribe(piece, budget.limited(
+                dataclasses.replace(safe, max_new_tokens=again_cap), rest)))
             got = overlap(said, text_spans(found))
         elif spoken >= 0.5 and got < RETRY_BELOW * spoken:
             # Speech without text: only those stretches again, each from a fresh start
@@ -528,8 +536,8 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
                         b - a, rest, beam, fallbacks_left if beam else 0))
                     if cap < MIN_DECODE:  # no time left: that stretch stays short
                         continue
-                    again, again_cuts = _clean(transcriber.transcribe(sub, dataclasses.replace(
-                        again_opts, max_new_tokens=cap)))
+                    again, again_cuts = _clean(transcriber.transcribe(sub, budget.limited(
+                        dataclasses.replace(again_opts, max_new_tokens=cap), rest)))
                     found += [seg for seg in shift(again, a) if a <= (seg.start + seg.end) / 2 <= b]
                     cuts += again_cuts
                 found.sort(key=lambda seg: seg.start)
