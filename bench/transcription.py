@@ -67,6 +67,15 @@ VOCABULARY = cafe_vocabulary(
     "Une psychologue répond à vos questions sur le harcèlement en ligne : reconnaître les "
     "signes, en parler, agir avec l'école.",
     "3018, Snapchat, WhatsApp, e-Enfance")
+# The same café held in English: its title and description are English. Until 2026-12-02
+# (fourth session) the English files were given the French café's words above as hotwords,
+# which no English café would have.
+VOCABULARY_EN = cafe_vocabulary(
+    "Cyberbullying: talking about it with your children",
+    "A psychologist answers your questions about online harassment: recognising the "
+    "signs, talking about it, acting with the school.",
+    "3018, Snapchat, WhatsApp, e-Enfance", language="en")
+WORDS_BY_LANGUAGE = {"fr": VOCABULARY, "en": VOCABULARY_EN}
 
 # The sentence sets and measures other benchmarks (captions, end_to_transcript) take from
 # here; the speech set has its own, spoken by several voices.
@@ -135,10 +144,11 @@ def plain(model: Any, sample: speech_set.Sample) -> Row:
 
 def product(transcriber: WhisperTranscriber, sample: speech_set.Sample, words: str,
             pace: Pace, first: str) -> Row:
+    vocabulary = WORDS_BY_LANGUAGE[sample.language]
     options = TranscribeOptions(
         language=sample.language, long_form=True, word_timestamps=True,
-        hotwords=VOCABULARY if words == "hotwords" else None,
-        prompt=VOCABULARY if words == "prompt" else None)
+        hotwords=vocabulary if words == "hotwords" else None,
+        prompt=vocabulary if words == "prompt" else None)
     start = time.perf_counter()
     result = transcribe_part(transcriber, sample.audio, options, SileroDetector(), pace=pace,
                              first=FIRST_PASSES[first])
@@ -198,7 +208,8 @@ def main() -> None:
           f"python {platform.python_version()}, threads={args.threads}, base int8, beam 5")
     print(f"command: {' '.join(sys.argv)}")
     print(f"load average before: {load()}, autogroup nice: {autogroup()}")
-    print(f"café words: {VOCABULARY}")
+    for lang, vocabulary in WORDS_BY_LANGUAGE.items():
+        print(f"café words ({lang}): {vocabulary}")
     transcriber = WhisperTranscriber(WhisperSettings(model=model_dir,
                                                      cpu_threads=args.threads))
     model = transcriber.load()

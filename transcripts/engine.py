@@ -128,14 +128,16 @@ def glossary_terms(glossary: str) -> list[str]:
 
 
 def cafe_vocabulary(title: str, description: str = "", glossary: str = "",
-                    max_chars: int = 400) -> str:
+                    max_chars: int = 400, language: str = "fr") -> str:
     """The café's words for the decoder: the glossary's terms, then the distinct content
     words of the title and the description, as a comma-separated list.
 
     A list of terms, not the title as a sentence: on damaged audio Whisper copies a
     sentence-like prompt into the transcript (the title repeated over a whole segment),
     while a list only biases the spelling of words that are really spoken."""
-    from transcripts.search_query import STOP_WORDS, normalize
+    from transcripts.search_query import normalize, stop_words
+
+    stop = stop_words(language)
 
     terms: list[str] = []
     seen: set[str] = set()
@@ -151,7 +153,7 @@ def cafe_vocabulary(title: str, description: str = "", glossary: str = "",
     for text in (title, description):
         for word in re.findall(r"[^\W\d_][\w'’-]*", text):
             word = re.split("['’]", word)[-1].strip("-")  # l'école -> école
-            if len(word) >= 4 and normalize(word) not in STOP_WORDS:
+            if len(word) >= 4 and normalize(word) not in stop:
                 add(word)
     out = ""
     for term in terms:
@@ -238,15 +240,35 @@ class WhisperTranscriber:
                                    len(seg.tokens or ())))
             if progress is not None:
                 progress(min(1.0, float(seg.end) / duration))
-            # A window cannot be interrupted: stop before one that may not end in time.
+            # A window cannot be interrupted: stop before one that may not end in time. The
+            # rest of a window already decoded costs nothing: it is taken first (stopping
+            # at its first segment threw away the window's other 20 s on a slow machine).
             if (options.time_limit is not None
-                    and clock() - began + window > options.time_limit):
+                    and clock() - began + window > options.time_limit
+                    and not more_in_window(segments)):
                 log.info("decode stopped at its time limit limit=%.2fs at=%.1fs of %.1fs",
                          options.time_limit, float(seg.end), duration)
                 break  # closing the generator decodes no further window
         if progress is not None:
             progress(1.0)
         return out
+
+
+def more_in_window(segments: Any) -> bool:
+    """Whether faster-whisper's segment generator holds more segments of the window it
+    just decoded: it decodes a 30 s window, then yields the window's segments one by one
+    from its list `current_segments`; the next window is decoded only when they are all
+    taken. False when that cannot be seen (another version, a wrapped generator): the
+    caller then stops at once, as before."""
+    frame = getattr(segments, "gi_frame", None)
+    if frame is None:
+        return False
+    local = frame.f_locals
+    current, segment = local.get("current_segments"), local.get("segment")
+    if not isinstance(current, list) or segment is None:
+        return False
+    index = next((i for i, s in enumerate(current) if s is segment), None)
+    return index is not None and index < len(current) - 1
 
 
 def to_float_audio(pcm: npt.NDArray[np.int16] | Audio) -> Audio:

@@ -77,8 +77,9 @@ class TranscriptJobs:
         A chunk that falls short or echoes the words is done again without them either
         way."""
         cafe = await self.repo.cafe(cafe_id)
-        words = cafe_vocabulary(cafe.title, cafe.description, cafe.glossary) if cafe else ""
         lang = language or (cafe.language if cafe else "fr")
+        words = cafe_vocabulary(cafe.title, cafe.description, cafe.glossary,
+                                language=lang) if cafe else ""
         way = WORDS_AS.get(lang, "none")
         return TranscribeOptions(
             language=lang,

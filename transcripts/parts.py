@@ -41,11 +41,19 @@ Span = tuple[float, float]
 
 # A chunk is at most one Whisper window (30 s), padded on both sides: each chunk costs one
 # encoder pass, and a whole window of context decoded French better than halves did.
-CHUNK_MAX = 28.0
+# 29.8 s, not 28: the bound of 28 cut the speech set's 29.8 s files in two (a 3 s chunk
+# decoded on its own, English WER up to 0.1 worse). The pads stay tight: framed as the
+# plain call frames its audio (0.4 s before, its trailing silence kept), French looped
+# over the trailing room noise (docs/transcription.md, "Framing the chunks").
+CHUNK_MAX = 29.8
 SPEECH_MAX = 28.0
 CHUNK_PAD = 0.25
-# A chunk whose words cover less than this share of its speech is transcribed again.
+CHUNK_END_PAD = CHUNK_PAD
+# A chunk whose words cover less than this share of its speech is transcribed again; so
+# is a stretch of this many seconds of speech without words, whatever the share: a chunk
+# 87 % covered had lost a whole sentence (English telephone audio, café words as hotwords).
 RETRY_BELOW = 0.75
+RETRY_GAP = 1.0
 # A part whose words cover less than this share of its speech is marked short.
 SHORT_BELOW = 0.85
 # Words closer than this are one stretch of text; each word counts this much either side.
@@ -247,21 +255,28 @@ def text_spans(segments: Sequence[Segment]) -> list[Span]:
 
 
 def plan_chunks(speech: Sequence[Span], duration: float, max_len: float | None = None,
-                pad: float = CHUNK_PAD) -> list[Span]:
-    """Speech spans grouped into chunks of at most `max_len` s, cut only between spans."""
+                pad: float = CHUNK_PAD, end_pad: float | None = None) -> list[Span]:
+    """Speech spans grouped into chunks of at most `max_len` s, cut only between spans.
+
+    Each chunk begins `pad` before its first speech and ends up to `end_pad` after its
+    last (its trailing silence, as far as the next chunk's start and `max_len` allow): the
+    next chunk keeps its whole lead-in, the previous one the rest of the gap, and no audio
+    is heard twice."""
     max_len = max_len or CHUNK_MAX
-    chunks: list[Span] = []
+    end_pad = pad if end_pad is None else end_pad
+    groups: list[list[float]] = []  # [chunk start, last speech end]
     for start, end in merge(speech):
-        start, end = max(0.0, start - pad), min(duration, end + pad)
-        if chunks and end - chunks[-1][0] <= max_len:
-            chunks[-1] = (chunks[-1][0], end)
-        else:  # the pads of two neighbours never overlap: no audio is heard twice
-            prev = chunks[-1][1] if chunks else 0.0
-            if chunks and start < prev:
-                middle = (prev - pad + start + pad) / 2
-                chunks[-1] = (chunks[-1][0], middle)
-                start = middle
-            chunks.append((start, end))
+        if groups and min(duration, end + min(pad, end_pad)) - groups[-1][0] <= max_len:
+            groups[-1][1] = end
+        else:
+            begin = max(0.0, start - pad)
+            if groups:
+                begin = max(begin, groups[-1][1])
+            groups.append([begin, end])
+    chunks: list[Span] = []
+    for i, (begin, end) in enumerate(groups):
+        limit = groups[i + 1][0] if i + 1 < len(groups) else duration
+        chunks.append((begin, max(min(end, limit), min(end + end_pad, begin + max_len, limit))))
     return chunks
 
 
@@ -458,7 +473,7 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
             duration, full_pace=pace.full, cheap_pace=pace.cheap, full_token=pace.full_token,
             cheap_token=pace.cheap_token)
     speech = merge(detector.speech(audio))
-    chunks = plan_chunks(speech, duration)
+    chunks = plan_chunks(speech, duration, end_pad=CHUNK_END_PAD)
     out: list[Segment] = []
     retried = fallbacks = cut_total = degraded = 0
     covered = 0.0
@@ -514,7 +529,8 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
             found, cuts = _clean(transcriber.transcribe(piece, budget.limited(
                 dataclasses.replace(safe, max_new_tokens=again_cap), rest)))
             got = overlap(said, text_spans(found))
-        elif spoken >= 0.5 and got < RETRY_BELOW * spoken:
+        elif spoken >= 0.5 and (got < RETRY_BELOW * spoken or any(
+                e - s >= RETRY_GAP for s, e in subtract(said, text_spans(found)))):
             # Speech without text: only those stretches again, each from a fresh start
             # (Whisper that stopped early in a window, or skipped a stretch, gets it back).
             # Speech is never dropped for want of time: when the budget has no room for

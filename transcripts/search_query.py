@@ -99,6 +99,22 @@ def stemmed_text(text: str) -> str:
 
 
 STOP_WORDS: frozenset[str] = frozenset(normalize(w) for w in _FRENCH_STOP.split())
+# An English café's words for the decoder leave these out (search stays French-stemmed).
+_ENGLISH_STOP = """
+a about above after again against all also an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for from
+further had has have having he her here hers herself him himself his how i if in into is it
+its itself just me more most my myself no nor not now of off on once only or other our ours
+ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself yourselves
+"""
+ENGLISH_STOP_WORDS: frozenset[str] = frozenset(_ENGLISH_STOP.split())
+
+
+def stop_words(language: str) -> frozenset[str]:
+    """The words a café's vocabulary leaves out, for its language (French otherwise)."""
+    return ENGLISH_STOP_WORDS if language == "en" else STOP_WORDS
 
 
 class SearchQueryError(InvalidInput):

@@ -4,6 +4,7 @@ against its audio and stored with its check (the real Whisper model for that one
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from transcripts.engine import (
 from transcripts.jobs import TranscriptJobs, transcribe_file
 from transcripts.model import resolve_model
 from transcripts.parts import (
+    CHUNK_END_PAD,
     FLOOR_TOKENS,
     MIN_DECODE,
     RTF_LIMIT,
@@ -188,8 +190,29 @@ def test_a_part_that_loops_stays_within_its_time_budget(whisper: WhisperTranscri
     assert report.degraded >= 1, report
     assert len(calls) == report.chunks, calls  # no retry: no time for one
     for call, (start, end) in zip(calls, plan_chunks(SileroDetector().speech(sample.audio),
-                                                     sample.duration), strict=True):
+                                                     sample.duration,
+                                                     end_pad=CHUNK_END_PAD),
+                                         strict=True):
         assert call.beam_size == 1 and call.temperature == (0.0,)
         assert call.max_new_tokens is not None
         assert call.max_new_tokens <= max(MIN_DECODE, FLOOR_TOKENS * (end - start))
     assert report.short == (report.coverage < SHORT_BELOW)
+
+
+@needs_tools
+@pytest.mark.whisper
+def test_a_time_limit_keeps_the_window_already_decoded(whisper: WhisperTranscriber) -> None:
+    """A decode past its time limit stops before the next 30 s window, never inside the
+    one it has decoded: its other segments cost nothing. Stopping at the window's first
+    segment kept one sentence of 29 s of speech (issue 10, a slower machine)."""
+    sample = speech_set.make_sample("en", "clean")
+    options = TranscribeOptions(language="en", long_form=True, word_timestamps=True,
+                                condition=False, vad_filter=False, speech_only=True,
+                                temperature=(0.0,), time_limit=1e-3)
+    limited = whisper.transcribe(sample.audio[: int(29.0 * 16000)], options)
+    free = whisper.transcribe(sample.audio[: int(29.0 * 16000)],
+                              dataclasses.replace(options, time_limit=None))
+    assert len(free) >= 4, free  # one window of several sentences
+    assert len(limited) >= 4, limited  # that window's segments, all of them
+    assert [s.text for s in limited] == [s.text for s in free[: len(limited)]]
+    assert speech_set.coverage(sample, [(s.start, s.end) for s in limited]) > 0.8

@@ -201,6 +201,10 @@ def test_cafe_vocabulary() -> None:
     assert words == "jeux vidéo, téléphone, écrans, maison, Parlons-en, école"
     long = cafe_vocabulary("x" * 10, " ".join(f"mot{i:04d}" for i in range(500)))
     assert 350 < len(long) <= 400 and not long.endswith(",")
+    # An English café leaves out English stop words, not French ones.
+    english = cafe_vocabulary("Talking about screens with your children",
+                              "Where should the phone sleep at night?", language="en")
+    assert english == "Talking, screens, children, phone, sleep, night"
 
 
 def test_segment_placed_in_cafe_time() -> None:
@@ -415,3 +419,28 @@ def test_echo_detection() -> None:
     assert echoes_vocabulary([Segment(0, 1, "", "Jeux, vidéo, écrans, maison", ())], vocab)
     assert echoes_vocabulary([Segment(0, 1, "", "réseaux réseaux réseaux réseaux", ())], vocab)
     assert not echoes_vocabulary([Segment(0, 1, "", "écrans", ())], vocab)
+
+
+def test_more_in_window_sees_the_rest_of_a_decoded_window() -> None:
+    from collections.abc import Iterator
+
+    from transcripts.engine import more_in_window
+
+    def windows() -> Iterator[str]:  # faster-whisper's shape: a window, then its segments
+        for window in (["a", "b", "c"], ["d"]):
+            current_segments = [{"text": t} for t in window]
+            for segment in current_segments:
+                yield str(segment["text"])
+
+    gen = windows()
+    seen = []
+    for text in gen:
+        seen.append((text, more_in_window(gen)))
+    assert seen == [("a", True), ("b", True), ("c", False), ("d", False)]
+
+    def wrapped() -> Iterator[str]:  # anything else: unseen, the caller stops
+        yield from ["x", "y"]
+
+    other = wrapped()
+    assert next(other) == "x" and more_in_window(other) is False
+    assert more_in_window(iter(["x"])) is False

@@ -11,7 +11,9 @@ import pytest
 
 from transcripts.engine import SAMPLE_RATE, Segment, TranscribeOptions
 from transcripts.parts import (
+    CHUNK_END_PAD,
     CHUNK_MAX,
+    CHUNK_PAD,
     Budget,
     cut_repetitions,
     merge,
@@ -87,7 +89,7 @@ def test_a_chunk_lost_with_the_cafe_words_is_transcribed_again_without_them() ->
     r = result.report
     assert r.chunks == 3 and r.retried == 3
     assert r.speech_seconds == 59.0 and r.coverage > 0.95 and not r.short
-    assert result.segments and result.segments[0].start >= 0.75
+    assert result.segments and result.segments[0].start >= 1.0 - CHUNK_PAD - 1e-9
     retries = [o for o in fake.calls if o.hotwords is None]
     assert len(retries) == 3
     # The safe settings: no word list, no prompt, no conditioning, a bounded schedule.
@@ -113,6 +115,30 @@ def test_what_still_falls_short_is_marked() -> None:
     assert result.report.speech_seconds == 5.5
 
 
+def test_a_sentence_skipped_in_a_well_covered_chunk_is_transcribed_again() -> None:
+    """The first pass skips 3 s of a 25 s chunk (88 % covered, above RETRY_BELOW): the
+    stretch is still decoded again, on its own, and the part ends fully covered."""
+
+    class Skipping(FakeWhisper):
+        def transcribe(self, audio: Any, options: TranscribeOptions,
+                       progress: Any = None) -> list[Segment]:
+            (seg,) = super().transcribe(audio, options, progress)
+            if len(audio) / SAMPLE_RATE < 20.0:  # the retry of the stretch: all of it
+                return [seg]
+            kept = tuple(w for w in seg.words if not 10.0 <= w[0] <= 13.0)
+            return [Segment(seg.start, seg.end, "", "".join(w[2] for w in kept).strip(),
+                            kept)]
+
+    speech = [(0.5, 25.5)]
+    fake = Skipping(speech)
+    result = transcribe_part(fake, audio_of(26.0), TranscribeOptions(), Spans(speech))
+    r = result.report
+    assert r.retried == 1 and len(fake.calls) == 2 and not r.short
+    assert r.coverage > 0.97
+    retry = fake.calls[1]
+    assert retry.temperature == (0.0, 0.3, 0.6) and retry.hotwords is None
+
+
 def test_silence_is_not_short_and_costs_nothing() -> None:
     fake = FakeWhisper([])
     result = transcribe_part(fake, audio_of(10.0), TranscribeOptions(), Spans([]))
@@ -134,14 +160,14 @@ def test_a_slow_machine_stays_within_half_real_time() -> None:
     decoded greedily, the part takes at most half its length, and the cheap chunks are
     counted."""
     clock = Clock()
-    speech = [(s + 0.5, s + 14.0) for s in range(0, 60, 15)]
+    speech = [(s + 0.5, s + 20.0) for s in range(0, 120, 30)]  # a chunk each
     fake = FakeWhisper(speech, clock=clock, cost=0.7, cheap=0.1)
-    budget = Budget(60.0, clock=clock)
-    result = transcribe_part(fake, audio_of(60.0), TranscribeOptions(), Spans(speech),
+    budget = Budget(120.0, clock=clock)
+    result = transcribe_part(fake, audio_of(120.0), TranscribeOptions(), Spans(speech),
                              budget=budget)
     r = result.report
     assert r.chunks == 4 and r.degraded >= 1
-    assert clock.now <= 0.5 * 60.0 and r.rtf <= 0.5
+    assert clock.now <= 0.5 * 120.0 and r.rtf <= 0.5
     assert not r.short
 
 
@@ -208,17 +234,19 @@ def test_speech_lost_on_a_late_budget_is_still_retried_greedily() -> None:
     assert fake.calls[-1].beam_size == 1 and fake.calls[-1].temperature == (0.0,)
 
 
+@pytest.mark.parametrize("end_pad", [CHUNK_PAD, CHUNK_END_PAD])
 @pytest.mark.parametrize("seed", range(30))
-def test_chunks_hold_all_speech_and_fit_a_window(seed: int) -> None:
+def test_chunks_hold_all_speech_and_fit_a_window(seed: int, end_pad: float) -> None:
     rng = np.random.default_rng(seed)
     raw = zip(rng.uniform(0, 300, rng.integers(0, 40)), rng.uniform(0.05, 20, 40),
               strict=False)
     speech = merge([(float(s), float(s + d)) for s, d in raw])
     duration = max((e for _, e in speech), default=0.0) + 1.0
-    chunks = plan_chunks(speech, duration)
+    chunks = plan_chunks(speech, duration, end_pad=end_pad)
     longest = max((e - s for s, e in speech), default=0.0)
     # A chunk is at most CHUNK_MAX, unless one span of speech alone is longer.
-    assert all(e - s <= max(CHUNK_MAX, longest + 0.5) + 1e-9 for s, e in chunks)
+    assert all(e - s <= max(CHUNK_MAX, longest + CHUNK_PAD) + 1e-9 for s, e in chunks)
+    assert all(0.0 <= s < e <= duration for s, e in chunks)
     assert all(b[0] >= a[1] - 1e-9 for a, b in itertools.pairwise(chunks))
     total = sum(e - s for s, e in speech)
     assert abs(overlap(speech, merge(chunks)) - total) < 1e-6
@@ -231,15 +259,15 @@ def test_the_next_part_starts_from_the_pace_last_seen() -> None:
     from transcripts.parts import Pace
 
     clock = Clock()
-    speech = [(0.5, 14.0), (15.5, 29.0)]
+    speech = [(0.5, 19.0), (20.5, 39.0)]  # two chunks
     fake = FakeWhisper(speech, clock=clock, cost=1.2, cheap=0.1)
     pace = Pace()
-    transcribe_part(fake, audio_of(30.0), TranscribeOptions(), Spans(speech),
-                    budget=Budget(30.0, clock=clock), pace=pace)
+    transcribe_part(fake, audio_of(40.0), TranscribeOptions(), Spans(speech),
+                    budget=Budget(40.0, clock=clock), pace=pace)
     assert pace.full >= 1.0
     fake.calls.clear()
     clock.now = 0.0
-    result = transcribe_part(fake, audio_of(30.0), TranscribeOptions(), Spans(speech),
+    result = transcribe_part(fake, audio_of(40.0), TranscribeOptions(), Spans(speech),
                              budget=None, pace=pace)
     # Every decode greedy (what no longer fits at all, within 0.5 x, is left out: counted).
     assert all(call.beam_size == 1 for call in fake.calls) and result.report.degraded >= 2
