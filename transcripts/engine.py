@@ -224,13 +224,10 @@ class WhisperTranscriber:
         out: list[Segment] = []
         clock = options.clock or time.perf_counter
         began = last = clock()
-        windows = WindowCosts()
+        window = 0.0  # the longest wait for a segment: one window's decode
         for seg in segments:
             now = clock()
-            seek = getattr(seg, "seek", None)
-            windows.segment(None if seek is None else float(seek) / FRAMES_PER_SECOND,
-                            float(seg.end), now - last)
-            last = now
+            window, last = max(window, now - last), now
             text = seg.text.strip()
             if text:
                 words = tuple(
@@ -246,16 +243,9 @@ class WhisperTranscriber:
             # A window cannot be interrupted: stop before one that may not end in time. The
             # rest of a window already decoded costs nothing: it is taken first (stopping
             # at its first segment threw away the window's other 20 s on a slow machine).
-            if options.time_limit is None:
-                continue
-            more = more_in_window(segments)
-            if more:
-                continue
-            # At a window's end the next one's cost is guessed from this one's pace;
-            # elsewhere (the window cannot be seen) it is the longest window's.
-            guess = (windows.longest if more is None
-                     else windows.next_window(duration - float(seg.end)))
-            if clock() - began + guess > options.time_limit:
+            if (options.time_limit is not None
+                    and clock() - began + window > options.time_limit
+                    and not more_in_window(segments)):
                 log.info("decode stopped at its time limit limit=%.2fs at=%.1fs of %.1fs",
                          options.time_limit, float(seg.end), duration)
                 break  # closing the generator decodes no further window
@@ -264,55 +254,21 @@ class WhisperTranscriber:
         return out
 
 
-# faster-whisper's mel frames per second of audio (a segment's `seek` is in frames).
-FRAMES_PER_SECOND = 100
-# The least a window costs, as a share of the longest one: its encoder pass, whatever the
-# audio left in it.
-ENCODER_SHARE = 0.3
-
-
-@dataclass
-class WindowCosts:
-    """What the windows of one decode took, to guess what the next one will (pure: fed
-    each segment's window start, end and the wait for it)."""
-
-    longest: float = 0.0  # seconds the costliest window took
-    start: float | None = None  # where the current window starts (s); None: not known
-    cost: float = 0.0  # seconds the current window took so far
-    end: float = 0.0  # where its last segment ends (s)
-
-    def segment(self, start: float | None, end: float, wait: float) -> None:
-        if start is None or start != self.start:  # a window's first segment: its decode
-            self.start, self.cost = start, wait
-        else:
-            self.cost += wait
-        self.end = end
-        self.longest = max(self.longest, self.cost)
-
-    def next_window(self, remaining: float) -> float:
-        """The next window's cost: the audio left at this window's pace, at least its
-        encoder's share, at most the longest window (a window's tokens are bounded, and a
-        loop runs to that bound: its pace per second covered is no guide)."""
-        if self.start is None:
-            return self.longest
-        pace = self.cost / max(self.end - self.start, 1.0)
-        return min(self.longest, max(ENCODER_SHARE * self.longest, pace * remaining))
-
-
-def more_in_window(segments: Any) -> bool | None:
+def more_in_window(segments: Any) -> bool:
     """Whether faster-whisper's segment generator holds more segments of the window it
     just decoded: it decodes a 30 s window, then yields the window's segments one by one
     from its list `current_segments`; the next window is decoded only when they are all
-    taken. None when that cannot be seen (another version, a wrapped generator)."""
+    taken. False when that cannot be seen (another version, a wrapped generator): the
+    caller then stops at once, as before."""
     frame = getattr(segments, "gi_frame", None)
     if frame is None:
-        return None
+        return False
     local = frame.f_locals
     current, segment = local.get("current_segments"), local.get("segment")
     if not isinstance(current, list) or segment is None:
-        return None
+        return False
     index = next((i for i, s in enumerate(current) if s is segment), None)
-    return None if index is None else index < len(current) - 1
+    return index is not None and index < len(current) - 1
 
 
 def to_float_audio(pcm: npt.NDArray[np.int16] | Audio) -> Audio:
