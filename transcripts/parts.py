@@ -48,7 +48,6 @@ Span = tuple[float, float]
 CHUNK_MAX = 29.8
 SPEECH_MAX = 28.0
 CHUNK_PAD = 0.25
-CHUNK_END_PAD = CHUNK_PAD
 # A chunk whose words cover less than this share of its speech is transcribed again; so
 # is a stretch of this many seconds of speech without words, whatever the share: a chunk
 # 87 % covered had lost a whole sentence (English telephone audio, café words as hotwords).
@@ -255,18 +254,16 @@ def text_spans(segments: Sequence[Segment]) -> list[Span]:
 
 
 def plan_chunks(speech: Sequence[Span], duration: float, max_len: float | None = None,
-                pad: float = CHUNK_PAD, end_pad: float | None = None) -> list[Span]:
+                pad: float = CHUNK_PAD) -> list[Span]:
     """Speech spans grouped into chunks of at most `max_len` s, cut only between spans.
 
-    Each chunk begins `pad` before its first speech and ends up to `end_pad` after its
-    last (its trailing silence, as far as the next chunk's start and `max_len` allow): the
-    next chunk keeps its whole lead-in, the previous one the rest of the gap, and no audio
-    is heard twice."""
+    Each chunk begins `pad` before its first speech and ends up to `pad` after its last
+    (as far as the next chunk's start and `max_len` allow): the next chunk keeps its whole
+    lead-in, the previous one the rest of the gap, and no audio is heard twice."""
     max_len = max_len or CHUNK_MAX
-    end_pad = pad if end_pad is None else end_pad
     groups: list[list[float]] = []  # [chunk start, last speech end]
     for start, end in merge(speech):
-        if groups and min(duration, end + min(pad, end_pad)) - groups[-1][0] <= max_len:
+        if groups and min(duration, end + pad) - groups[-1][0] <= max_len:
             groups[-1][1] = end
         else:
             begin = max(0.0, start - pad)
@@ -276,7 +273,7 @@ def plan_chunks(speech: Sequence[Span], duration: float, max_len: float | None =
     chunks: list[Span] = []
     for i, (begin, end) in enumerate(groups):
         limit = groups[i + 1][0] if i + 1 < len(groups) else duration
-        chunks.append((begin, max(min(end, limit), min(end + end_pad, begin + max_len, limit))))
+        chunks.append((begin, max(min(end, limit), min(end + pad, begin + max_len, limit))))
     return chunks
 
 
@@ -473,7 +470,7 @@ def transcribe_part(transcriber: Transcriber, audio: Audio, options: TranscribeO
             duration, full_pace=pace.full, cheap_pace=pace.cheap, full_token=pace.full_token,
             cheap_token=pace.cheap_token)
     speech = merge(detector.speech(audio))
-    chunks = plan_chunks(speech, duration, end_pad=CHUNK_END_PAD)
+    chunks = plan_chunks(speech, duration)
     out: list[Segment] = []
     retried = fallbacks = cut_total = degraded = 0
     covered = 0.0

@@ -28,7 +28,6 @@ from transcripts.engine import (
 from transcripts.jobs import TranscriptJobs, transcribe_file
 from transcripts.model import resolve_model
 from transcripts.parts import (
-    CHUNK_END_PAD,
     FLOOR_TOKENS,
     MIN_DECODE,
     RTF_LIMIT,
@@ -190,9 +189,7 @@ def test_a_part_that_loops_stays_within_its_time_budget(whisper: WhisperTranscri
     assert report.degraded >= 1, report
     assert len(calls) == report.chunks, calls  # no retry: no time for one
     for call, (start, end) in zip(calls, plan_chunks(SileroDetector().speech(sample.audio),
-                                                     sample.duration,
-                                                     end_pad=CHUNK_END_PAD),
-                                         strict=True):
+                                                     sample.duration), strict=True):
         assert call.beam_size == 1 and call.temperature == (0.0,)
         assert call.max_new_tokens is not None
         assert call.max_new_tokens <= max(MIN_DECODE, FLOOR_TOKENS * (end - start))

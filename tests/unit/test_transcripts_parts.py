@@ -11,7 +11,6 @@ import pytest
 
 from transcripts.engine import SAMPLE_RATE, Segment, TranscribeOptions
 from transcripts.parts import (
-    CHUNK_END_PAD,
     CHUNK_MAX,
     CHUNK_PAD,
     Budget,
@@ -234,15 +233,14 @@ def test_speech_lost_on_a_late_budget_is_still_retried_greedily() -> None:
     assert fake.calls[-1].beam_size == 1 and fake.calls[-1].temperature == (0.0,)
 
 
-@pytest.mark.parametrize("end_pad", [CHUNK_PAD, CHUNK_END_PAD])
 @pytest.mark.parametrize("seed", range(30))
-def test_chunks_hold_all_speech_and_fit_a_window(seed: int, end_pad: float) -> None:
+def test_chunks_hold_all_speech_and_fit_a_window(seed: int) -> None:
     rng = np.random.default_rng(seed)
     raw = zip(rng.uniform(0, 300, rng.integers(0, 40)), rng.uniform(0.05, 20, 40),
               strict=False)
     speech = merge([(float(s), float(s + d)) for s, d in raw])
     duration = max((e for _, e in speech), default=0.0) + 1.0
-    chunks = plan_chunks(speech, duration, end_pad=end_pad)
+    chunks = plan_chunks(speech, duration)
     longest = max((e - s for s, e in speech), default=0.0)
     # A chunk is at most CHUNK_MAX, unless one span of speech alone is longer.
     assert all(e - s <= max(CHUNK_MAX, longest + CHUNK_PAD) + 1e-9 for s, e in chunks)
